@@ -1,0 +1,48 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INDEX ?= indexes/dtc
+# The team's machines carry the transcripts beside the repo; anywhere else, clone them.
+CORPUS ?= $(if $(wildcard ../shared/corpus/podcast),../shared/corpus,https://github.com/DataTalksClub/datatalksclub.github.io.git)
+# CPU-only torch: PyPI's Linux wheels bundle CUDA (a ~6 GB venv a CPU machine never uses).
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install demo test eval bench clean-index
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@start=$$(date +%s); \
+	if $(BIN)/python -c "import urllib.request as u; u.urlopen('$(TORCH_INDEX)/torch/', timeout=5)" >/dev/null 2>&1; then \
+	  echo "installing torch $(TORCH_VERSION) (CPU build) from $(TORCH_INDEX)"; \
+	  $(BIN)/pip install --quiet --index-url $(TORCH_INDEX) --extra-index-url https://pypi.org/simple "torch==$(TORCH_VERSION)"; \
+	else \
+	  echo "$(TORCH_INDEX) unreachable: installing torch $(TORCH_VERSION) from the configured package index"; \
+	  $(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"; \
+	fi && \
+	$(BIN)/pip install --quiet -e '.[test]' && \
+	echo "installed in $$(( $$(date +%s) - start ))s; venv size $$(du -sh $(VENV) | cut -f1); $$($(BIN)/python -c 'import torch; print("torch", torch.__version__)')"
+	@touch $@
+
+$(INDEX)/manifest.json: | install
+	$(BIN)/rag ingest $(CORPUS) --index $(INDEX)
+
+demo: install $(INDEX)/manifest.json
+	$(BIN)/rag search --index $(INDEX)
+
+test: install
+	$(BIN)/python -m pytest
+
+eval: install $(INDEX)/manifest.json
+	$(BIN)/python eval/retrieval.py --questions ../shared/eval/dev-questions.jsonl --index $(INDEX)
+
+bench: install
+	$(BIN)/python eval/bench.py --corpus $(CORPUS)
+
+clean-index:
+	rm -rf $(INDEX)

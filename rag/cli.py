@@ -1,0 +1,199 @@
+"""The `rag` command: ingest transcripts, search them.
+
+Every `RagError` becomes one clean line on stderr and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Sequence
+
+import click
+
+from rag.chunking import format_timestamp
+from rag.config import Config, load_config
+from rag.errors import RagError
+from rag.retrieve import Filters, Hit, Searcher
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DEFAULT_QUANTIZE = "int8"
+
+
+def _config(ctx: click.Context) -> Config:
+    return ctx.obj
+
+
+@click.group()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file (or RAG_CONFIG).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Ask the DataTalks.Club podcast: find the moment a question was discussed."""
+    try:
+        ctx.obj = load_config(config_path)
+    except RagError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--index", "index_dir", type=click.Path(file_okay=False), help="Index directory [indexes/dtc].")
+@click.option("--model", help="sentence-transformers model name or path [all-MiniLM-L6-v2].")
+@click.option("--quantize", type=click.Choice(["int8", "fp32"]), help="Embedding precision [int8].")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), help="Embedding cache [<index parent>/cache].")
+@click.option("--max-tokens", type=click.IntRange(min=32), help="Passage size in word pieces [model limit].")
+@click.option("--overlap", type=click.IntRange(min=0), default=0, show_default=True, help="Lines repeated between passages.")
+@click.option("--force", is_flag=True, help="Rebuild even when the corpus is unchanged.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-file notes.")
+@click.pass_context
+def ingest(
+    ctx: click.Context,
+    sources: Sequence[str],
+    index_dir: str | None,
+    model: str | None,
+    quantize: str | None,
+    cache_dir: str | None,
+    max_tokens: int | None,
+    overlap: int,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Index episode transcripts from SOURCES.
+
+    A source is a corpus folder (podcast/ + people/, or the website's _podcast/ +
+    _people/), a folder of episode files, one episode file, or a git URL.
+
+    \b
+    Example:
+        rag ingest ../shared/corpus --index indexes/dtc
+    """
+    from rag.embedding import DEFAULT_MODEL, make_embedder
+    from rag.ingest import ChunkSettings, ingest as run_ingest
+
+    config = _config(ctx).with_overrides(index_dir=index_dir, model=model, quantize=quantize, cache_dir=cache_dir)
+    try:
+        embedder = make_embedder(
+            config.model or DEFAULT_MODEL, quantize=config.quantize or DEFAULT_QUANTIZE, show_progress=not quiet
+        )
+        report = run_ingest(
+            sources,
+            config.index_dir,
+            embedder,
+            settings=ChunkSettings(max_tokens=max_tokens, overlap_lines=overlap),
+            cache_dir=config.effective_cache_dir,
+            show_progress=not quiet,
+            force=force,
+            on_note=None if quiet else lambda note: click.echo(str(note), err=True),
+        )
+    except RagError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{report.summary()} -> {config.index_dir}")
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--index", "index_dir", type=click.Path(file_okay=False), help="Index directory [indexes/dtc].")
+@click.option("-k", "k", type=click.IntRange(min=1, max=100), default=5, show_default=True, help="How many moments.")
+@click.option("--episode", help="Only this episode (its id, the file name without .md).")
+@click.option("--guest", help="Only episodes with this guest (part of the name).")
+@click.option("--season", type=int, help="Only this season.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
+@click.option("--model", help="Query embedding model; must match the index.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def search(
+    ctx: click.Context,
+    question: str | None,
+    index_dir: str | None,
+    k: int,
+    episode: str | None,
+    guest: str | None,
+    season: int | None,
+    mode: str,
+    model: str | None,
+    as_json: bool,
+) -> None:
+    """Find the moments where QUESTION was discussed (no QUESTION: ask interactively).
+
+    \b
+    Example:
+        rag search "what are bloom filters used for?" -k 3
+    """
+    config = _config(ctx).with_overrides(index_dir=index_dir, model=model)
+    filters = Filters(episode=episode, guest=guest, season=season)
+    try:
+        searcher = open_searcher(config, mode=mode)
+        if filters.episode and not any(p.episode_id == filters.episode for p in searcher.index.passages):
+            raise RagError(f"no episode {filters.episode!r} in {config.index_dir}")
+        if question is not None:
+            _print_hits(question, searcher.search(question, k, filters), as_json)
+            return
+        _interactive(searcher, k, filters, as_json)
+    except RagError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def open_searcher(config: Config, *, mode: str = "hybrid") -> Searcher:
+    """Load the index once and the embedder it was built with."""
+    from rag.embedding import make_embedder
+    from rag.index import load_index
+
+    index = load_index(config.index_dir, expected_model=config.model)
+    return Searcher(index, make_embedder(index.model_id), mode=mode)
+
+
+def _interactive(searcher: Searcher, k: int, filters: Filters, as_json: bool) -> None:
+    episodes = len({p.episode_id for p in searcher.index.passages})
+    click.echo(f"Searching {episodes} episodes ({len(searcher.index.passages)} passages). Empty line or Ctrl-D quits.")
+    while True:
+        try:
+            question = input("question> ") if sys.stdin.isatty() else sys.stdin.readline()
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if not question.strip():
+            return
+        _print_hits(question, searcher.search(question, k, filters), as_json)
+
+
+def hit_to_json(hit: Hit) -> dict:
+    passage = hit.passage
+    return {
+        "episode": passage.episode_id,
+        "title": passage.episode_title,
+        "speakers": list(passage.speakers),
+        "start_sec": passage.start_s,
+        "end_sec": passage.end_s,
+        "url": passage.url,
+        "text": passage.text,
+        "score": round(hit.score, 6),
+    }
+
+
+def _print_hits(question: str, hits: list[Hit], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"results": [hit_to_json(h) for h in hits]}, ensure_ascii=False))
+        return
+    if not hits:
+        click.echo(f"No passage matches {question.strip()!r}.")
+        return
+    for rank, hit in enumerate(hits, 1):
+        passage = hit.passage
+        click.echo(f"{rank}. {passage.label()}  [{format_timestamp(passage.start_s)}–{format_timestamp(passage.end_s)}]")
+        if passage.url:
+            click.echo(f"   {passage.url}")
+        excerpt = textwrap.shorten(passage.text.replace("\n", " "), width=300, placeholder=" …")
+        click.echo(textwrap.indent(textwrap.fill(excerpt, width=96), "   "))
+        click.echo()
+
+
+def main() -> None:
+    cli(prog_name="rag")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""One frozen `Config`, built from an optional YAML file, then the environment, then flags.
+
+    >>> load_config(env={"RAG_INDEX": "/srv/idx"}).index_dir
+    PosixPath('/srv/idx')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from rag.errors import RagError
+
+DEFAULT_INDEX = Path("indexes/dtc")
+
+
+@dataclass(frozen=True)
+class Config:
+    index_dir: Path = DEFAULT_INDEX
+    cache_dir: Path | None = None  # None: <index parent>/cache
+    model: str | None = None  # None: the model recorded in the index manifest
+    quantize: str | None = None  # "int8" or "fp32"; None: the default for ingest
+
+    def with_overrides(self, **changes: Any) -> "Config":
+        """Flags win over file and environment; `None` means "not given"."""
+        given = {key: value for key, value in changes.items() if value is not None}
+        if "index_dir" in given:
+            given["index_dir"] = Path(given["index_dir"])
+        if "cache_dir" in given:
+            given["cache_dir"] = Path(given["cache_dir"])
+        return dataclasses.replace(self, **given)
+
+    @property
+    def effective_cache_dir(self) -> Path:
+        return self.cache_dir or self.index_dir.parent / "cache"
+
+
+_ENV = {"RAG_INDEX": "index_dir", "RAG_CACHE": "cache_dir", "RAG_MODEL": "model", "RAG_QUANTIZE": "quantize"}
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """File (YAML mapping of Config fields) < environment (RAG_*) for each field."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    path = path or env.get("RAG_CONFIG")
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise RagError(f"{path}: cannot read config ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise RagError(f"{path}: config must be a YAML mapping")
+        known = {f.name for f in dataclasses.fields(Config)}
+        unknown = sorted(set(loaded) - known)
+        if unknown:
+            raise RagError(f"{path}: unknown config key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        values.update(loaded)
+    for name, field_name in _ENV.items():
+        if env.get(name):
+            values[field_name] = env[name]
+    return Config().with_overrides(**values)

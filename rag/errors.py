@@ -1,0 +1,33 @@
+"""Errors a user can act on. Each message names the input that caused it."""
+
+
+class RagError(Exception):
+    """Base class: the CLI prints these as one clean line, never a traceback."""
+
+
+class TranscriptParseError(RagError):
+    """An episode file could not be read as a transcript."""
+
+
+class CorpusError(RagError):
+    """A corpus source (folder, file or git URL) is missing or unusable."""
+
+
+class IndexMissingError(RagError):
+    """No index at the given directory."""
+
+
+class IndexCorruptError(RagError):
+    """An index file is unreadable or inconsistent with its manifest."""
+
+
+class IndexMismatchError(RagError):
+    """The index was built with a different embedding model than requested."""
+
+
+class EmbedderError(RagError):
+    """An embedding model could not be loaded."""
+
+
+class LLMError(RagError):
+    """The LLM server failed or answered something unusable."""

@@ -1,0 +1,174 @@
+"""Corpus sources -> a saved index: parse, chunk, embed (through the cache), index.
+
+    >>> from rag.embedding import HashingEmbedder
+    >>> report = ingest(["tests/data/corpus"], "/tmp/idx", HashingEmbedder())  # doctest: +SKIP
+    >>> report.summary()                                                          # doctest: +SKIP
+    'indexed 3 episodes, 41 passages (41 embedded, 0 from cache); skipped 2, repaired 2, duplicates 1 in 0.4s'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from tqdm import tqdm
+
+from rag.chunking import Passage, chunk_episode, embedding_text
+from rag.corpus import Corpus, Episode, FileNote, load_corpus
+from rag.embedding import Embedder, EmbeddingCache
+from rag.errors import CorpusError, IndexCorruptError, IndexMissingError
+from rag.index import FaissStore, LexicalIndex, read_manifest, save_index
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    max_tokens: int | None = None  # None: the embedder's own limit
+    overlap_lines: int = 0
+    with_context: bool = True  # embed "title | section" with the passage text
+
+    def as_dict(self, embedder: Embedder) -> dict:
+        return {
+            "max_tokens": self.max_tokens or embedder.max_tokens,
+            "overlap_lines": self.overlap_lines,
+            "with_context": self.with_context,
+        }
+
+
+@dataclass
+class IngestReport:
+    episodes: int = 0
+    passages: int = 0
+    embedded: int = 0
+    from_cache: int = 0
+    seconds: float = 0.0
+    up_to_date: bool = False
+    notes: list[FileNote] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for note in self.notes if note.action == action)
+
+    def summary(self) -> str:
+        skipped = self.count("skipped") + self.count("error")
+        head = (
+            f"index up to date: {self.episodes} episodes, {self.passages} passages"
+            if self.up_to_date
+            else f"indexed {self.episodes} episodes, {self.passages} passages "
+            f"({self.embedded} embedded, {self.from_cache} from cache)"
+        )
+        return (
+            f"{head}; skipped {skipped}, repaired {self.count('repaired')}, "
+            f"duplicates {self.count('duplicate')} in {self.seconds:.1f}s"
+        )
+
+
+def corpus_fingerprint(episodes: Sequence[Episode]) -> str:
+    digest = hashlib.sha256()
+    for episode in sorted(episodes, key=lambda e: e.id):
+        record = [episode.id, episode.title, episode.youtube_id, list(episode.guests), episode.season]
+        digest.update(json.dumps(record).encode() + episode.transcript_fingerprint().encode())
+    return digest.hexdigest()
+
+
+def chunk_corpus(episodes: Sequence[Episode], embedder: Embedder, settings: ChunkSettings) -> list[Passage]:
+    max_tokens = settings.max_tokens or embedder.max_tokens
+    passages: list[Passage] = []
+    for episode in episodes:
+        passages.extend(
+            chunk_episode(
+                episode,
+                embedder.count_tokens,
+                max_tokens,
+                overlap_lines=settings.overlap_lines,
+                with_context=settings.with_context,
+            )
+        )
+    return passages
+
+
+def lexical_text(passage: Passage) -> str:
+    """BM25 sees the passage plus who it is with, so a guest's name finds their episode."""
+    return f"{passage.episode_title}\n{' '.join(passage.guests)}\n{passage.text}"
+
+
+def ingest(
+    sources: Sequence[str | Path],
+    index_dir: str | Path,
+    embedder: Embedder,
+    *,
+    settings: ChunkSettings = ChunkSettings(),
+    cache_dir: str | Path | None = None,
+    show_progress: bool = False,
+    force: bool = False,
+    on_note: Callable[[FileNote], None] | None = None,
+) -> IngestReport:
+    """Build (or refresh) the index at `index_dir` from `sources`.
+
+    Returns a report; raises `CorpusError` when no episode could be indexed.
+    """
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    cache_dir = Path(cache_dir) if cache_dir else index_dir.parent / "cache"
+    corpus: Corpus = load_corpus(sources, clone_dir=cache_dir / "git", show_progress=show_progress)
+    report = IngestReport(notes=list(corpus.notes))
+    if on_note:
+        for note in corpus.notes:
+            on_note(note)
+    if not corpus.episodes:
+        raise CorpusError(f"no episode could be indexed from {', '.join(map(str, sources))}")
+
+    manifest = {
+        "model": embedder.model_id,
+        "episodes": len(corpus.episodes),
+        "corpus_fingerprint": corpus_fingerprint(corpus.episodes),
+        "chunking": settings.as_dict(embedder),
+        "sources": [str(s) for s in sources],
+    }
+    if not force and _up_to_date(index_dir, manifest):
+        existing = read_manifest(index_dir)
+        report.episodes, report.passages, report.up_to_date = len(corpus.episodes), int(existing["count"]), True
+        report.seconds = time.perf_counter() - started
+        return report
+
+    passages = chunk_corpus(corpus.episodes, embedder, settings)
+    cache = EmbeddingCache(cache_dir, embedder.model_id)
+    texts = [embedding_text(p, settings.with_context) for p in passages]
+    cached_before = len(cache)
+    vectors = _embed_in_batches(cache, embedder, texts, show_progress)
+    cache.save()
+    report.embedded = len(cache) - cached_before
+    report.from_cache = len(passages) - report.embedded
+
+    save_index(
+        index_dir,
+        passages,
+        FaissStore.build(vectors),
+        LexicalIndex.build([lexical_text(p) for p in passages]),
+        manifest,
+    )
+    report.episodes, report.passages = len(corpus.episodes), len(passages)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _embed_in_batches(cache: EmbeddingCache, embedder: Embedder, texts: list[str], show_progress: bool):  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    batch = 256
+    parts = []
+    with tqdm(total=len(texts), desc="embedding", unit="passage", disable=not show_progress) as bar:
+        for start in range(0, len(texts), batch):
+            parts.append(cache.embed(embedder, texts[start : start + batch]))
+            bar.update(min(batch, len(texts) - start))
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+
+
+def _up_to_date(index_dir: Path, manifest: dict) -> bool:
+    try:
+        existing = read_manifest(index_dir)
+    except (IndexMissingError, IndexCorruptError):
+        return False
+    return all(existing.get(key) == value for key, value in manifest.items() if key != "sources")

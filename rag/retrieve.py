@@ -1,0 +1,203 @@
+"""Question -> ranked `Hit`s: dense (FAISS) + lexical (BM25), fused, then merged.
+
+    >>> searcher = Searcher(load_index("indexes/dtc"), make_embedder())   # doctest: +SKIP
+    >>> for hit in searcher.search("what is a bloom filter for?", k=3):    # doctest: +SKIP
+    ...     print(hit.passage.label(), hit.passage.url)
+
+Filters (episode, guest, season) restrict the candidate set *before* ranking, so a
+filtered search returns the best passages of that scope rather than the few that
+happened to survive a global top-k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from rag.chunking import Passage
+from rag.embedding import Embedder
+from rag.index import Index
+
+RRF_K = 60  # the usual constant (Cormack et al.); smaller k favours the top ranks
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float
+    source: str  # "hybrid", "dense" or "lexical"
+
+
+@dataclass(frozen=True)
+class Filters:
+    episode: str | None = None
+    guest: str | None = None  # case-insensitive part of a guest's display name
+    season: int | None = None
+
+    def is_empty(self) -> bool:
+        return self.episode is None and not self.guest and self.season is None
+
+    def matches(self, passage: Passage) -> bool:
+        if self.episode is not None and passage.episode_id != self.episode:
+            return False
+        if self.season is not None and passage.season != self.season:
+            return False
+        if self.guest:
+            wanted = self.guest.casefold()
+            if not any(wanted in guest.casefold() for guest in passage.guests):
+                return False
+        return True
+
+
+def rrf_fuse(rankings: Sequence[Sequence[int]], *, k: int = RRF_K, weights: Sequence[float] | None = None) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: score(d) = sum_r w_r / (k + rank_r(d)), ranks from 1.
+
+    >>> rrf_fuse([[1, 2, 3], [3, 1]])[0][0]
+    1
+    """
+    weights = weights or [1.0] * len(rankings)
+    scores: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, doc in enumerate(ranking, 1):
+            scores[doc] = scores.get(doc, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def merge_adjacent(hits: Iterable[Hit], *, max_span: int = 3) -> list[Hit]:
+    """Fold neighbouring passages of one episode into one hit at the best one's rank.
+
+    Overlapping or consecutive windows are one moment; returning each of them
+    separately would crowd other episodes out of the top-k. A moment grows to at
+    most `max_span` passages; a further neighbour is the same moment and is dropped.
+    """
+    groups: list[list[Hit]] = []
+    for hit in hits:
+        touching = [g for g in groups if _touches(g, hit)]
+        if not touching:
+            groups.append([hit])
+            continue
+        first = touching[0]
+        if len(first) >= max_span:
+            continue
+        first.append(hit)
+        for other in touching[1:]:
+            if len(first) + len(other) <= max_span:
+                first.extend(other)
+                groups.remove(other)
+    return [_merged_hit(group) for group in groups]
+
+
+def _touches(group: list[Hit], hit: Hit) -> bool:
+    ordinals = [h.passage.ordinal for h in group]
+    return group[0].passage.episode_id == hit.passage.episode_id and min(ordinals) - 1 <= hit.passage.ordinal <= max(ordinals) + 1
+
+
+def _merged_hit(group: list[Hit]) -> Hit:
+    best = max(group, key=lambda h: h.score)
+    if len(group) == 1:
+        return best
+    ordered = sorted((h.passage for h in group), key=lambda p: p.ordinal)
+    first = ordered[0]
+    speakers = tuple(dict.fromkeys(s for p in ordered for s in p.speakers))
+    merged = Passage(
+        id="+".join(p.id for p in ordered),
+        episode_id=first.episode_id,
+        episode_title=first.episode_title,
+        section=first.section,
+        speakers=speakers,
+        start_s=min(p.start_s for p in ordered),
+        end_s=max(p.end_s for p in ordered),
+        text="\n".join(_drop_repeated_lines(ordered)),
+        url=first.url,
+        ordinal=first.ordinal,
+        season=first.season,
+        guests=first.guests,
+    )
+    return Hit(merged, best.score, best.source)
+
+
+def _drop_repeated_lines(passages: Sequence[Passage]) -> list[str]:
+    """Join passage texts without repeating the lines that overlapping windows share."""
+    lines: list[str] = []
+    for passage in passages:
+        for line in passage.text.split("\n"):
+            if not lines or line != lines[-1]:
+                lines.append(line)
+    return lines
+
+
+class Searcher:
+    """Loaded once, reused for every question (the index and the model stay in memory)."""
+
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        *,
+        mode: str = "hybrid",
+        candidates: int = 100,
+        rrf_k: int = RRF_K,
+        dense_weight: float = 1.0,
+        lexical_weight: float = 1.0,
+        merge: bool = True,
+    ) -> None:
+        if mode not in ("hybrid", "dense", "lexical"):
+            raise ValueError(f"mode must be hybrid, dense or lexical, not {mode!r}")
+        self.index = index
+        self.embedder = embedder
+        self.mode = mode
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
+        self.lexical_weight = lexical_weight
+        self.merge = merge
+
+    def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
+        if filters is None or filters.is_empty():
+            return None
+        return np.array([i for i, p in enumerate(self.index.passages) if filters.matches(p)], dtype=np.int64)
+
+    def dense_ranking(self, query: str, allowed: np.ndarray | None) -> list[int]:
+        vector = self.embedder.embed([query])[0]
+        _, ids = self.index.vectors.search(vector, self.candidates, allowed)
+        return [int(i) for i in ids]
+
+    def lexical_ranking(self, query: str, allowed: np.ndarray | None) -> list[int]:
+        scores = self.index.lexical.scores(query)
+        if allowed is not None:
+            masked = np.full_like(scores, -1.0)
+            masked[allowed] = scores[allowed]
+            scores = masked
+        n = min(self.candidates, int((scores > 0).sum()))
+        if n <= 0:
+            return []
+        top = np.argpartition(-scores, n - 1)[:n]
+        return [int(i) for i in top[np.argsort(-scores[top], kind="stable")]]
+
+    def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
+        """The `k` best moments for `query` within `filters`, best first."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        query = " ".join(query.split())
+        if not query:
+            return []
+        allowed = self.allowed_ids(filters)
+        rankings: list[list[int]] = []
+        weights: list[float] = []
+        if self.mode in ("hybrid", "dense"):
+            rankings.append(self.dense_ranking(query, allowed))
+            weights.append(self.dense_weight)
+        if self.mode in ("hybrid", "lexical"):
+            rankings.append(self.lexical_ranking(query, allowed))
+            weights.append(self.lexical_weight)
+        fused = rrf_fuse(rankings, k=self.rrf_k, weights=weights)
+        hits = (Hit(self.index.passages[doc], score, self.mode) for doc, score in fused)
+        ranked = merge_adjacent(hits) if self.merge else list(hits)
+        return ranked[:k]
+
+
+def search(index: Index, embedder: Embedder, query: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
+    """One-off search; build a `Searcher` to reuse across questions."""
+    return Searcher(index, embedder).search(query, k, filters)

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from rag.cli import cli
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def test_ingest_prints_notes_and_summary_and_exits_0(tmp_path: Path, corpus_dir: Path) -> None:
+    (corpus_dir / "podcast" / "empty.md").write_text("")
+    result = run("ingest", str(corpus_dir), "--index", str(tmp_path / "idx"), "--model", "hashing-256", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("indexed 4 episodes, ")
+    assert "skipped 1, repaired 0, duplicates 0" in result.output
+    assert result.output.rstrip().endswith(f"-> {tmp_path / 'idx'}")
+
+    verbose = run("ingest", str(corpus_dir), "--index", str(tmp_path / "idx"), "--model", "hashing-256")
+    assert f"skipped: {corpus_dir / 'podcast' / 'empty.md'}: empty file" in verbose.output
+    assert "index up to date: 4 episodes" in verbose.output
+
+
+def test_ingest_exits_1_when_nothing_could_be_indexed(tmp_path: Path) -> None:
+    (tmp_path / "eps").mkdir()
+    (tmp_path / "eps" / "bad.md").write_text("no front matter here")
+    result = run("ingest", str(tmp_path / "eps"), "--index", str(tmp_path / "idx"), "--model", "hashing-256", "-q")
+    assert result.exit_code == 1
+    assert f"Error: no episode could be indexed from {tmp_path / 'eps'}" in result.output
+    assert not (tmp_path / "idx").exists()
+
+
+def test_search_json_shape(built_index: Path) -> None:
+    result = run("search", "bloom filters", "--index", str(built_index), "-k", "2", "--json")
+    assert result.exit_code == 0, result.output
+    results = json.loads(result.output)["results"]
+    assert len(results) == 2
+    assert set(results[0]) == {"episode", "title", "speakers", "start_sec", "end_sec", "url", "text", "score"}
+    top = results[0]
+    assert top["episode"] == "algorithms-data-structures-for-engineers"
+    assert top["url"] == f"https://www.youtube.com/watch?v=RiQa-9LguW8&t={top['start_sec']}s"
+    assert isinstance(top["speakers"], list) and top["start_sec"] <= top["end_sec"]
+
+
+def test_search_text_output_reads_title_speaker_time_and_link(built_index: Path) -> None:
+    result = run("search", "bloom filters", "--index", str(built_index), "-k", "1")
+    first_line, link = result.output.splitlines()[:2]
+    assert re.fullmatch(r"1\. Practical Algorithms for Engineers: .+ — (Alexey|Marcello La Rocca) @ \d+:\d\d  \[.+\]", first_line)
+    assert link.strip().startswith("https://www.youtube.com/watch?v=RiQa-9LguW8&t=")
+
+
+def test_search_filters_by_episode_and_rejects_unknown_episode(built_index: Path) -> None:
+    result = run("search", "bloom filters", "--index", str(built_index), "--episode", "building-data-team", "--json")
+    assert {r["episode"] for r in json.loads(result.output)["results"]} == {"building-data-team"}
+    bad = run("search", "x", "--index", str(built_index), "--episode", "nope")
+    assert bad.exit_code == 1 and f"Error: no episode 'nope' in {built_index}" in bad.output
+
+
+def test_search_exits_1_when_index_missing(tmp_path: Path) -> None:
+    result = run("search", "anything", "--index", str(tmp_path / "missing"))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: no index at {tmp_path / 'missing'}: build it with "
+        f"`rag ingest CORPUS --index {tmp_path / 'missing'}`\n"
+    )
+
+
+def test_search_with_other_model_exits_1_with_mismatch(built_index: Path) -> None:
+    result = run("search", "x", "--index", str(built_index), "--model", "sentence-transformers/all-MiniLM-L6-v2")
+    assert result.exit_code == 1 and "was built with model 'hashing-256'" in result.output
+
+
+def test_interactive_search_answers_each_line_until_blank(built_index: Path) -> None:
+    result = run("search", "--index", str(built_index), "-k", "1", input="bloom filters\ntake-home assignment\n\n")
+    assert result.exit_code == 0
+    assert result.output.count("\n1. ") == 2

@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rag.corpus import episode_id_from_path, load_corpus, parse_episode, parse_timestamp
+from rag.errors import CorpusError, TranscriptParseError
+from tests.conftest import DATA, episode_text, write_episode
+
+
+def notes_for(corpus, name: str) -> list[str]:
+    return [f"{n.action}: {n.reason}" for n in corpus.notes if Path(n.path).name == name]
+
+
+def test_real_episode_has_title_guests_season_and_video(corpus_dir: Path) -> None:
+    corpus = load_corpus([corpus_dir])
+    episode = next(e for e in corpus.episodes if e.id == "building-data-team")
+    assert episode.title.startswith("How to Build and Scale ML Teams")
+    assert episode.guests == ("Dat Tran",)
+    assert (episode.season, episode.number, episode.youtube_id) == (1, 3, "ScDIB-3O77A")
+    assert episode.date == "2021-02-23"
+    assert episode.url_at(126) == "https://www.youtube.com/watch?v=ScDIB-3O77A&t=126s"
+
+
+def test_guest_first_name_becomes_display_name_and_sections_follow_headers(corpus_dir: Path) -> None:
+    episode = next(e for e in load_corpus([corpus_dir]).episodes if e.id == "building-data-team")
+    first, second = episode.lines[0], episode.lines[1]
+    assert (first.speaker, first.sec, first.section) == ("Alexey", 126, "Guest Overview & Career Snapshot")
+    assert second.speaker == "Dat Tran"
+
+
+def test_clean_real_corpus_slice_has_no_notes(corpus_dir: Path) -> None:
+    corpus = load_corpus([corpus_dir])
+    assert len(corpus.episodes) == 4
+    assert corpus.notes == []
+
+
+def test_junk_before_front_matter_is_ignored_and_reported(tmp_path: Path) -> None:
+    write_episode(tmp_path / "eps", "junky.md", "_\nstray text\n" + episode_text())
+    corpus = load_corpus([tmp_path / "eps"])
+    assert [e.id for e in corpus.episodes] == ["junky"]
+    assert notes_for(corpus, "junky.md") == ["repaired: ignored 2 line(s) of junk before the front matter"]
+
+
+def test_broken_yaml_is_skipped_with_its_line_number(tmp_path: Path) -> None:
+    write_episode(tmp_path / "eps", "broken.md", "---\ntitle: ok\nguests: [a\nids: {youtube: x}\n---\n")
+    write_episode(tmp_path / "eps", "good.md", episode_text())
+    corpus = load_corpus([tmp_path / "eps"])
+    assert [e.id for e in corpus.episodes] == ["good"]
+    [note] = notes_for(corpus, "broken.md")
+    assert note.startswith("skipped: ") and "broken YAML front matter" in note
+    assert str(tmp_path / "eps" / "broken.md") + ":" in str(corpus.notes[0])
+
+
+def test_binary_and_empty_files_are_skipped(tmp_path: Path) -> None:
+    folder = tmp_path / "eps"
+    folder.mkdir()
+    (folder / "binary.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    (folder / "latin1.md").write_bytes("---\ntitle: caf\xe9\n---\n".encode("latin-1"))
+    (folder / "empty.md").write_text("")
+    write_episode(folder, "good.md", episode_text())
+    corpus = load_corpus([folder])
+    assert [e.id for e in corpus.episodes] == ["good"]
+    assert notes_for(corpus, "binary.md") == ["skipped: binary file, not a transcript"]
+    assert notes_for(corpus, "latin1.md") == ["skipped: not a UTF-8 text file"]
+    assert notes_for(corpus, "empty.md") == ["skipped: empty file"]
+
+
+def test_file_without_transcript_is_skipped(tmp_path: Path) -> None:
+    write_episode(tmp_path / "eps", "notes-only.md", "---\ntitle: Show notes\nids: {youtube: x}\n---\nBody\n")
+    corpus = load_corpus([tmp_path / "eps"])
+    assert corpus.episodes == []
+    assert notes_for(corpus, "notes-only.md") == ["skipped: no transcript"]
+
+
+def test_line_without_sec_uses_time_then_the_previous_second() -> None:
+    text = """---
+title: T
+transcript:
+- line: first
+  sec: 100
+  who: A
+- line: timed by time only
+  time: '2:05'
+  who: A
+- line: no timestamp at all
+  who: A
+---
+"""
+    episode, repairs = parse_episode(text, "t.md", {})
+    assert [line.sec for line in episode.lines] == [100, 125, 125]
+    assert sorted(repairs) == [
+        "1 line(s) without 'sec' or 'time' given the previous line's second",
+        "1 line(s) without 'sec' timed from 'time'",
+    ]
+
+
+def test_untimed_copy_of_a_timed_line_is_dropped() -> None:
+    text = """---
+title: T
+transcript:
+- line: Hello there everyone.
+- line: Hello there everyone.
+  sec: 74
+  who: Alexey
+---
+"""
+    episode, repairs = parse_episode(text, "t.md", {})
+    assert [(line.text, line.sec) for line in episode.lines] == [("Hello there everyone.", 74)]
+    assert repairs == ["1 untimed duplicate line(s) dropped"]
+
+
+def test_line_without_who_and_items_that_are_not_mappings() -> None:
+    text = """---
+title: T
+transcript:
+- just a string
+- 42
+- line: nobody said this
+  sec: 3
+- line: ''
+  sec: 4
+  who: A
+---
+"""
+    episode, repairs = parse_episode(text, "t.md", {})
+    assert [(line.text, line.speaker) for line in episode.lines] == [("nobody said this", "")]
+    assert sorted(repairs) == [
+        "1 empty line(s) dropped",
+        "1 line(s) without 'who' left without a speaker",
+        "2 item(s) that are not mappings ignored",
+    ]
+
+
+def test_transcript_with_no_spoken_line_is_an_error() -> None:
+    with pytest.raises(TranscriptParseError, match=r"^x\.md: transcript has no spoken lines$"):
+        parse_episode("---\ntitle: T\ntranscript:\n- header: Only a header\n---\n", "x.md", {})
+
+
+def test_duplicate_youtube_id_keeps_one_and_says_which(tmp_path: Path) -> None:
+    folder = tmp_path / "eps"
+    write_episode(folder, "a-first.md", episode_text(youtube="same", topic="kafka"))
+    write_episode(folder, "b-second.md", episode_text(youtube="same", topic="flink"))
+    corpus = load_corpus([folder])
+    assert [e.id for e in corpus.episodes] == ["a-first"]
+    [note] = notes_for(corpus, "b-second.md")
+    assert note.startswith(f"duplicate: same YouTube id as {folder / 'a-first.md'}; kept 'a-first'")
+
+
+def test_duplicate_transcript_keeps_the_episode_whose_guest_speaks(tmp_path: Path) -> None:
+    # Same transcript (spoken by Ann) filed under another guest's episode first.
+    write_episode(tmp_path / "podcast", "a-wrong.md", episode_text(guest="bobsmith", youtube="v1"))
+    write_episode(tmp_path / "podcast", "b-right.md", episode_text(guest="annlee", youtube="v2"))
+    write_episode(tmp_path / "people", "annlee.md", "---\ntitle: Ann Lee\n---\n")
+    write_episode(tmp_path / "people", "bobsmith.md", "---\ntitle: Bob Smith\n---\n")
+    corpus = load_corpus([tmp_path])
+    assert [e.id for e in corpus.episodes] == ["b-right"]
+    [note] = notes_for(corpus, "a-wrong.md")
+    assert "same transcript as" in note and "its guest Ann Lee speaks in the transcript" in note
+
+
+def test_md_md_file_keeps_one_md_in_its_id(tmp_path: Path) -> None:
+    write_episode(tmp_path / "eps", "mentoring.md.md", episode_text())
+    corpus = load_corpus([tmp_path / "eps"])
+    assert [e.id for e in corpus.episodes] == ["mentoring.md"]
+    assert episode_id_from_path("x.md.md") == "x.md"
+    assert notes_for(corpus, "mentoring.md.md") == [
+        "repaired: file name ends in '.md.md'; episode id is 'mentoring.md'"
+    ]
+
+
+def test_older_seed_layout_is_read() -> None:
+    corpus = load_corpus([DATA / "seed-layout"])
+    [episode] = corpus.episodes
+    assert episode.id == "s11e01-seed-version"
+    assert episode.title == "From Testing Phones to Managing NLP Projects"
+    assert episode.youtube_id == "-xumbiXOlA8"
+    assert episode.lines[0].sec == 75 and episode.lines[0].section == ""
+    assert any(line.section == "Alvaro’s background" for line in episode.lines)
+
+
+def test_website_layout_with_underscore_folders(tmp_path: Path) -> None:
+    write_episode(tmp_path / "_podcast", "ep.md", episode_text(guest="annlee"))
+    write_episode(tmp_path / "_people", "annlee.md", "---\ntitle: Ann Lee\n---\n")
+    [episode] = load_corpus([tmp_path]).episodes
+    assert episode.guests == ("Ann Lee",)
+
+
+def test_missing_source_is_reported_and_the_others_are_read(tmp_path: Path, corpus_dir: Path) -> None:
+    corpus = load_corpus([tmp_path / "nope", corpus_dir])
+    assert len(corpus.episodes) == 4
+    assert [str(n) for n in corpus.notes] == [f"error: {tmp_path / 'nope'}: no such file or folder"]
+
+
+def test_only_missing_sources_raise(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="no such file or folder"):
+        load_corpus([tmp_path / "nope"])
+
+
+def test_git_url_source_is_shallow_cloned(tmp_path: Path) -> None:
+    repo = tmp_path / "website"
+    write_episode(repo / "_podcast", "ep.md", episode_text())
+    write_episode(repo / "_people", "annlee.md", "---\ntitle: Ann Lee\n---\n")
+    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "episodes"], check=True)
+    corpus = load_corpus([f"file://{repo}"], clone_dir=tmp_path / "clones")
+    assert [(e.id, e.guests) for e in corpus.episodes] == [("ep", ("Ann Lee",))]
+
+
+def test_bad_git_url_names_the_url(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match=r"file:///nonexistent/repo: git clone failed"):
+        load_corpus(["file:///nonexistent/repo"], clone_dir=tmp_path / "clones")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("2:06", 126), ("1:02:03", 3723), (75, 75), ("", None), ("ab", None), (-1, None), (True, None)],
+)
+def test_parse_timestamp(raw: object, expected: int | None) -> None:
+    assert parse_timestamp(raw) == expected

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.embedding import HashingEmbedder
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from rag.index import FaissStore, load_index, read_manifest
+from rag.ingest import ingest
+
+
+def test_index_round_trips_passages_vectors_and_manifest(built_index: Path, embedder: HashingEmbedder) -> None:
+    index = load_index(built_index)
+    manifest = json.loads((built_index / "manifest.json").read_text())
+    assert manifest["model"] == "hashing-256" and manifest["dim"] == 256
+    assert manifest["count"] == len(index.passages) == len(index.vectors) == len(index.lexical)
+    assert manifest["episodes"] == 4 and manifest["format_version"] == 1
+    assert len(manifest["corpus_fingerprint"]) == 64
+    first = index.passages[0]
+    scores, ids = index.vectors.search(embedder.embed([first.text + "\n" + first.episode_title])[0], 1)
+    assert ids.tolist() == [0] and scores[0] > 0.8
+
+
+def test_missing_index_says_how_to_build_it(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissingError, match=rf"no index at {tmp_path / 'nope'}: build it with `rag ingest"):
+        load_index(tmp_path / "nope")
+
+
+def test_model_mismatch_names_both_models(built_index: Path) -> None:
+    with pytest.raises(IndexMismatchError, match=r"was built with model 'hashing-256', not 'other-model'"):
+        load_index(built_index, expected_model="other-model")
+
+
+def test_corrupt_faiss_file_is_named(built_index: Path) -> None:
+    (built_index / "faiss.index").write_bytes(b"not a faiss index")
+    with pytest.raises(IndexCorruptError, match=rf"{built_index / 'faiss.index'}: unreadable FAISS index"):
+        load_index(built_index)
+
+
+def test_corrupt_manifest_is_named(built_index: Path) -> None:
+    (built_index / "manifest.json").write_text("{broken")
+    with pytest.raises(IndexCorruptError, match=rf"{built_index / 'manifest.json'}: unreadable manifest"):
+        load_index(built_index)
+
+
+def test_passage_count_mismatch_is_reported(built_index: Path) -> None:
+    lines = (built_index / "passages.jsonl").read_text().splitlines()
+    (built_index / "passages.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(IndexCorruptError, match=rf"manifest says {len(lines)} passages but found {len(lines) - 1} passages"):
+        load_index(built_index)
+
+
+def test_filtered_vector_search_only_returns_allowed_ids() -> None:
+    vectors = HashingEmbedder(dim=32).embed([f"doc {i} text" for i in range(20)])
+    store = FaissStore.build(vectors)
+    _, ids = store.search(vectors[3], 5, allowed=np.array([7, 11]))
+    assert sorted(ids.tolist()) == [7, 11]
+
+
+def test_unchanged_reingest_embeds_nothing(tmp_path: Path, corpus_dir: Path, embedder: HashingEmbedder) -> None:
+    index_dir = tmp_path / "idx"
+    first = ingest([corpus_dir], index_dir, embedder)
+    assert first.embedded == first.passages > 0
+    calls = embedder.embed_calls
+    again = ingest([corpus_dir], index_dir, embedder)
+    assert again.up_to_date and embedder.embed_calls == calls
+    forced = ingest([corpus_dir], index_dir, embedder, force=True)
+    assert (forced.embedded, forced.from_cache) == (0, first.passages)
+    assert embedder.embed_calls == calls
+
+
+def test_adding_one_episode_embeds_only_its_passages(tmp_path: Path, corpus_dir: Path, embedder: HashingEmbedder) -> None:
+    index_dir = tmp_path / "idx"
+    first = ingest([corpus_dir], index_dir, embedder)
+    new_episode = (corpus_dir / "podcast" / "building-data-team.md").read_text()
+    new_episode = new_episode.replace("ScDIB-3O77A", "NEWVIDEO").replace("Dat needs no introduction", "Dat is back")
+    (corpus_dir / "podcast" / "new-episode.md").write_text(new_episode)
+    second = ingest([corpus_dir], index_dir, embedder)
+    new_passages = [p for p in load_index(index_dir).passages if p.episode_id == "new-episode"]
+    assert second.passages == first.passages + len(new_passages)
+    assert second.embedded == 1  # only the one passage whose text differs from the twin episode
+    assert read_manifest(index_dir)["episodes"] == 5
+
+
+def test_cache_is_keyed_by_model(tmp_path: Path, corpus_dir: Path) -> None:
+    ingest([corpus_dir], tmp_path / "a", HashingEmbedder(dim=256), cache_dir=tmp_path / "cache")
+    other = HashingEmbedder(dim=128)
+    report = ingest([corpus_dir], tmp_path / "b", other, cache_dir=tmp_path / "cache")
+    assert report.embedded == report.passages and other.embed_calls == report.passages
+
+
+SLOW_INGEST = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from rag.embedding import HashingEmbedder
+    from rag import index as index_module
+    from rag.ingest import ingest
+
+    original = index_module.LexicalIndex.save
+    def slow_save(self, path):
+        original(self, path)
+        Path(sys.argv[3]).write_text("writing")
+        time.sleep(60)
+    index_module.LexicalIndex.save = slow_save
+    ingest([sys.argv[1]], sys.argv[2], HashingEmbedder(), force=True)
+    """
+)
+
+
+def test_ingest_killed_mid_write_leaves_previous_index_usable(tmp_path: Path, built_index: Path, corpus_dir: Path) -> None:
+    before = load_index(built_index)
+    (corpus_dir / "podcast" / "building-data-team.md").unlink()
+    marker = tmp_path / "marker"
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_INGEST, str(corpus_dir), str(built_index), str(marker)],
+        cwd=Path(__file__).parent.parent,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, "child ingest exited before writing"
+            assert time.monotonic() < deadline, "child ingest never reached the write"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    after = load_index(built_index)
+    assert [p.id for p in after.passages] == [p.id for p in before.passages]
+    leftovers = [p.name for p in built_index.parent.iterdir() if p.name.startswith(".test.building-")]
+    assert leftovers  # the half-written build is still there, never in place of the index
+    report = ingest([corpus_dir], built_index, HashingEmbedder())
+    assert report.episodes == 3
+    assert not [p for p in built_index.parent.iterdir() if p.name.startswith(".test.building-")]
+
+
+def test_swap_interrupted_between_renames_is_recovered(built_index: Path) -> None:
+    previous = built_index.with_name(f".{built_index.name}.previous")
+    os.replace(built_index, previous)  # as if killed right after the first rename
+    assert len(load_index(built_index).passages) > 0
+    from rag.index import recover_interrupted_swap
+
+    recover_interrupted_swap(built_index)
+    assert (built_index / "manifest.json").exists() and not previous.exists()

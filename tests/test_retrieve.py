@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.chunking import Passage
+from rag.embedding import HashingEmbedder
+from rag.index import load_index
+from rag.retrieve import Filters, Hit, Searcher, merge_adjacent, rrf_fuse
+
+
+def test_rrf_ranks_hit_found_by_both_first() -> None:
+    fused = rrf_fuse([[10, 20, 30], [30, 40]])
+    assert [doc for doc, _ in fused] == [30, 10, 20, 40]
+
+
+def test_rrf_weights_shift_the_order() -> None:
+    assert rrf_fuse([[1], [2]], weights=[1.0, 2.0])[0][0] == 2
+    assert rrf_fuse([[1], [2]], weights=[2.0, 1.0])[0][0] == 1
+
+
+def passage(ordinal: int, episode: str = "ep", start: int = 0) -> Passage:
+    return Passage(f"{episode}#{ordinal}", episode, "T", "S", ("A",), start, start + 9, f"A: line {ordinal}", "", ordinal)
+
+
+def test_adjacent_windows_of_one_moment_merge_at_the_best_rank() -> None:
+    hits = [Hit(passage(5, start=50), 0.9, "hybrid"), Hit(passage(1, "other"), 0.8, "hybrid"),
+            Hit(passage(6, start=60), 0.7, "hybrid"), Hit(passage(8, start=80), 0.6, "hybrid")]
+    merged = merge_adjacent(hits)
+    assert [(h.passage.id, h.passage.start_s, h.passage.end_s, h.score) for h in merged] == [
+        ("ep#5+ep#6", 50, 69, 0.9), ("other#1", 0, 9, 0.8), ("ep#8", 80, 89, 0.6)]
+    assert merged[0].passage.text == "A: line 5\nA: line 6"
+
+
+@pytest.fixture
+def searcher(built_index: Path, embedder: HashingEmbedder) -> Searcher:
+    return Searcher(load_index(built_index), embedder)
+
+
+def test_search_finds_the_episode_that_discusses_it(searcher: Searcher) -> None:
+    [top, *_] = searcher.search("bloom filters", k=5)
+    assert top.passage.episode_id == "algorithms-data-structures-for-engineers"
+    assert "bloom" in top.passage.text.lower()
+
+
+def test_episode_filter_is_applied_inside_retrieval(searcher: Searcher) -> None:
+    question = "bloom filters"  # only the algorithms episode talks about them
+    hits = searcher.search(question, k=5, filters=Filters(episode="building-data-team"))
+    assert len(hits) == 5
+    assert {h.passage.episode_id for h in hits} == {"building-data-team"}
+
+
+def test_guest_and_season_filters(searcher: Searcher) -> None:
+    hits = searcher.search("writing", k=3, filters=Filters(guest="eugene"))
+    assert hits and {h.passage.guests for h in hits} == {("Eugene Yan",)}
+    season = searcher.index.passages[0].season
+    hits = searcher.search("data", k=10, filters=Filters(season=season))
+    assert hits and all(h.passage.season == season for h in hits)
+    assert searcher.search("data", k=3, filters=Filters(season=999)) == []
+
+
+def test_results_are_diverse_no_repeated_moment(searcher: Searcher) -> None:
+    hits = searcher.search("algorithms data structures", k=10)
+    ordinals = [(h.passage.episode_id, {int(part.split("#")[1]) for part in h.passage.id.split("+")}) for h in hits]
+    for i, (episode, own) in enumerate(ordinals):
+        assert len(own) <= 3
+        for other_episode, other in ordinals[i + 1:]:
+            if episode == other_episode:
+                assert not own & other  # never the same passage twice
+                touching = any(abs(a - b) == 1 for a in own for b in other)
+                assert not touching or len(own) + len(other) > 3  # merged unless too long
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical"])
+def test_single_mode_searchers(built_index: Path, embedder: HashingEmbedder, mode: str) -> None:
+    hits = Searcher(load_index(built_index), embedder, mode=mode).search("bloom filters", k=3)
+    assert hits[0].source == mode and hits[0].passage.episode_id == "algorithms-data-structures-for-engineers"
+
+
+def test_blank_question_returns_nothing_and_bad_k_is_refused(searcher: Searcher) -> None:
+    assert searcher.search("   ", k=3) == []
+    with pytest.raises(ValueError, match="k must be at least 1, got 0"):
+        searcher.search("data", k=0)
