@@ -1,0 +1,183 @@
+"""Ingest and search speed, as ratios against baselines measured in the same run.
+
+    python eval/bench.py [--corpus ../shared/corpus] [--index indexes/dtc] [--sample 1000] [--json]
+
+1. Embedding throughput: our ingest embedder vs bare fp32
+   `SentenceTransformer.encode` on the same passages (the first --sample passages of the
+   corpus), same process, same threads. Also the cosine between the two.
+2. Ingest of a corpus slice from an empty cache (passages/s, all stages), then unchanged
+   re-ingest seconds, then re-ingest after adding one episode.
+3. Unchanged re-ingest of the full corpus into --index (must already be built from
+   --corpus with the default settings) and search latency p50/p95 and RSS on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+from rag.chunking import embedding_text  # noqa: E402
+from rag.corpus import find_corpus_files, load_corpus  # noqa: E402
+from rag.embedding import DEFAULT_MODEL, make_embedder, resolve_model_path  # noqa: E402
+from rag.evaluation import load_questions, percentile  # noqa: E402
+from rag.index import load_index  # noqa: E402
+from rag.ingest import ChunkSettings, chunk_corpus, ingest  # noqa: E402
+from rag.retrieve import Searcher  # noqa: E402
+
+DEV_QUESTIONS = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev-questions.jsonl"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+def bench_embedding(corpus: str, sample: int, quantize: str) -> dict:
+    from sentence_transformers import SentenceTransformer
+
+    ours = make_embedder(DEFAULT_MODEL, quantize=quantize)
+    episodes = load_corpus([corpus]).episodes
+    passages = chunk_corpus(episodes, ours, ChunkSettings())[:sample]
+    texts = [embedding_text(p, True) for p in passages]
+    bare = SentenceTransformer(resolve_model_path(DEFAULT_MODEL), device="cpu")
+    bare.encode(texts[:64], batch_size=32)  # warm-up, both sides
+    ours.embed(texts[:64])
+    baseline, baseline_s = timed(bare.encode, texts, batch_size=32, normalize_embeddings=True)
+    vectors, ours_s = timed(ours.embed, texts)
+    cosine = np.sum(np.asarray(baseline, dtype=np.float32) * vectors, axis=1)
+    return {
+        "passages": len(texts),
+        "model": ours.model_id,
+        "baseline_fp32_encode_per_s": round(len(texts) / baseline_s, 1),
+        "ours_per_s": round(len(texts) / ours_s, 1),
+        "ratio": round(baseline_s / ours_s, 2),
+        "cosine_mean": round(float(cosine.mean()), 4),
+        "cosine_min": round(float(cosine.min()), 4),
+    }
+
+
+def bench_ingest_slice(corpus: str, episodes: int, quantize: str) -> dict:
+    files = find_corpus_files(Path(corpus))
+    embedder = make_embedder(DEFAULT_MODEL, quantize=quantize)
+    with tempfile.TemporaryDirectory() as tmp:
+        slice_dir = Path(tmp) / "corpus"
+        (slice_dir / "podcast").mkdir(parents=True)
+        shutil.copytree(Path(corpus) / "people", slice_dir / "people") if (Path(corpus) / "people").is_dir() else None
+        chosen = [p for p in files.episode_files if p.stat().st_size > 20_000][: episodes + 1]
+        for path in chosen[:-1]:
+            shutil.copy(path, slice_dir / "podcast" / path.name)
+        index_dir, cache_dir = Path(tmp) / "idx", Path(tmp) / "cache"
+        first, first_s = timed(ingest, [slice_dir], index_dir, embedder, cache_dir=cache_dir)
+        _, unchanged_s = timed(ingest, [slice_dir], index_dir, embedder, cache_dir=cache_dir)
+        shutil.copy(chosen[-1], slice_dir / "podcast" / chosen[-1].name)
+        added, added_s = timed(ingest, [slice_dir], index_dir, embedder, cache_dir=cache_dir)
+    return {
+        "episodes": first.episodes,
+        "passages": first.passages,
+        "cold_ingest_s": round(first_s, 1),
+        "cold_ingest_passages_per_s": round(first.passages / first_s, 1),
+        "unchanged_reingest_s": round(unchanged_s, 2),
+        "one_new_episode_s": round(added_s, 2),
+        "one_new_episode_embedded": added.embedded,
+    }
+
+
+def bench_full_index(corpus: str, index_dir: str, questions: list[str]) -> dict:
+    before = rss_mb()
+    index, load_s = timed(load_index, index_dir)
+    after_index = rss_mb()
+    embedder = make_embedder(index.model_id)
+    after_model = rss_mb()
+    report, reingest_s = timed(ingest, [corpus], index_dir, embedder)
+    searcher = Searcher(index, embedder)
+    searcher.search("warm up", k=10)
+    latencies = []
+    for _ in range(3):
+        for question in questions:
+            _, seconds = timed(searcher.search, question, 10)
+            latencies.append(seconds * 1000)
+    return {
+        "passages": len(index.passages),
+        "index_load_s": round(load_s, 2),
+        "rss_index_mb": round(after_index - before, 1),
+        "rss_total_mb": round(after_model, 1),
+        "unchanged_full_reingest_s": round(reingest_s, 2),
+        "unchanged_full_reingest_up_to_date": report.up_to_date,
+        "search_ms_p50": round(percentile(latencies, 50), 2),
+        "search_ms_p95": round(percentile(latencies, 95), 2),
+        "searches": len(latencies),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", default="../shared/corpus")
+    parser.add_argument("--index", default="indexes/dtc", help="full-corpus index for parts 3 (skipped if missing)")
+    parser.add_argument("--sample", type=int, default=1000, help="passages for the throughput comparison")
+    parser.add_argument("--slice-episodes", type=int, default=10)
+    parser.add_argument("--quantize", default="int8", choices=["int8", "fp32"])
+    parser.add_argument("--questions", default=str(DEV_QUESTIONS))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    results: dict = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start",
+    }
+    results["embedding"] = bench_embedding(args.corpus, args.sample, args.quantize)
+    results["ingest_slice"] = bench_ingest_slice(args.corpus, args.slice_episodes, args.quantize)
+    if Path(args.index, "manifest.json").exists():
+        questions = [q.search_text() for q in load_questions([args.questions])] if Path(args.questions).exists() else ["data engineering"]
+        results["full_index"] = bench_full_index(args.corpus, args.index, questions)
+    results["load_average_at_end"] = round(os.getloadavg()[0], 2)
+    if args.json:
+        print(json.dumps(results))
+        return 0
+    print(f"machine: {results['machine']}")
+    e = results["embedding"]
+    print(f"\nembedding {e['passages']} passages ({e['model']}):")
+    print(f"  bare fp32 SentenceTransformer.encode  {e['baseline_fp32_encode_per_s']:>7} passages/s")
+    print(f"  ours                                  {e['ours_per_s']:>7} passages/s  ratio {e['ratio']}x")
+    print(f"  cosine to fp32: mean {e['cosine_mean']}, min {e['cosine_min']}")
+    s = results["ingest_slice"]
+    print(f"\ningest of {s['episodes']} episodes ({s['passages']} passages), empty cache:")
+    print(f"  cold {s['cold_ingest_s']} s ({s['cold_ingest_passages_per_s']} passages/s, all stages)")
+    print(f"  unchanged re-ingest {s['unchanged_reingest_s']} s; one new episode {s['one_new_episode_s']} s "
+          f"({s['one_new_episode_embedded']} passages embedded)")
+    if "full_index" in results:
+        f = results["full_index"]
+        print(f"\nfull index ({f['passages']} passages): load {f['index_load_s']} s, RSS index {f['rss_index_mb']} MB, "
+              f"process with model {f['rss_total_mb']} MB")
+        print(f"  unchanged full re-ingest {f['unchanged_full_reingest_s']} s (up to date: {f['unchanged_full_reingest_up_to_date']})")
+        print(f"  search p50 {f['search_ms_p50']} ms, p95 {f['search_ms_p95']} ms over {f['searches']} searches")
+    print(f"\nload average at end: {results['load_average_at_end']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.errors import RagError
+from rag.evaluation import Gold, Question, first_hit_rank, hits_gold, load_questions, percentile, retrieval_metrics
+
+ROOT = Path(__file__).parent.parent
+
+
+def question(*gold: Gold, history: tuple[str, ...] = ()) -> Question:
+    return Question("Q1", "why?", "fact", history, gold)
+
+
+def test_hit_rule_uses_same_episode_and_30s_slack() -> None:
+    q = question(Gold("ep", 100, 120))
+    assert hits_gold(q, "ep", 140, 150) and hits_gold(q, "ep", 40, 70)
+    assert not hits_gold(q, "ep", 151, 200) and not hits_gold(q, "ep", 0, 69)
+    assert not hits_gold(q, "other", 100, 120)
+
+
+def test_any_gold_location_counts_and_rank_is_one_based() -> None:
+    q = question(Gold("a", 10, 10), Gold("b", 500, 500))
+    assert first_hit_rank(q, [("x", 0, 9), ("b", 480, 490), ("a", 10, 10)]) == 2
+    assert first_hit_rank(q, [("x", 0, 9)]) is None
+
+
+def test_metrics_and_percentile() -> None:
+    metrics = retrieval_metrics([1, 3, None, 10])
+    assert metrics == {"hit@1": 0.25, "hit@5": 0.5, "hit@10": 0.75, "mrr@10": pytest.approx((1 + 1 / 3 + 0.1) / 4)}
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 50) == 3.0 and percentile([], 95) == 0.0
+
+
+def test_followup_searches_with_its_history() -> None:
+    q = question(history=("Who is Eugene Yan?",))
+    assert q.search_text() == "Who is Eugene Yan? why?"
+
+
+def test_bad_question_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "A", "question": "ok?", "gold": []}\n{"id": "B"}\n')
+    with pytest.raises(RagError, match=rf"{path}:2: bad question"):
+        load_questions([path])
+
+
+def test_retrieval_script_reports_json_and_per_question_lines(tmp_path: Path, built_index: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "A", "question": "What are bloom filters used for?", "type": "list",
+         "gold": [{"episode": "algorithms-data-structures-for-engineers", "start_sec": 2083, "end_sec": 2245}]},
+        {"id": "B", "question": "How do I bake sourdough bread?", "type": "unanswerable", "gold": []},
+    ]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.jsonl"
+    result = subprocess.run(
+        [sys.executable, "eval/retrieval.py", "--questions", str(questions), "--index", str(built_index),
+         "--json", "--out", str(out), "--quiet"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    report = json.loads(result.stdout)
+    for key in ("n", "hit@1", "hit@5", "hit@10", "mrr@10", "by_type", "search_ms_p50", "search_ms_p95"):
+        assert key in report
+    assert report["n"] == 1 and set(report["modes"]) == {"lexical", "dense"}
+    assert report["by_type"]["list"]["n"] == 1
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["id"] for line in lines] == ["A", "B"]
+    assert set(lines[0]["results"][0]) == {"episode", "start_sec", "end_sec", "score"}
+    assert len(lines[0]["results"]) <= 10
+
+
+def test_retrieval_script_exits_1_on_missing_index(tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "A", "question": "q?", "gold": []}\n')
+    result = subprocess.run(
+        [sys.executable, "eval/retrieval.py", "--questions", str(questions), "--index", str(tmp_path / "none")],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 1 and result.stderr.startswith(f"error: no index at {tmp_path / 'none'}")
