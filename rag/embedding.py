@@ -11,12 +11,13 @@ which the chunker uses to size passages.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -146,14 +147,35 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            show_progress_bar=self.show_progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
+        with _single_thread_for(len(texts)):
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                show_progress_bar=self.show_progress and len(texts) > self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
         return normalize_rows(vectors)
+
+
+@contextlib.contextmanager
+def _single_thread_for(count: int) -> Iterator[None]:
+    """Embed a few texts (a query) on one thread.
+
+    A short query gains nothing from a second thread, and on a busy machine the
+    OpenMP hand-off between threads costs ~0.5 s instead of ~10 ms (measured here).
+    """
+    import torch
+
+    if count > 8:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _untruncated_fast_tokenizer(tokenizer):  # type: ignore[no-untyped-def]

@@ -129,7 +129,18 @@ def _drop_repeated_lines(passages: Sequence[Passage]) -> list[str]:
 
 
 class Searcher:
-    """Loaded once, reused for every question (the index and the model stay in memory)."""
+    """Loaded once, reused for every question (the index and the model stay in memory).
+
+    Hybrid ranking runs in two stages:
+
+    1. Dense (FAISS) and BM25 rankings of the whole scope, fused with RRF.
+    2. Episode-aware re-ranking: an episode's relevance is the sum of the fused
+       scores of its passages among the top `episode_pool`. Inside the
+       `focus_episodes` most relevant episodes, dense and BM25 are ranked again
+       among those episodes' passages only, and that RRF score is added. A question
+       usually names or describes one episode (a guest, a story); this finds the
+       moment inside it even when the global dense ranking put it deep down.
+    """
 
     def __init__(
         self,
@@ -141,6 +152,9 @@ class Searcher:
         rrf_k: int = RRF_K,
         dense_weight: float = 1.0,
         lexical_weight: float = 1.0,
+        focus_episodes: int = 3,
+        episode_pool: int = 50,
+        focus_weight: float = 1.0,
         merge: bool = True,
     ) -> None:
         if mode not in ("hybrid", "dense", "lexical"):
@@ -152,29 +166,63 @@ class Searcher:
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
         self.lexical_weight = lexical_weight
+        self.focus_episodes = focus_episodes if mode == "hybrid" else 0
+        self.episode_pool = episode_pool
+        self.focus_weight = focus_weight
         self.merge = merge
+        self._episode_of = np.array([p.episode_id for p in index.passages])
+        self._ids_by_episode: dict[str, np.ndarray] = {}
+        for position, episode_id in enumerate(self._episode_of):
+            self._ids_by_episode.setdefault(str(episode_id), []).append(position)  # type: ignore[arg-type]
+        self._ids_by_episode = {e: np.array(ids, dtype=np.int64) for e, ids in self._ids_by_episode.items()}
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None or filters.is_empty():
             return None
         return np.array([i for i, p in enumerate(self.index.passages) if filters.matches(p)], dtype=np.int64)
 
-    def dense_ranking(self, query: str, allowed: np.ndarray | None) -> list[int]:
-        vector = self.embedder.embed([query])[0]
-        _, ids = self.index.vectors.search(vector, self.candidates, allowed)
+    def dense_ranking(self, vector: np.ndarray, allowed: np.ndarray | None, k: int | None = None) -> list[int]:
+        _, ids = self.index.vectors.search(vector, k or self.candidates, allowed)
         return [int(i) for i in ids]
 
-    def lexical_ranking(self, query: str, allowed: np.ndarray | None) -> list[int]:
-        scores = self.index.lexical.scores(query)
+    def lexical_ranking(self, scores: np.ndarray, allowed: np.ndarray | None, k: int | None = None) -> list[int]:
         if allowed is not None:
             masked = np.full_like(scores, -1.0)
             masked[allowed] = scores[allowed]
             scores = masked
-        n = min(self.candidates, int((scores > 0).sum()))
+        n = min(k or self.candidates, int((scores > 0).sum()))
         if n <= 0:
             return []
         top = np.argpartition(-scores, n - 1)[:n]
         return [int(i) for i in top[np.argsort(-scores[top], kind="stable")]]
+
+    def _fuse(self, vector: np.ndarray | None, lexical: np.ndarray | None, allowed: np.ndarray | None, k: int | None = None) -> dict[int, float]:
+        rankings: list[list[int]] = []
+        weights: list[float] = []
+        if vector is not None:
+            rankings.append(self.dense_ranking(vector, allowed, k))
+            weights.append(self.dense_weight)
+        if lexical is not None:
+            rankings.append(self.lexical_ranking(lexical, allowed, k))
+            weights.append(self.lexical_weight)
+        return dict(rrf_fuse(rankings, k=self.rrf_k, weights=weights))
+
+    def _focus_on_episodes(self, fused: dict[int, float], vector, lexical, allowed) -> dict[int, float]:  # type: ignore[no-untyped-def]
+        pool = sorted(fused.items(), key=lambda item: -item[1])[: self.episode_pool]
+        relevance: dict[str, float] = {}
+        for doc, score in pool:
+            episode = str(self._episode_of[doc])
+            relevance[episode] = relevance.get(episode, 0.0) + score
+        focus = sorted(relevance, key=lambda e: -relevance[e])[: self.focus_episodes]
+        # One ranking over the focus episodes together, so that the most relevant
+        # episode's passages still outrank the others'.
+        ids = np.concatenate([self._ids_by_episode[episode] for episode in focus])
+        if allowed is not None:
+            ids = np.intersect1d(ids, allowed)
+        scores = dict(fused)
+        for doc, score in self._fuse(vector, lexical, ids, k=len(ids)).items():
+            scores[doc] = scores.get(doc, 0.0) + self.focus_weight * score
+        return scores
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
         """The `k` best moments for `query` within `filters`, best first."""
@@ -184,18 +232,14 @@ class Searcher:
         if not query:
             return []
         allowed = self.allowed_ids(filters)
-        rankings: list[list[int]] = []
-        weights: list[float] = []
-        if self.mode in ("hybrid", "dense"):
-            rankings.append(self.dense_ranking(query, allowed))
-            weights.append(self.dense_weight)
-        if self.mode in ("hybrid", "lexical"):
-            rankings.append(self.lexical_ranking(query, allowed))
-            weights.append(self.lexical_weight)
-        fused = rrf_fuse(rankings, k=self.rrf_k, weights=weights)
-        hits = (Hit(self.index.passages[doc], score, self.mode) for doc, score in fused)
-        ranked = merge_adjacent(hits) if self.merge else list(hits)
-        return ranked[:k]
+        vector = self.embedder.embed([query])[0] if self.mode in ("hybrid", "dense") else None
+        lexical = self.index.lexical.scores(query) if self.mode in ("hybrid", "lexical") else None
+        scores = self._fuse(vector, lexical, allowed)
+        if self.focus_episodes and scores:
+            scores = self._focus_on_episodes(scores, vector, lexical, allowed)
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        hits = (Hit(self.index.passages[doc], score, self.mode) for doc, score in ranked)
+        return (merge_adjacent(hits) if self.merge else list(hits))[:k]
 
 
 def search(index: Index, embedder: Embedder, query: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
