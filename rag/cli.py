@@ -5,6 +5,7 @@ Every `RagError` becomes one clean line on stderr and exit code 1, never a trace
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -135,6 +136,106 @@ def search(
         _interactive(searcher, k, filters, as_json)
     except RagError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--index", "index_dir", type=click.Path(file_okay=False), help="Index directory [indexes/dtc].")
+@click.option("--episode", help="Only this episode (its id).")
+@click.option("--guest", help="Only episodes with this guest.")
+@click.option("--season", type=int, help="Only this season.")
+@click.option("--history", multiple=True, help="An earlier user question (repeat, oldest first).")
+@click.option("--llm-model", help="LLM model name [RAG_LLM_MODEL].")
+@click.option("--llm-base-url", help="OpenAI-compatible server URL [OPENAI_BASE_URL].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of streamed text.")
+@click.pass_context
+def ask(
+    ctx: click.Context,
+    question: str,
+    index_dir: str | None,
+    episode: str | None,
+    guest: str | None,
+    season: int | None,
+    history: Sequence[str],
+    llm_model: str | None,
+    llm_base_url: str | None,
+    as_json: bool,
+) -> None:
+    """Answer QUESTION from the transcripts, citing episode, speaker and time.
+
+    With no LLM configured the answer quotes the most relevant moments.
+
+    \b
+    Example:
+        OPENAI_BASE_URL=http://localhost:11434/v1 RAG_LLM_MODEL=llama3.2 \\
+            rag ask "Why did JigsawLabs drop Kubernetes?"
+    """
+    from rag.answer import Answer, Delta
+
+    config = _config(ctx).with_overrides(index_dir=index_dir)
+    if llm_model or llm_base_url:
+        config = config.with_overrides(
+            llm=dataclasses.replace(config.llm, model=llm_model or config.llm.model, base_url=llm_base_url or config.llm.base_url)
+        )
+    try:
+        answerer = open_answerer(config)
+        filters = Filters(episode=episode, guest=guest, season=season)
+        final: Answer | None = None
+        streamed = False
+        for event in answerer.stream(question, list(history), filters):
+            if isinstance(event, Delta):
+                streamed = True
+                if not as_json:
+                    click.echo(event.text, nl=False)
+            else:
+                final = event
+    except RagError as exc:
+        raise click.ClickException(str(exc)) from None
+    assert final is not None
+    if as_json:
+        click.echo(json.dumps(answer_to_json(final), ensure_ascii=False))
+        return
+    if not streamed:  # a refusal is decided before any text is generated
+        click.echo(final.text, nl=False)
+    click.echo()
+    if final.citations:
+        click.echo("\nSources:")
+        for citation in final.citations:
+            mark = "" if citation.verified else "  (not verified)"
+            click.echo(f"[{citation.n}] {citation.label()}{mark}\n    {citation.passage.url}")
+    for warning in final.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+def answer_to_json(answer) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "answer": answer.text,
+        "refused": answer.refused,
+        "mode": answer.mode,
+        "warnings": list(answer.warnings),
+        "citations": [
+            {
+                "n": c.n,
+                "episode": c.passage.episode_id,
+                "title": c.passage.episode_title,
+                "speaker": c.passage.speakers[0] if c.passage.speakers else "",
+                "start_sec": c.passage.start_s,
+                "end_sec": c.passage.end_s,
+                "url": c.passage.url,
+                "verified": c.verified,
+            }
+            for c in answer.citations
+        ],
+    }
+
+
+def open_answerer(config: Config):  # type: ignore[no-untyped-def]
+    """The answer stage over the configured index, with the configured LLM (or none)."""
+    from rag.answer import Answerer
+    from rag.llm import OpenAIChat
+
+    llm = OpenAIChat(config.llm) if config.llm.configured else None
+    return Answerer(open_searcher(config), llm)
 
 
 def open_searcher(config: Config, *, mode: str = "hybrid") -> Searcher:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
 from rag.errors import RagError
+from rag.llm import LLMSettings, settings_from_env
 
 DEFAULT_INDEX = Path("indexes/dtc")
 
@@ -25,6 +26,7 @@ class Config:
     cache_dir: Path | None = None  # None: <index parent>/cache
     model: str | None = None  # None: the model recorded in the index manifest
     quantize: str | None = None  # "int8" or "fp32"; None: the default for ingest
+    llm: LLMSettings = field(default_factory=LLMSettings)  # not configured: extractive answers
 
     def with_overrides(self, **changes: Any) -> "Config":
         """Flags win over file and environment; `None` means "not given"."""
@@ -55,12 +57,20 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             raise RagError(f"{path}: cannot read config ({exc})") from None
         if not isinstance(loaded, dict):
             raise RagError(f"{path}: config must be a YAML mapping")
-        known = {f.name for f in dataclasses.fields(Config)}
+        known = {f.name for f in dataclasses.fields(Config) if f.name != "llm"}
+        known |= {f"llm_{name}" for name in LLMSettings.__dataclass_fields__ if name != "api_key"}
         unknown = sorted(set(loaded) - known)
         if unknown:
             raise RagError(f"{path}: unknown config key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         values.update(loaded)
+    llm_file = {key[len("llm_"):]: values.pop(key) for key in list(values) if key.startswith("llm_")}
     for name, field_name in _ENV.items():
         if env.get(name):
             values[field_name] = env[name]
-    return Config().with_overrides(**values)
+    llm = settings_from_env(env)
+    if llm_file:
+        # Environment wins over the file, as for every other field.
+        from_file = {k: v for k, v in llm_file.items() if k in LLMSettings.__dataclass_fields__ and k != "api_key"}
+        env_given = {k: getattr(llm, k) for k in ("base_url", "model") if getattr(llm, k)}
+        llm = dataclasses.replace(llm, **{**from_file, **env_given})
+    return Config().with_overrides(**values, llm=llm)

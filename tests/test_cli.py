@@ -79,3 +79,31 @@ def test_interactive_search_answers_each_line_until_blank(built_index: Path) -> 
     result = run("search", "--index", str(built_index), "-k", "1", input="bloom filters\ntake-home assignment\n\n")
     assert result.exit_code == 0
     assert result.output.count("\n1. ") == 2
+
+
+def test_ask_json_shape_offline(built_index: Path) -> None:
+    result = run("ask", "What are bloom filters used for?", "--index", str(built_index), "--json")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert set(answer) == {"answer", "refused", "mode", "warnings", "citations"}
+    assert answer["mode"] == "extractive" and answer["citations"]
+    citation = answer["citations"][0]
+    assert set(citation) == {"n", "episode", "title", "speaker", "start_sec", "end_sec", "url", "verified"}
+    assert citation["url"].endswith(f"&t={citation['start_sec']}s")
+
+
+def test_ask_with_llm_server_streams_and_lists_sources(built_index: Path, monkeypatch) -> None:
+    from tests.fake_llm import FakeLLMServer, Reply
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-secret")
+    with FakeLLMServer([Reply("Bloom filters check membership [1].")]) as server:
+        result = run("ask", "What are bloom filters used for?", "--index", str(built_index),
+                     "--llm-base-url", server.base_url, "--llm-model", "m")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Bloom filters check membership [1].\n\nSources:\n[1] ")
+    assert "sk-cli-secret" not in result.output
+
+
+def test_ask_exits_1_when_index_missing(tmp_path: Path) -> None:
+    result = run("ask", "anything", "--index", str(tmp_path / "missing"))
+    assert result.exit_code == 1 and "Error: no index at" in result.output

@@ -1,0 +1,395 @@
+"""Question (+ chat history) -> a grounded, cited `Answer`, streamed.
+
+    >>> answerer = Answerer(searcher, llm=None)                       # doctest: +SKIP
+    >>> for event in answerer.stream("What are bloom filters used for?"):  # doctest: +SKIP
+    ...     print(event.text if isinstance(event, Delta) else event.citations)
+
+Flow: rewrite a follow-up into a standalone question -> retrieve -> refuse when
+retrieval confidence is low (no LLM call) -> LLM answer with [n] citations, or an
+extractive answer (quoted sentences) when no LLM is configured or it fails ->
+parse and verify the citations.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import yaml
+
+from rag.chunking import Passage, format_timestamp
+from rag.errors import LLMError, RagError
+from rag.llm import LLM
+from rag.retrieve import Filters, Hit, Searcher
+
+PROMPTS_FILE = Path(__file__).with_name("prompts.yaml")
+
+# Calibrated on ../shared/eval/dev-questions.jsonl with `python eval/calibrate.py`
+# (see README): the best question-passage cosine among the retrieved passages is
+# at least 0.41 for every answerable question and at most 0.28 for two of the
+# three unanswerable ones.
+REFUSAL_MIN_COSINE = 0.34
+# A cited sentence is "verified" when its best cosine to a sentence of a cited
+# passage, or its share of content words found there, reaches these.
+SUPPORT_MIN_COSINE = 0.55
+SUPPORT_MIN_OVERLAP = 0.5
+
+
+@dataclass(frozen=True)
+class Prompts:
+    system: str
+    user: str
+    source: str
+    not_covered: str
+    rewrite: str
+    extractive_hint: str
+    judge: str
+
+
+def load_prompts(path: str | Path = PROMPTS_FILE) -> Prompts:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return Prompts(**{name: str(data[name]).strip() for name in Prompts.__dataclass_fields__})
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise RagError(f"{path}: unusable prompt file ({type(exc).__name__}: {exc})") from None
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int  # the source number used in the answer text
+    passage: Passage
+    verified: bool
+
+    def label(self) -> str:
+        return self.passage.label()
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    citations: tuple[Citation, ...]
+    refused: bool
+    mode: str  # "llm" or "extractive"
+    warnings: tuple[str, ...] = ()
+    question: str = ""  # the standalone question that was searched
+    sources: tuple[Hit, ...] = ()  # [1]..[k] as given to the LLM, or the closest moments on refusal
+    confidence: float = 0.0
+
+
+@dataclass(frozen=True)
+class Delta:
+    text: str
+
+
+# --------------------------------------------------------------------------- pure parts
+
+_MARKER = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“'(\[*-])")
+_WORD = re.compile(r"[a-z0-9]+")
+_STOPWORDS = frozenset(
+    "a an the and or but of to in on at for with from by is are was were be been it its this that these those "
+    "he she they them his her their we you i me my our your as so if then than there here what which who whom "
+    "how why when where do does did not no yes can could would should will just also about into over more most "
+    "very really like one some any all".split()
+)
+_ANAPHORA = re.compile(
+    r"\b(he|she|they|him|her|them|his|hers|their|theirs|it|its|that|this|those|these|there|then|the same)\b",
+    re.IGNORECASE,
+)
+_CONTINUATION = re.compile(r"^(and|but|so|also|what about|how about|why|then)\b", re.IGNORECASE)
+
+
+def _as_data(text: str) -> str:
+    """A transcript cannot close the <<< >>> data block around it."""
+    return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
+
+
+def format_sources(hits: Sequence[Hit], prompts: Prompts) -> str:
+    return "\n".join(
+        prompts.source.format(
+            n=n,
+            title=_as_data(hit.passage.episode_title),
+            speakers=_as_data(", ".join(hit.passage.speakers) or "unknown"),
+            time=format_timestamp(hit.passage.start_s),
+            text=_as_data(hit.passage.text),
+        )
+        for n, hit in enumerate(hits, 1)
+    )
+
+
+def build_messages(question: str, hits: Sequence[Hit], prompts: Prompts) -> list[dict[str, str]]:
+    """System rules + user turn with numbered sources; transcripts stay inside <<< >>>."""
+    return [
+        {"role": "system", "content": prompts.system.format(not_covered=prompts.not_covered)},
+        {"role": "user", "content": prompts.user.format(sources=format_sources(hits, prompts), question=question)},
+    ]
+
+
+def parse_citations(text: str, n_sources: int) -> tuple[str, list[int], list[str]]:
+    """Normalize markers and list cited source numbers in order of first use.
+
+    `[1, 2]` becomes `[1][2]`; markers pointing to no source are removed and
+    reported. Returns (clean text, cited numbers, warnings).
+
+    >>> parse_citations("A [1, 2]. B [ 3 ][9].", 3)
+    ('A [1][2]. B [3].', [1, 2, 3], ['dropped citation [9]: there are only 3 sources'])
+    """
+    cited: list[int] = []
+    warnings: list[str] = []
+
+    def replace_marker(match: re.Match[str]) -> str:
+        kept = []
+        for raw in match.group(1).split(","):
+            n = int(raw)
+            if 1 <= n <= n_sources:
+                kept.append(f"[{n}]")
+                if n not in cited:
+                    cited.append(n)
+            else:
+                warnings.append(f"dropped citation [{n}]: there are only {n_sources} sources")
+        return "".join(kept)
+
+    clean = _MARKER.sub(replace_marker, text)
+    clean = re.sub(r"[ \t]+([.,;:!?])", r"\1", clean)
+    return clean.strip(), cited, warnings
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text.replace("\n", " ")) if s.strip()]
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1}
+
+
+def claims_by_source(text: str) -> dict[int, list[str]]:
+    """Each cited source number -> the sentences (markers removed) that cite it."""
+    claims: dict[int, list[str]] = {}
+    for sentence in split_sentences(text):
+        numbers = [int(n) for group in _MARKER.findall(sentence) for n in group.split(",")]
+        bare = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", sentence)).strip()
+        for n in numbers:
+            if bare:
+                claims.setdefault(n, []).append(bare)
+    return claims
+
+
+def lexical_support(claim: str, passage_text: str) -> float:
+    """Share of the claim's content words that the passage contains."""
+    words = content_words(claim)
+    if not words:
+        return 1.0
+    return len(words & content_words(passage_text)) / len(words)
+
+
+def is_followup(question: str) -> bool:
+    words = question.split()
+    return bool(_ANAPHORA.search(question) or _CONTINUATION.match(question.strip()) or len(words) < 5)
+
+
+def rewrite_followup(question: str, history: Sequence[str]) -> str:
+    """Heuristic standalone question: a question that leans on the conversation
+    (pronouns, "and ...", very short) is searched together with the last user turn."""
+    if not history or not is_followup(question):
+        return question
+    return f"{history[-1].strip()} {question.strip()}"
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+@dataclass
+class Answerer:
+    """Answers questions over one loaded index; safe to share between chat sessions."""
+
+    searcher: Searcher
+    llm: LLM | None = None
+    prompts: Prompts = field(default_factory=load_prompts)
+    k: int = 5
+    refusal_min_cosine: float = REFUSAL_MIN_COSINE
+    support_min_cosine: float = SUPPORT_MIN_COSINE
+    support_min_overlap: float = SUPPORT_MIN_OVERLAP
+    llm_rewrites_followups: bool = True
+
+    @property
+    def mode(self) -> str:
+        return "llm" if self.llm is not None else "extractive"
+
+    def answer(self, question: str, history: Sequence[str] = (), filters: Filters | None = None) -> Answer:
+        final = None
+        for event in self.stream(question, history, filters):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    def stream(
+        self, question: str, history: Sequence[str] = (), filters: Filters | None = None
+    ) -> Iterator[Delta | Answer]:
+        """Yield text deltas as they arrive, then the final `Answer` (always last)."""
+        question = " ".join(question.split())
+        if not question:
+            yield Answer("Please type a question.", (), True, self.mode, ("empty question",))
+            return
+        warnings: list[str] = []
+        standalone = self.standalone_question(question, history, warnings)
+        hits = self.searcher.search(standalone, k=self.k, filters=filters)
+        confidence = self.confidence(standalone, hits)
+        if not hits or confidence < self.refusal_min_cosine:
+            yield self._refusal(standalone, hits, confidence, warnings)
+            return
+
+        if self.llm is not None:
+            try:
+                text = ""
+                for delta in self.llm.stream(build_messages(standalone, hits, self.prompts)):
+                    text += delta
+                    yield Delta(delta)
+                yield self._finish_llm(text, standalone, hits, confidence, warnings)
+                return
+            except LLMError as exc:
+                warnings.append(f"{exc}; showing the most relevant quotes instead")
+        answer = self.extractive(standalone, hits, confidence, warnings)
+        yield Delta(answer.text)
+        yield answer
+
+    # -- steps
+
+    def standalone_question(self, question: str, history: Sequence[str], warnings: list[str]) -> str:
+        history = [h for h in history if h and h.strip()]
+        if not history:
+            return question
+        if self.llm is not None and self.llm_rewrites_followups and is_followup(question):
+            prompt = self.prompts.rewrite.format(history="\n".join(f"- {h}" for h in history[-3:]), question=question)
+            try:
+                rewritten = " ".join(self.llm.complete([{"role": "user", "content": prompt}]).split())  # type: ignore[attr-defined]
+                if rewritten:
+                    return rewritten
+            except (LLMError, AttributeError) as exc:
+                warnings.append(f"could not rewrite the follow-up with the LLM ({exc}); used the conversation instead")
+        return rewrite_followup(question, history)
+
+    def confidence(self, question: str, hits: Sequence[Hit]) -> float:
+        """Best cosine between the question and the retrieved passages' stored vectors."""
+        if not hits:
+            return 0.0
+        vector = self.searcher.embedder.embed([question])[0]
+        ids = [self.searcher.position(h.passage) for h in hits]
+        stored = self.searcher.index.vectors.reconstruct([i for group in ids for i in group])
+        return float(np.max(stored @ vector)) if len(stored) else 0.0
+
+    def _refusal(self, question: str, hits: Sequence[Hit], confidence: float, warnings: list[str]) -> Answer:
+        closest = tuple(hits[:3])
+        text = self.prompts.not_covered
+        if closest:
+            text += " The closest moments I found:\n" + "\n".join(
+                f"- {hit.passage.label()}: {hit.passage.url}" if hit.passage.url else f"- {hit.passage.label()}"
+                for hit in closest
+            )
+        return Answer(text, (), True, self.mode, tuple(warnings), question, closest, confidence)
+
+    def _finish_llm(self, text: str, question: str, hits: Sequence[Hit], confidence: float, warnings: list[str]) -> Answer:
+        clean, cited, marker_warnings = parse_citations(text, len(hits))
+        warnings = [*warnings, *marker_warnings]
+        refused = self.prompts.not_covered.rstrip(".").lower() in clean.lower() and not cited
+        citations = self.verify(clean, cited, hits)
+        if not refused and not citations:
+            warnings.append("the LLM answer cites no source")
+        unsupported = [c.n for c in citations if not c.verified]
+        if unsupported:
+            warnings.append(f"citation(s) {', '.join(f'[{n}]' for n in unsupported)} not supported by their passage")
+        sources = tuple(hits[:3]) if refused else tuple(hits)
+        return Answer(clean, citations, refused, "llm", tuple(warnings), question, sources, confidence)
+
+    def verify(self, text: str, cited: Sequence[int], hits: Sequence[Hit]) -> tuple[Citation, ...]:
+        claims = claims_by_source(text)
+        citations = []
+        for n in cited:
+            passage = hits[n - 1].passage
+            sentences = claims.get(n, [])
+            verified = bool(sentences) and all(self.supported(s, passage) for s in sentences)
+            citations.append(Citation(n, passage, verified))
+        return tuple(citations)
+
+    def supported(self, claim: str, passage: Passage) -> bool:
+        if lexical_support(claim, passage.text) >= self.support_min_overlap:
+            return True
+        passage_sentences = split_sentences(passage.text) or [passage.text]
+        vectors = self.searcher.embedder.embed([claim, *passage_sentences])
+        return float(np.max(vectors[1:] @ vectors[0])) >= self.support_min_cosine
+
+    def extractive(self, question: str, hits: Sequence[Hit], confidence: float, warnings: list[str]) -> Answer:
+        """Quote the 1-3 spans of the top passages that best answer the question.
+
+        A span is up to three consecutive sentences of one speaker's turn: the
+        sentence that matches the question usually introduces the answer that
+        follows it. Questions (ending in "?") are passed over: they restate the
+        question rather than answer it.
+        """
+        spans = candidate_spans(hits[:3])
+        if not spans:
+            return self._refusal(question, hits, confidence, warnings)
+        vectors = self.searcher.embedder.embed([question, *[span.text for span in spans]])
+        question_words = content_words(question)
+        scores = []
+        for span, vector in zip(spans, vectors[1:]):
+            overlap = len(question_words & content_words(span.text)) / max(len(question_words), 1)
+            # Earlier sources are better-ranked moments: a slight preference.
+            scores.append(float(vector @ vectors[0]) + 0.2 * overlap - 0.03 * (span.n - 1))
+        chosen: list[Span] = []
+        for i in np.argsort(scores)[::-1]:
+            if len(chosen) == 3 or (chosen and scores[i] < scores[int(np.argmax(scores))] - 0.12):
+                break
+            if any(span.overlaps(spans[i]) for span in chosen):
+                continue
+            chosen.append(spans[i])
+        chosen.sort(key=lambda span: (span.n, span.line, span.first))
+        text = "\n".join(f"- {span.speaker}: “{span.text}” [{span.n}]" for span in chosen)
+        text += "\n\n" + self.prompts.extractive_hint
+        cited = list(dict.fromkeys(span.n for span in chosen))
+        citations = tuple(Citation(n, hits[n - 1].passage, True) for n in cited)
+        return Answer(text, citations, False, "extractive", tuple(warnings), question, tuple(hits), confidence)
+
+
+@dataclass(frozen=True)
+class Span:
+    n: int  # source number
+    line: int  # which line of the passage
+    first: int  # first sentence index within the line
+    last: int
+    speaker: str
+    text: str
+
+    def overlaps(self, other: "Span") -> bool:
+        return (self.n, self.line) == (other.n, other.line) and self.first <= other.last and other.first <= self.last
+
+
+def candidate_spans(hits: Sequence[Hit], width: int = 3, min_words: int = 6) -> list[Span]:
+    spans: list[Span] = []
+    for n, hit in enumerate(hits, 1):
+        for line_no, line in enumerate(hit.passage.text.split("\n")):
+            speaker, _, spoken = line.partition(": ")
+            sentences = split_sentences(spoken or line)
+            for first, sentence in enumerate(sentences):
+                if sentence.endswith("?") or len(sentence.split()) < min_words:
+                    continue
+                last = min(first + width, len(sentences)) - 1
+                while last > first and sentences[last].endswith("?"):
+                    last -= 1
+                spans.append(Span(n, line_no, first, last, speaker or "Unknown speaker", " ".join(sentences[first : last + 1])))
+    return spans
+
+
+def speaker_of(passage: Passage, sentence: str) -> str:
+    for line in passage.text.split("\n"):
+        speaker, _, spoken = line.partition(": ")
+        if sentence in spoken:
+            return speaker
+    return ""
+
+
+def with_warning(answer: Answer, warning: str) -> Answer:
+    return replace(answer, warnings=(*answer.warnings, warning))

@@ -1,0 +1,133 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 for tests.
+
+It answers `/v1/chat/completions` from a script of responses (plain JSON or SSE
+streaming, failures, stalls) and records every request it received.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    text: str = ""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    stall_s: float = 0.0  # sleep before answering (or mid-stream when streaming)
+    malformed_sse: bool = False
+    chunk_words: int = 3  # words per streamed delta
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class FakeLLMServer:
+    def __init__(self, replies: list[Reply] | None = None, default: Reply | None = None) -> None:
+        self.replies = list(replies or [])
+        self.default = default or Reply("I have no scripted answer.")
+        self.received: list[Received] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server._lock:
+                    server.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    reply = server.replies.pop(0) if server.replies else server.default
+                if not self.path.endswith("/chat/completions"):
+                    return self._send_json(404, {"error": {"message": f"no route {self.path}"}})
+                if reply.status != 200:
+                    time.sleep(reply.stall_s)
+                    return self._send_json(reply.status, {"error": {"message": f"scripted {reply.status}"}}, reply.headers)
+                if body.get("stream"):
+                    return self._stream(reply, body)
+                time.sleep(reply.stall_s)
+                self._send_json(200, completion(reply.text, body.get("model", "")))
+
+            def _send_json(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, reply: Reply, body: dict) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                words = reply.text.split(" ")
+                pieces = [" ".join(words[i : i + reply.chunk_words]) for i in range(0, len(words), reply.chunk_words)]
+                try:
+                    for index, piece in enumerate(pieces):
+                        delta = piece if index == 0 else " " + piece
+                        if reply.malformed_sse and index == 1:
+                            self.wfile.write(b"data: {not json at all\n\n")
+                            self.wfile.flush()
+                        self.wfile.write(f"data: {json.dumps(chunk(delta, body.get('model', '')))}\n\n".encode())
+                        self.wfile.flush()
+                        if reply.stall_s and index == 0:
+                            time.sleep(reply.stall_s)
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "FakeLLMServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def chat_requests(self) -> list[Received]:
+        return [r for r in self.received if r.path.endswith("/chat/completions")]
+
+
+def completion(text: str, model: str) -> dict:
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+    }
+
+
+def chunk(delta: str, model: str) -> dict:
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "delta": {"content": delta}, "finish_reason": None}],
+    }
