@@ -273,13 +273,16 @@ class Answerer:
         return rewrite_followup(question, history)
 
     def confidence(self, question: str, hits: Sequence[Hit]) -> float:
-        """Best cosine between the question and the retrieved passages' stored vectors."""
+        """Best cosine between the question and the retrieved passages' own words.
+
+        The stored vectors also carry the episode title and section, which makes
+        an off-topic question look closer than it is; the plain text separates
+        answerable from unanswerable questions better on the dev set.
+        """
         if not hits:
             return 0.0
-        vector = self.searcher.embedder.embed([question])[0]
-        ids = [self.searcher.position(h.passage) for h in hits]
-        stored = self.searcher.index.vectors.reconstruct([i for group in ids for i in group])
-        return float(np.max(stored @ vector)) if len(stored) else 0.0
+        vectors = self.searcher.embedder.embed([question, *[h.passage.text for h in hits]])
+        return float(np.max(vectors[1:] @ vectors[0]))
 
     def _refusal(self, question: str, hits: Sequence[Hit], confidence: float, warnings: list[str]) -> Answer:
         closest = tuple(hits[:3])
@@ -332,20 +335,27 @@ class Answerer:
         spans = candidate_spans(hits[:3])
         if not spans:
             return self._refusal(question, hits, confidence, warnings)
-        vectors = self.searcher.embedder.embed([question, *[span.text for span in spans]])
+        # Embed each sentence once; a span's vector is the mean of its sentences'.
+        sentences = list(dict.fromkeys(sentence for span in spans for sentence in span.sentences))
+        vectors = self.searcher.embedder.embed([question, *sentences])
+        by_sentence = dict(zip(sentences, vectors[1:]))
         question_words = content_words(question)
         scores = []
-        for span, vector in zip(spans, vectors[1:]):
+        for span in spans:
+            mean = np.mean([by_sentence[sentence] for sentence in span.sentences], axis=0)
+            cosine = float(mean @ vectors[0]) / max(float(np.linalg.norm(mean)), 1e-9)
             overlap = len(question_words & content_words(span.text)) / max(len(question_words), 1)
-            # Earlier sources are better-ranked moments: a slight preference.
-            scores.append(float(vector @ vectors[0]) + 0.2 * overlap - 0.03 * (span.n - 1))
-        chosen: list[Span] = []
-        for i in np.argsort(scores)[::-1]:
-            if len(chosen) == 3 or (chosen and scores[i] < scores[int(np.argmax(scores))] - 0.12):
-                break
-            if any(span.overlaps(spans[i]) for span in chosen):
-                continue
-            chosen.append(spans[i])
+            scores.append(cosine + 0.2 * overlap)
+        best_by_source: dict[int, int] = {}
+        for i, span in enumerate(spans):
+            if span.n not in best_by_source or scores[i] > scores[best_by_source[span.n]]:
+                best_by_source[span.n] = i
+        top = max(scores)
+        # The best quote of each of the two best-ranked moments (retrieval rank is the
+        # strongest signal we have), and of the third when it is about as good.
+        chosen = [
+            spans[i] for n, i in sorted(best_by_source.items()) if n <= 2 or scores[i] >= top - 0.1
+        ]
         chosen.sort(key=lambda span: (span.n, span.line, span.first))
         text = "\n".join(f"- {span.speaker}: “{span.text}” [{span.n}]" for span in chosen)
         text += "\n\n" + self.prompts.extractive_hint
@@ -361,7 +371,11 @@ class Span:
     first: int  # first sentence index within the line
     last: int
     speaker: str
-    text: str
+    sentences: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.sentences)
 
     def overlaps(self, other: "Span") -> bool:
         return (self.n, self.line) == (other.n, other.line) and self.first <= other.last and other.first <= self.last
@@ -379,7 +393,7 @@ def candidate_spans(hits: Sequence[Hit], width: int = 3, min_words: int = 6) -> 
                 last = min(first + width, len(sentences)) - 1
                 while last > first and sentences[last].endswith("?"):
                     last -= 1
-                spans.append(Span(n, line_no, first, last, speaker or "Unknown speaker", " ".join(sentences[first : last + 1])))
+                spans.append(Span(n, line_no, first, last, speaker or "Unknown speaker", tuple(sentences[first : last + 1])))
     return spans
 
 

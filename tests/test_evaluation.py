@@ -81,3 +81,29 @@ def test_retrieval_script_exits_1_on_missing_index(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True,
     )
     assert result.returncode == 1 and result.stderr.startswith(f"error: no index at {tmp_path / 'none'}")
+
+
+def test_answers_script_summary_and_out_lines(tmp_path: Path, built_index: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "A", "question": "What are bloom filters used for?", "type": "list",
+         "gold": [{"episode": "algorithms-data-structures-for-engineers", "start_sec": 1500, "end_sec": 3500}]},
+        {"id": "B", "question": "zyxwv qwertyuiop asdfgh", "type": "unanswerable", "gold": []},
+    ]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "answers.jsonl"
+    result = subprocess.run(
+        [sys.executable, "eval/answers.py", "--questions", str(questions), "--index", str(built_index),
+         "--json", "--out", str(out), "--quiet"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+        env={**__import__("os").environ, "OPENAI_BASE_URL": "", "OPENAI_API_KEY": "", "HF_TOKEN": ""},
+    )
+    summary = json.loads(result.stdout)
+    assert summary["mode"] == "extractive" and summary["n_answerable"] == 1
+    assert summary["cites_gold"] == 1.0 and summary["refused_unanswerable"] == 1.0
+    assert summary["false_refusals"] == 0.0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["id"] for line in lines] == ["A", "B"]
+    assert set(lines[0]) == {"id", "answer", "refused", "citations"}
+    assert set(lines[0]["citations"][0]) == {"episode", "start_sec", "end_sec", "url"}
+    assert lines[1]["refused"] is True

@@ -1,0 +1,165 @@
+"""Answer quality: citations on gold moments, refusals, verification, latency.
+
+    python eval/answers.py --questions ../shared/eval/dev-questions.jsonl [--index indexes/dtc] [--json] [--out FILE] [--judge]
+
+Uses the LLM configured by the environment (OPENAI_BASE_URL / OPENAI_API_KEY /
+RAG_LLM_MODEL, or HF_TOKEN); with none, the extractive answerer. Follow-up
+questions get their history. `--judge` (needs an LLM) adds an LLM-as-judge score
+of faithfulness and relevance, 1-5, reported separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from tqdm import tqdm  # noqa: E402
+
+from rag.answer import Answer, Answerer, format_sources  # noqa: E402
+from rag.config import load_config  # noqa: E402
+from rag.errors import LLMError, RagError  # noqa: E402
+from rag.evaluation import Question, hits_gold, load_questions, percentile  # noqa: E402
+
+
+def judge(answerer: Answerer, question: Question, answer: Answer) -> dict | None:
+    """LLM-as-judge (as in LLM Zoomcamp): faithfulness and relevance, 1-5."""
+    assert answerer.llm is not None
+    prompt = answerer.prompts.judge.format(
+        sources=format_sources(answer.sources, answerer.prompts), question=question.question, answer=answer.text
+    )
+    try:
+        reply = answerer.llm.complete([{"role": "user", "content": prompt}])  # type: ignore[attr-defined]
+        match = re.search(r"\{.*\}", reply, re.S)
+        scores = json.loads(match.group(0)) if match else None
+        return {"faithfulness": float(scores["faithfulness"]), "relevance": float(scores["relevance"])} if scores else None
+    except (LLMError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def evaluate(answerer: Answerer, questions: list[Question], use_judge: bool, show_progress: bool) -> tuple[dict, list[dict]]:
+    rows = []
+    latencies = []
+    for question in tqdm(questions, desc="answers", disable=not show_progress):
+        started = time.perf_counter()
+        answer = answerer.answer(question.question, question.history)
+        latencies.append((time.perf_counter() - started) * 1000)
+        on_gold = [hits_gold(question, c.passage.episode_id, c.passage.start_s, c.passage.end_s) for c in answer.citations]
+        row = {
+            "id": question.id,
+            "type": question.type,
+            "answerable": question.answerable,
+            "answer": answer.text,
+            "refused": answer.refused,
+            "mode": answer.mode,
+            "confidence": round(answer.confidence, 4),
+            "warnings": list(answer.warnings),
+            "citations": [
+                {"episode": c.passage.episode_id, "start_sec": c.passage.start_s, "end_sec": c.passage.end_s,
+                 "url": c.passage.url, "verified": c.verified, "on_gold": gold}
+                for c, gold in zip(answer.citations, on_gold)
+            ],
+        }
+        if use_judge and not answer.refused:
+            row["judge"] = judge(answerer, question, answer)
+        rows.append(row)
+
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    citations = [c for r in answerable for c in r["citations"]]
+    all_citations = [c for r in rows for c in r["citations"]]
+    summary = {
+        "n": len(rows),
+        "n_answerable": len(answerable),
+        "n_unanswerable": len(unanswerable),
+        "mode": rows[0]["mode"] if rows else answerer.mode,
+        "cites_gold": _share(sum(any(c["on_gold"] for c in r["citations"]) for r in answerable), len(answerable)),
+        "citation_precision": _share(sum(c["on_gold"] for c in citations), len(citations)),
+        "verified_citations": _share(sum(c["verified"] for c in all_citations), len(all_citations)),
+        "refused_unanswerable": _share(sum(r["refused"] for r in unanswerable), len(unanswerable)),
+        "false_refusals": _share(sum(r["refused"] for r in answerable), len(answerable)),
+        "latency_ms_p50": round(percentile(latencies, 50), 1),
+        "latency_ms_p95": round(percentile(latencies, 95), 1),
+    }
+    judged = [r["judge"] for r in rows if r.get("judge")]
+    if use_judge:
+        summary["judge"] = {
+            "n": len(judged),
+            "faithfulness": _share(sum(j["faithfulness"] for j in judged), len(judged)),
+            "relevance": _share(sum(j["relevance"] for j in judged), len(judged)),
+        }
+    return summary, rows
+
+
+def _share(part: float, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--questions", nargs="+", required=True)
+    parser.add_argument("--index", default=None, help="index directory [RAG_INDEX or indexes/dtc]")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--out", help="one JSON line per question")
+    parser.add_argument("--judge", action="store_true", help="LLM-as-judge scores (needs an LLM)")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+
+    from rag.cli import open_answerer
+
+    try:
+        config = load_config().with_overrides(index_dir=args.index)
+        questions = load_questions(args.questions)
+        answerer = open_answerer(config)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.judge and answerer.llm is None:
+        print("error: --judge needs an LLM (set OPENAI_BASE_URL/OPENAI_API_KEY/RAG_LLM_MODEL or HF_TOKEN)", file=sys.stderr)
+        return 1
+    summary, rows = evaluate(answerer, questions, args.judge, not args.quiet)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(
+            "".join(
+                json.dumps({"id": r["id"], "answer": r["answer"], "refused": r["refused"],
+                            "citations": [{k: c[k] for k in ("episode", "start_sec", "end_sec", "url")} for c in r["citations"]]})
+                + "\n"
+                for r in rows
+            ),
+            encoding="utf-8",
+        )
+        os.replace(tmp, out)
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"questions: {summary['n']} ({summary['n_answerable']} answerable, {summary['n_unanswerable']} unanswerable)")
+    print(f"index: {config.index_dir}  answer mode: {summary['mode']}"
+          + (f" ({config.llm.describe()})" if answerer.llm else ""))
+    print()
+    print(f"answerable citing a gold moment  {summary['cites_gold']:.3f}")
+    print(f"citation precision               {summary['citation_precision']:.3f}")
+    print(f"verified citations               {summary['verified_citations']:.3f}")
+    print(f"unanswerable refused             {summary['refused_unanswerable']:.3f}")
+    print(f"answerable refused (false)       {summary['false_refusals']:.3f}")
+    print(f"latency p50 / p95 ms             {summary['latency_ms_p50']} / {summary['latency_ms_p95']}")
+    if "judge" in summary:
+        j = summary["judge"]
+        print(f"LLM judge (n={j['n']}): faithfulness {j['faithfulness']:.2f}/5, relevance {j['relevance']:.2f}/5")
+    for row in rows:
+        if row["answerable"] and (row["refused"] or not any(c["on_gold"] for c in row["citations"])):
+            print(f"  missed {row['id']} ({row['type']}): refused={row['refused']}, confidence {row['confidence']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
