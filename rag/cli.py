@@ -235,7 +235,10 @@ def open_answerer(config: Config):  # type: ignore[no-untyped-def]
     from rag.llm import OpenAIChat
 
     llm = OpenAIChat(config.llm) if config.llm.configured else None
-    return Answerer(open_searcher(config), llm)
+    answerer = Answerer(open_searcher(config), llm)
+    if config.refusal_min_cosine is not None:
+        answerer.refusal_min_cosine = config.refusal_min_cosine
+    return answerer
 
 
 def open_searcher(config: Config, *, mode: str = "hybrid") -> Searcher:

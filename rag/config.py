@@ -27,6 +27,7 @@ class Config:
     model: str | None = None  # None: the model recorded in the index manifest
     quantize: str | None = None  # "int8" or "fp32"; None: the default for ingest
     llm: LLMSettings = field(default_factory=LLMSettings)  # not configured: extractive answers
+    refusal_min_cosine: float | None = None  # None: rag.answer's value, calibrated for all-MiniLM-L6-v2
 
     def with_overrides(self, **changes: Any) -> "Config":
         """Flags win over file and environment; `None` means "not given"."""
@@ -35,6 +36,11 @@ class Config:
             given["index_dir"] = Path(given["index_dir"])
         if "cache_dir" in given:
             given["cache_dir"] = Path(given["cache_dir"])
+        if "refusal_min_cosine" in given:
+            try:
+                given["refusal_min_cosine"] = float(given["refusal_min_cosine"])
+            except (TypeError, ValueError):
+                raise RagError(f"refusal_min_cosine must be a number, not {given['refusal_min_cosine']!r}") from None
         return dataclasses.replace(self, **given)
 
     @property
@@ -42,7 +48,13 @@ class Config:
         return self.cache_dir or self.index_dir.parent / "cache"
 
 
-_ENV = {"RAG_INDEX": "index_dir", "RAG_CACHE": "cache_dir", "RAG_MODEL": "model", "RAG_QUANTIZE": "quantize"}
+_ENV = {
+    "RAG_INDEX": "index_dir",
+    "RAG_CACHE": "cache_dir",
+    "RAG_MODEL": "model",
+    "RAG_QUANTIZE": "quantize",
+    "RAG_REFUSAL_MIN_COSINE": "refusal_min_cosine",
+}
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:

@@ -96,7 +96,8 @@ def test_answers_script_summary_and_out_lines(tmp_path: Path, built_index: Path)
         [sys.executable, "eval/answers.py", "--questions", str(questions), "--index", str(built_index),
          "--json", "--out", str(out), "--quiet"],
         cwd=ROOT, capture_output=True, text=True, check=True,
-        env={**__import__("os").environ, "OPENAI_BASE_URL": "", "OPENAI_API_KEY": "", "HF_TOKEN": ""},
+        env={**__import__("os").environ, "OPENAI_BASE_URL": "", "OPENAI_API_KEY": "", "HF_TOKEN": "",
+             "RAG_REFUSAL_MIN_COSINE": "0.15"},
     )
     summary = json.loads(result.stdout)
     assert summary["mode"] == "extractive" and summary["n_answerable"] == 1
