@@ -1,22 +1,79 @@
-"""Web chat entry point. Until the Gradio app lands, `python app.py` runs the
-interactive search of the `rag` command against RAG_INDEX (default indexes/dtc)."""
+"""The web chat: `python app.py` (or a Hugging Face Space) serves `rag.web.build_app`.
+
+Configuration comes from the environment, and flags win:
+
+    RAG_INDEX=indexes/dtc GRADIO_SERVER_PORT=7860 python app.py
+    OPENAI_BASE_URL=http://localhost:11434/v1 RAG_LLM_MODEL=llama3.2 python app.py --port 8080
+    HF_TOKEN=hf_... python app.py            # the Hugging Face router as the LLM
+
+When the index is missing and a corpus is given (`--corpus` or RAG_CORPUS), it is
+built first, with progress in the log; without one the page says how to build it.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
 
-def main() -> int:
-    from rag.cli import cli
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Ask the DataTalks.Club podcast: the web chat.")
+    parser.add_argument("--index", help="Index directory [RAG_INDEX or indexes/dtc].")
+    parser.add_argument("--corpus", default=os.environ.get("RAG_CORPUS"), help="Build the index from this corpus when it is missing [RAG_CORPUS].")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="[GRADIO_SERVER_NAME or 127.0.0.1]")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), help="[GRADIO_SERVER_PORT or 7860]")
+    parser.add_argument("--llm-model", help="LLM model name [RAG_LLM_MODEL].")
+    parser.add_argument("--llm-base-url", help="OpenAI-compatible server URL [OPENAI_BASE_URL].")
+    parser.add_argument("--feedback", default=os.environ.get("RAG_FEEDBACK", "feedback.jsonl"), help="Feedback log (JSONL) [RAG_FEEDBACK or feedback.jsonl].")
+    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("RAG_CONCURRENCY", "4")), help="Answers generated at once [RAG_CONCURRENCY or 4].")
+    return parser.parse_args(argv)
 
-    index = os.environ.get("RAG_INDEX", "indexes/dtc")
-    return cli.main(["search", "--index", index], prog_name="app.py", standalone_mode=False) or 0
+
+def main(argv: list[str] | None = None) -> int:
+    import dataclasses
+
+    from rag.config import load_config
+    from rag.errors import RagError
+    from rag.web import build_app, launch_kwargs
+
+    args = parse_args(argv)
+    try:
+        config = load_config().with_overrides(index_dir=args.index)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.llm_model or args.llm_base_url:
+        config = config.with_overrides(
+            llm=dataclasses.replace(config.llm, model=args.llm_model or config.llm.model, base_url=args.llm_base_url or config.llm.base_url)
+        )
+    if args.corpus:
+        build_index_if_missing(config, args.corpus)
+    demo = build_app(config, feedback_path=args.feedback, concurrency=args.concurrency)
+    demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())
+    return 0
+
+
+def build_index_if_missing(config, corpus: str) -> None:  # type: ignore[no-untyped-def]
+    """A Space without a shipped index builds one at start-up (minutes on 2 vCPUs)."""
+    from rag.embedding import DEFAULT_MODEL, make_embedder
+    from rag.errors import IndexMissingError, RagError
+    from rag.index import read_manifest
+    from rag.ingest import ingest
+
+    try:
+        read_manifest(config.index_dir)
+        return
+    except IndexMissingError:
+        pass
+    print(f"no index at {config.index_dir}: building it from {corpus} (progress below)", file=sys.stderr)
+    try:
+        embedder = make_embedder(config.model or DEFAULT_MODEL, quantize=config.quantize or "int8", show_progress=True)
+        report = ingest([corpus], config.index_dir, embedder, cache_dir=config.effective_cache_dir, show_progress=True)
+        print(report.summary(), file=sys.stderr)
+    except RagError as exc:  # the page then explains what is missing
+        print(f"error: could not build the index: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Exception as exc:  # noqa: BLE001 - the stub must never show a traceback
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    sys.exit(main())

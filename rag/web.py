@@ -1,0 +1,445 @@
+"""The web chat: `build_app(config) -> gr.Blocks`, launched by `app.py`.
+
+    >>> demo = build_app(load_config())             # doctest: +SKIP
+    >>> demo.queue().launch(**launch_kwargs())      # doctest: +SKIP
+
+One `Answerer` (index + embedder + LLM client) is loaded when the app is built
+and shared by every session. Each question streams into the chat; the final
+answer links every citation, "Episode title — Speaker @ mm:ss", to YouTube at
+that second (new tab) and cues the embedded privacy-enhanced player beside the
+chat. Everything that comes from a transcript or the LLM is HTML-escaped and
+Markdown-escaped here before Gradio renders (and sanitizes) it.
+"""
+
+
+import html
+import logging
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+from urllib.parse import parse_qs, urlparse
+
+from rag.answer import Answer, Citation, Delta
+from rag.chunking import Passage, format_timestamp
+from rag.config import Config
+from rag.errors import RagError
+from rag.feedback import FeedbackLog, feedback_record
+from rag.retrieve import Filters, Hit
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 4  # answers generated at once; the rest wait in Gradio's queue
+DEFAULT_QUEUE_SIZE = 100
+EXAMPLES = (
+    "How do I get my first job as a data engineer?",
+    "What does a data team need in its first year?",
+    "What are bloom filters used for?",
+    "How should a data scientist write technical documentation?",
+)
+_VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+_MARKER = re.compile(r"\[(\d+)\]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+REFUSAL_SPLIT = " The closest moments I found:"
+
+# Clicks on moment links drive the embedded player: a YouTube link (which also
+# opens its new tab) cues the player at that second; a "play here" link (the
+# player's own embed URL) plays it there instead of leaving the page.
+PLAYER_JS = """
+if (!window.__ragPlayerClicks) {
+  window.__ragPlayerClicks = true;
+  document.addEventListener('click', function (event) {
+    const link = event.target.closest && event.target.closest('a[href]');
+    if (!link) return;
+    let url;
+    try { url = new URL(link.href); } catch (e) { return; }
+    let id = null, start = 0, play = false;
+    if (url.hostname === 'www.youtube-nocookie.com' && url.pathname.startsWith('/embed/')) {
+      id = url.pathname.slice('/embed/'.length);
+      start = parseInt(url.searchParams.get('start') || '0', 10);
+      play = true;
+    } else if (url.hostname === 'www.youtube.com' && url.pathname === '/watch') {
+      id = url.searchParams.get('v');
+      start = parseInt((url.searchParams.get('t') || '0').replace('s', ''), 10);
+    }
+    if (!id || !/^[A-Za-z0-9_-]{11}$/.test(id)) return;
+    const frame = document.querySelector('#rag-player iframe');
+    if (!frame) return;
+    if (play) event.preventDefault();
+    frame.src = 'https://www.youtube-nocookie.com/embed/' + id + '?start=' + (start || 0) + (play ? '&autoplay=1' : '');
+  }, true);
+}
+"""
+
+CSS = """
+#rag-player iframe { width: 100%; aspect-ratio: 16 / 9; border: 0; border-radius: 8px; }
+#rag-mode { font-size: 0.9em; opacity: 0.85; }
+"""
+
+
+# --------------------------------------------------------------------------- pure rendering
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown literally: HTML entities for markup, backslashes for Markdown syntax.
+
+    >>> escape_markdown("<b>*hi*</b> [1]")
+    '&lt;b&gt;\\\\*hi\\\\*&lt;/b&gt; \\\\[1\\\\]'
+    """
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def escape_llm(text: str) -> str:
+    """LLM text keeps its emphasis and lists but can neither inject HTML nor make
+    links or images (only our own citation links are links)."""
+    text = html.escape(text, quote=False)
+    return re.sub(r"([\[\]()!`\\])", r"\\\1", text)
+
+
+def video_moment(url: str) -> tuple[str, int] | None:
+    """(video id, second) of a YouTube watch link, or None.
+
+    >>> video_moment("https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=75s")
+    ('dQw4w9WgXcQ', 75)
+    """
+    try:
+        parsed = urlparse(url or "")
+    except ValueError:
+        return None
+    if parsed.scheme != "https" or parsed.hostname not in ("www.youtube.com", "youtube.com", "youtu.be"):
+        return None
+    query = parse_qs(parsed.query)
+    video = parsed.path.lstrip("/") if parsed.hostname == "youtu.be" else (query.get("v") or [""])[0]
+    if not _VIDEO_ID.match(video):
+        return None
+    raw = (query.get("t") or ["0"])[0].rstrip("s")
+    return video, int(raw) if raw.isdigit() else 0
+
+
+def embed_url(video: str, start: int, *, autoplay: bool = False) -> str:
+    """The privacy-enhanced (youtube-nocookie) player URL at `start` seconds."""
+    if not _VIDEO_ID.match(video):
+        raise ValueError(f"not a YouTube video id: {video!r}")
+    return f"https://www.youtube-nocookie.com/embed/{video}?start={max(int(start), 0)}" + ("&autoplay=1" if autoplay else "")
+
+
+def safe_link(label: str, url: str) -> str:
+    """A Markdown link for a known YouTube moment; otherwise the escaped label alone."""
+    moment = video_moment(url)
+    if moment is None:
+        return escape_markdown(label)
+    video, start = moment
+    return f"[{escape_markdown(label)}](https://www.youtube.com/watch?v={video}&t={start}s)"
+
+
+def player_html(passage: Passage | None) -> str:
+    moment = video_moment(passage.url) if passage else None
+    if moment is None:
+        return '<div class="rag-player-empty"><iframe title="Episode player" src="about:blank"></iframe>' \
+               "<p>Click a citation to play the episode from that moment.</p></div>"
+    video, start = moment
+    caption = html.escape(passage.label())  # type: ignore[union-attr]
+    return (
+        f'<iframe title="Episode player" src="{embed_url(video, start)}" '
+        'allow="autoplay; encrypted-media; picture-in-picture" allowfullscreen '
+        'referrerpolicy="strict-origin-when-cross-origin"></iframe>'
+        f"<p>{caption}</p>"
+    )
+
+
+def render_streaming(text: str) -> str:
+    return escape_llm(text) + " ▌"
+
+
+def render_answer(answer: Answer) -> str:
+    """The final chat message: answer text with linked [n] markers, then the citations."""
+    if answer.refused:
+        body = escape_llm(answer.text.split(REFUSAL_SPLIT)[0])
+        if not answer.sources:
+            return body
+        closest = "\n".join(f"- {safe_link(hit.passage.label(), hit.passage.url)}" for hit in answer.sources)
+        return f"{body}\n\nThe closest moments I found:\n\n{closest}"
+    by_n = {c.n: c for c in answer.citations}
+    parts = []
+    for i, piece in enumerate(_MARKER.split(answer.text)):
+        if i % 2 == 0:
+            parts.append(escape_llm(piece))
+            continue
+        citation = by_n.get(int(piece))
+        moment = video_moment(citation.passage.url) if citation else None
+        if moment:
+            parts.append(f"[\\[{piece}\\]](https://www.youtube.com/watch?v={moment[0]}&t={moment[1]}s)")
+        else:
+            parts.append(f"\\[{piece}\\]")
+    text = "".join(parts)
+    if answer.citations:
+        text += "\n\n**Sources**\n\n" + "\n".join(citation_line(c) for c in answer.citations)
+    return text
+
+
+def citation_line(citation: Citation) -> str:
+    mark = "" if citation.verified else " *(not verified against the transcript)*"
+    return f"{citation.n}. {safe_link(citation.label(), citation.passage.url)}{mark}"
+
+
+def render_sources(answer: Answer) -> str:
+    """The sources panel: each passage behind the answer with speakers, time, excerpt and links."""
+    if not answer.sources:
+        return "*No passages matched.*"
+    cited = {c.passage.id for c in answer.citations}
+    blocks = []
+    for n, hit in enumerate(answer.sources, 1):
+        passage = hit.passage
+        when = f"{format_timestamp(passage.start_s)}–{format_timestamp(passage.end_s)}"
+        links = []
+        moment = video_moment(passage.url)
+        if moment:
+            links.append(f"[▶ play here]({embed_url(*moment)})")
+            links.append(safe_link("YouTube ↗", passage.url))
+        excerpt = textwrap.shorten(" ".join(passage.text.split()), width=420, placeholder=" …")
+        speakers = ", ".join(passage.speakers) or "Unknown speaker"
+        tag = " · cited" if passage.id in cited else ""
+        blocks.append(
+            f"**\\[{n}\\] {escape_markdown(passage.episode_title)}**{tag}  \n"
+            f"{escape_markdown(speakers)} · {when} · {' · '.join(links)}\n\n"
+            f"> {escape_markdown(excerpt)}"
+        )
+    return "\n\n---\n\n".join(blocks)
+
+
+def citations_json(answer: Answer) -> list[dict[str, Any]]:
+    return [
+        {"n": c.n, "label": c.label(), "episode": c.passage.episode_id, "url": c.passage.url, "verified": c.verified}
+        for c in answer.citations
+    ]
+
+
+def mode_line(config: Config) -> str:
+    if config.llm.configured:
+        return f"**Answer mode:** LLM — `{config.llm.model}` ({escape_markdown(config.llm.describe())})"
+    return (
+        "**Answer mode:** offline extractive — answers quote the transcripts. To enable an LLM, set "
+        "`OPENAI_BASE_URL` and `RAG_LLM_MODEL` (e.g. Ollama), or `OPENAI_API_KEY`, or `HF_TOKEN` "
+        "(Hugging Face router), and restart."
+    )
+
+
+def _message(message: Any) -> str:
+    """Text of a Chatbot message (a str, or Gradio 6's list of content parts)."""
+    content = message.get("content") if isinstance(message, Mapping) else message
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, Mapping))
+    return ""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the filters offer, read once from the loaded index."""
+
+    episodes: dict[str, str]  # id -> title
+    guests: tuple[str, ...]
+    seasons: tuple[int, ...]
+
+    @classmethod
+    def from_passages(cls, passages: Sequence[Passage]) -> "Catalog":
+        episodes: dict[str, str] = {}
+        guests: set[str] = set()
+        seasons: set[int] = set()
+        for p in passages:
+            episodes.setdefault(p.episode_id, p.episode_title)
+            guests.update(g for g in p.guests if g)
+            if p.season is not None:
+                seasons.add(p.season)
+        ordered = dict(sorted(episodes.items(), key=lambda item: item[1].casefold()))
+        return cls(ordered, tuple(sorted(guests, key=str.casefold)), tuple(sorted(seasons)))
+
+    def scope_line(self, episode: str | None) -> str:
+        if not episode:
+            return ""
+        if episode not in self.episodes:
+            return f"No episode {escape_markdown(episode)!s} in this index: searching all episodes."
+        return f"### Chatting about: {escape_markdown(self.episodes[episode])}"
+
+
+def make_filters(episode: str | None, guest: str | None, season: Any) -> Filters:
+    season_value = int(season) if season not in (None, "") else None
+    return Filters(episode=episode or None, guest=guest or None, season=season_value)
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def launch_kwargs() -> dict[str, Any]:
+    """What `launch()` needs besides host and port (Gradio 6 takes css/head there)."""
+    return {"css": CSS}
+
+
+def build_app(
+    config: Config,
+    *,
+    feedback_path: str | Path = "feedback.jsonl",
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> Any:
+    """The chat page over `config.index_dir`; a page explaining how to build the
+    index when it is missing or unusable (never a traceback)."""
+    import gradio as gr
+
+    from rag.cli import open_answerer
+
+    try:
+        answerer = open_answerer(config)
+    except RagError as exc:
+        return _problem_app(str(exc), config)
+    catalog = Catalog.from_passages(answerer.searcher.index.passages)
+    feedback = FeedbackLog(feedback_path, secrets=[config.llm.api_key])
+
+    def ask(message: str, chat: list, records: list, episode: str, guest: str, season: Any) -> Iterator[tuple]:
+        message = (message or "").strip()
+        chat = list(chat or [])
+        records = list(records or [])
+        if not message:
+            yield chat, "", gr.skip(), gr.skip(), records
+            return
+        history = [r["question"] for r in records]
+        filters = make_filters(episode, guest, season)
+        chat = [*chat, {"role": "user", "content": escape_markdown(message)}, {"role": "assistant", "content": "▌"}]
+        yield chat, "", gr.skip(), gr.skip(), records
+        text = ""
+        final: Answer | None = None
+        try:
+            for event in answerer.stream(message, history, filters):
+                if isinstance(event, Delta):
+                    text += event.text
+                    chat[-1] = {"role": "assistant", "content": render_streaming(text)}
+                    yield chat, "", gr.skip(), gr.skip(), records
+                else:
+                    final = event
+        except RagError as exc:
+            chat[-1] = {"role": "assistant", "content": f"⚠️ {escape_markdown(str(exc))}"}
+            yield chat, "", gr.skip(), gr.skip(), records
+            return
+        except Exception:  # noqa: BLE001 - a bug must not leak a traceback to the page
+            log.exception("answering %r failed", message)
+            chat[-1] = {"role": "assistant", "content": "⚠️ Something went wrong while answering; please try again."}
+            yield chat, "", gr.skip(), gr.skip(), records
+            return
+        assert final is not None
+        chat[-1] = {"role": "assistant", "content": render_answer(final)}
+        records.append(
+            {
+                "question": message,
+                "answer": final.text,
+                "citations": citations_json(final),
+                "mode": final.mode,
+                "filters": {"episode": filters.episode, "guest": filters.guest, "season": filters.season},
+            }
+        )
+        first = final.citations[0].passage if final.citations else (final.sources[0].passage if final.sources else None)
+        yield chat, "", render_sources(final), player_html(first), records
+
+    def vote(records: list, data: gr.LikeData) -> None:
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        turn = (int(index) - 1) // 2
+        if not 0 <= turn < len(records) or int(index) % 2 != 1:
+            return
+        liked = data.liked
+        if liked not in (True, False, "Like", "Dislike"):
+            return
+        record = records[turn]
+        feedback.append(
+            feedback_record(
+                record["question"], record["answer"], record["citations"],
+                "up" if liked in (True, "Like") else "down",
+                mode=record["mode"], filters=record["filters"],
+            )
+        )
+
+    def pick_example(data: gr.SelectData) -> str:
+        return data.value["text"] if isinstance(data.value, Mapping) else str(data.value)
+
+    def on_load(request: gr.Request) -> tuple:
+        episode = request.query_params.get("episode") if request else None
+        if episode and episode in catalog.episodes:
+            return gr.update(value=episode), catalog.scope_line(episode)
+        return gr.update(), catalog.scope_line(episode)
+
+    def clear() -> tuple:
+        return [], [], "*Ask a question: the passages behind the answer appear here.*", player_html(None)
+
+    with gr.Blocks(title="Ask the DataTalks.Club podcast", fill_height=True) as demo:
+        gr.Markdown("## Ask the DataTalks.Club podcast")
+        scope = gr.Markdown("", elem_id="rag-scope")
+        gr.Markdown(mode_line(config), elem_id="rag-mode")
+        records = gr.State([])
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    elem_id="rag-chat",
+                    height=520,
+                    sanitize_html=True,
+                    placeholder="Ask anything discussed on the podcast. Answers cite the episode, speaker and second.",
+                    examples=[{"text": q} for q in EXAMPLES],
+                    feedback_options=("Like", "Dislike"),
+                    buttons=["copy"],
+                )
+                with gr.Row():
+                    textbox = gr.Textbox(
+                        placeholder="Your question", show_label=False, scale=5, elem_id="rag-question", submit_btn=True
+                    )
+                    new_chat = gr.Button("New chat", scale=1, variant="secondary")
+                with gr.Accordion("Filters", open=True):
+                    with gr.Row():
+                        episode = gr.Dropdown(
+                            [("All episodes", "")] + [(title, eid) for eid, title in catalog.episodes.items()],
+                            value="", label="Episode", filterable=True, elem_id="rag-episode", scale=3,
+                        )
+                        guest = gr.Dropdown(
+                            [("All guests", "")] + [(g, g) for g in catalog.guests],
+                            value="", label="Guest", filterable=True, allow_custom_value=True, elem_id="rag-guest",
+                        )
+                        season = gr.Dropdown(
+                            [("All seasons", "")] + [(f"Season {s}", str(s)) for s in catalog.seasons],
+                            value="", label="Season", elem_id="rag-season",
+                        )
+            with gr.Column(scale=2):
+                player = gr.HTML(player_html(None), elem_id="rag-player", js_on_load=PLAYER_JS)
+                sources = gr.Markdown(
+                    "*Ask a question: the passages behind the answer appear here.*",
+                    elem_id="rag-sources", sanitize_html=True, max_height=520, label="Sources",
+                )
+
+        outputs = [chatbot, textbox, sources, player, records]
+        inputs = [textbox, chatbot, records, episode, guest, season]
+        textbox.submit(ask, inputs, outputs, api_name="ask", concurrency_limit=concurrency, concurrency_id="answer")
+        chatbot.example_select(pick_example, None, textbox, queue=False).then(
+            ask, inputs, outputs, concurrency_limit=concurrency, concurrency_id="answer", api_name=False
+        )
+        chatbot.like(vote, [records], None, queue=False, api_name=False)
+        new_chat.click(clear, None, [chatbot, records, sources, player], queue=False, api_name=False)
+        chatbot.clear(clear, None, [chatbot, records, sources, player], queue=False, api_name=False)
+        episode.change(catalog.scope_line, episode, scope, queue=False, api_name=False)
+        demo.load(on_load, None, [episode, scope], queue=False, api_name=False)
+    demo.queue(default_concurrency_limit=concurrency, max_size=DEFAULT_QUEUE_SIZE)
+    return demo
+
+
+def _problem_app(problem: str, config: Config) -> Any:
+    """A page that says what is wrong and how to fix it, for a missing or broken index."""
+    import gradio as gr
+
+    shown = problem.replace("`", "'")  # inside a code block: shown literally
+    with gr.Blocks(title="Ask the DataTalks.Club podcast") as demo:
+        gr.Markdown("## Ask the DataTalks.Club podcast")
+        gr.Markdown(
+            "### The search index is not ready\n\n"
+            f"```\n{shown}\n```\n\n"
+            "Build it from the transcripts, then restart the app:\n\n"
+            f"```\nrag ingest ../shared/corpus --index {config.index_dir}\n```\n\n"
+            "or run `make demo`, or start the app with `--corpus PATH_OR_GIT_URL` to build it at start-up. "
+            "`RAG_INDEX` (or `--index`) chooses another index directory.",
+            elem_id="rag-problem",
+        )
+    return demo

@@ -1,0 +1,183 @@
+"""The web chat over a real index (HashingEmbedder), driven through Gradio's own client."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+pytest.importorskip("gradio")  # part of the project's dependencies; absent only in a core-only venv
+from gradio_client import Client  # noqa: E402
+
+from fake_llm import FakeLLMServer, Reply  # noqa: E402
+from rag.answer import Answer, Citation  # noqa: E402
+from rag.config import load_config  # noqa: E402
+from rag.index import load_index  # noqa: E402
+from rag.web import build_app, escape_markdown, launch_kwargs, render_answer, video_moment  # noqa: E402
+
+ROOT = Path(__file__).parent.parent
+DEEP_LINK = re.compile(r"\]\((https://www\.youtube\.com/watch\?v=([A-Za-z0-9_-]{11})&t=(\d+)s)\)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env_for(index: Path, **extra: str) -> dict[str, str]:
+    return {"RAG_INDEX": str(index), "RAG_REFUSAL_MIN_COSINE": "0.15", **extra}
+
+
+@contextmanager
+def running_app(env: dict[str, str], feedback: Path) -> Iterator[str]:
+    demo = build_app(load_config(env=env), feedback_path=feedback)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def text_of(message: dict) -> str:
+    content = message["content"]
+    return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
+
+
+def video_of(index: Path, episode: str) -> str:
+    passage = next(p for p in load_index(index).passages if p.episode_id == episode)
+    moment = video_moment(passage.url)
+    assert moment
+    return moment[0]
+
+
+def page_config(url: str) -> str:
+    with urllib.request.urlopen(url + "config", timeout=10) as response:
+        return response.read().decode()
+
+
+def test_offline_answer_cites_moments_with_deep_links(built_index: Path, tmp_path: Path) -> None:
+    with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
+        chat, box, sources, player = Client(url, verbose=False).predict("What are bloom filters used for?", api_name="/ask")
+    answer = text_of(chat[-1])
+    assert text_of(chat[0]) == "What are bloom filters used for?"
+    assert box == ""
+    links = DEEP_LINK.findall(answer)
+    assert links, answer
+    assert "**Sources**" in answer and "Bloom Filters" in answer
+    assert re.search(r"— Marcello La Rocca @ \d+:\d\d\]\(https://www\.youtube\.com/watch\?v=RiQa-9LguW8&t=\d+s\)", answer) \
+        or re.search(r"— Alexey @ \d+:\d\d\]\(https://www\.youtube\.com/watch\?v=RiQa-9LguW8&t=\d+s\)", answer)
+    # Sources panel: episode, speakers, time range, excerpt, both kinds of link.
+    assert "Marcello La Rocca" in sources and "▶ play here](https://www.youtube-nocookie.com/embed/RiQa-9LguW8?start=" in sources
+    assert re.search(r"\d+:\d\d–\d+:\d\d", sources)
+    # The player is cued at the first citation's second.
+    first_second = links[0][2]
+    assert f'src="https://www.youtube-nocookie.com/embed/RiQa-9LguW8?start={first_second}"' in player
+
+
+def test_llm_answer_streams_and_links_its_markers(built_index: Path, tmp_path: Path) -> None:
+    reply = Reply("Bloom filters check whether an item was already seen, with false positives [1]. " * 3, chunk_words=2)
+    with FakeLLMServer(default=reply) as llm:
+        env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model", OPENAI_API_KEY="sk-test-secret")
+        with running_app(env, tmp_path / "fb.jsonl") as url:
+            config = page_config(url)
+            job = Client(url, verbose=False).submit("What are bloom filters used for?", api_name="/ask")
+            final = job.result(timeout=60)
+            partials = [text_of(out[0][-1]) for out in job.outputs() if out[0] and len(out[0]) == 2]
+    assert "fake-model" in config and "sk-test-secret" not in config
+    streamed = [p for p in partials if p.endswith("▌") and len(p) > 1]
+    assert len(streamed) >= 5, partials  # one update per 2-word delta, before the final message
+    assert all(len(a) <= len(b) for a, b in zip(streamed, streamed[1:]))
+    answer = text_of(final[0][-1])
+    assert "▌" not in answer
+    assert re.search(r"positives \[\\\[1\\\]\]\(https://www\.youtube\.com/watch\?v=[\w-]{11}&t=\d+s\)\.", answer), answer
+
+
+def test_followup_sends_earlier_questions_as_history(built_index: Path, tmp_path: Path) -> None:
+    replies = [
+        Reply("Bloom filters test set membership [1]."),  # first answer
+        Reply("Bloom filters in crawlers"),  # the rewritten follow-up (non-streamed)
+        Reply("Crawlers use them to skip visited pages [1]."),
+    ]
+    with FakeLLMServer(replies) as llm:
+        env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model")
+        with running_app(env, tmp_path / "fb.jsonl") as url:
+            client = Client(url, verbose=False)
+            chat, *_ = client.predict("What are bloom filters used for?", api_name="/ask")
+            chat, *_ = client.predict("And where are they used?", chat, api_name="/ask")
+        requests = llm.chat_requests()
+    assert len(requests) == 3
+    rewrite_prompt = json.dumps(requests[1].body["messages"])
+    assert "What are bloom filters used for?" in rewrite_prompt and "And where are they used?" in rewrite_prompt
+    assert "Bloom filters in crawlers" in json.dumps(requests[2].body["messages"])
+    assert len(chat) == 4 and "skip visited pages" in text_of(chat[3])
+
+
+def test_episode_filter_keeps_every_citation_in_that_episode(built_index: Path, tmp_path: Path) -> None:
+    episode = "building-data-team"
+    video = video_of(built_index, episode)
+    with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
+        chat, _, sources, _ = Client(url, verbose=False).predict(
+            "What are bloom filters used for?", [], episode, "", "", api_name="/ask"
+        )
+    links = DEEP_LINK.findall(text_of(chat[-1])) + DEEP_LINK.findall(sources)
+    assert links
+    assert {video_id for _, video_id, _ in links} == {video}
+
+
+def test_transcript_markup_is_escaped_not_rendered(tmp_path: Path) -> None:
+    passage_text = 'Ann: Try <script>alert(1)</script> and <img src=x onerror="alert(2)"> here.'
+    from rag.chunking import Passage
+
+    passage = Passage("e#0", "e", "Title <b>x</b>", "", ("Ann",), 61, 90, passage_text,
+                      "https://www.youtube.com/watch?v=abcdefghijk&t=61s", 0)
+    answer = Answer('<img src=x onerror="alert(3)"> [1] ![pic](http://evil.test/x.png)', (Citation(1, passage, True),), False, "llm")
+    rendered = render_answer(answer)
+    assert "<img" not in rendered and "<b>" not in rendered
+    assert '&lt;img src=x onerror="alert\\(3\\)"&gt;' in rendered
+    assert "\\!\\[pic\\]\\(http://evil.test/x.png\\)" in rendered  # no image, no link
+    assert "[\\[1\\]](https://www.youtube.com/watch?v=abcdefghijk&t=61s)" in rendered
+    assert escape_markdown(passage_text).count("&lt;script&gt;") == 1
+
+
+def test_missing_index_page_says_how_to_build_it(tmp_path: Path) -> None:
+    missing = tmp_path / "none"
+    with running_app(env_for(missing), tmp_path / "fb.jsonl") as url:
+        config = page_config(url)
+    assert f"no index at {missing}" in config
+    assert f"rag ingest ../shared/corpus --index {missing}" in config
+    assert "Traceback" not in config
+
+
+def test_app_script_serves_the_build_instructions_without_traceback(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index", str(tmp_path / "none")],
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"},
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                config = page_config(f"http://127.0.0.1:{port}/")
+                break
+            except OSError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline, "app.py did not start within 60s"
+                time.sleep(0.5)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=20)[0]
+    assert f"no index at {tmp_path / 'none'}" in config
+    assert "Traceback" not in output
