@@ -217,7 +217,8 @@ def citations_json(answer: Answer) -> list[dict[str, Any]]:
 
 def mode_line(config: Config) -> str:
     if config.llm.configured:
-        return f"**Answer mode:** LLM — `{config.llm.model}` ({escape_markdown(config.llm.describe())})"
+        shown = config.llm.describe().replace("`", "'")  # a code span: shown literally, never a link
+        return f"**Answer mode:** LLM — `{shown}`"
     return (
         "**Answer mode:** offline extractive — answers quote the transcripts. To enable an LLM, set "
         "`OPENAI_BASE_URL` and `RAG_LLM_MODEL` (e.g. Ollama), or `OPENAI_API_KEY`, or `HF_TOKEN` "

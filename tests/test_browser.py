@@ -1,0 +1,160 @@
+"""The web chat in a real browser: Playwright driving Debian's Chromium (`apt-get install chromium`).
+
+Screenshots of every test land in one temporary folder, printed at the end of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from conftest import episode_text, write_episode
+from fake_llm import FakeLLMServer, Reply
+from rag.embedding import HashingEmbedder
+from rag.ingest import ingest
+from test_app import env_for, running_app, video_of
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+DEEP = "a[href*='youtube.com/watch'][href*='t=']"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: `apt-get install chromium` (or set CHROMIUM)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("screenshots")
+    yield folder
+    print(f"\nscreenshots: {folder}")
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.dialogs = []  # type: ignore[attr-defined]
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def ask(page: Page, question: str) -> None:
+    page.wait_for_selector("#rag-question textarea")
+    page.fill("#rag-question textarea", question)
+    page.keyboard.press("Enter")
+
+
+def last_answer(page: Page):  # type: ignore[no-untyped-def]
+    return page.locator("#rag-chat .message-row").last
+
+
+def test_question_streams_an_answer_with_deep_links(built_index: Path, tmp_path: Path, page: Page, shots: Path) -> None:
+    text = "Bloom filters check whether a page was already visited, accepting some false positives [1]."
+    with FakeLLMServer(default=Reply(text, chunk_words=2, stall_s=2.0)) as llm:
+        env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model")
+        with running_app(env, tmp_path / "fb.jsonl") as url:
+            page.goto(url)
+            assert f"LLM — fake-model at {llm.base_url}" in page.inner_text("#rag-mode")
+            ask(page, "What are bloom filters used for?")
+            # Mid-stream: the first delta is shown, with the cursor, while the server stalls.
+            page.wait_for_function(
+                "() => { const t = document.querySelector('#rag-chat').innerText; "
+                "return t.includes('Bloom filters') && t.includes('▌') && !t.includes('false positives'); }",
+                timeout=20000,
+            )
+            page.screenshot(path=shots / "streaming.png")
+            page.wait_for_selector(f"#rag-chat {DEEP}", timeout=30000)
+            page.screenshot(path=shots / "answered.png")
+            answer = last_answer(page).inner_text()
+            assert "false positives" in answer and "▌" not in answer
+            links = page.locator(f"#rag-chat {DEEP}")
+            label_link = links.filter(has_text=re.compile(r" — .+ @ \d+:\d\d$")).first
+            href = label_link.get_attribute("href") or ""
+            assert re.fullmatch(r"https://www\.youtube\.com/watch\?v=[\w-]{11}&t=\d+s", href)
+            assert label_link.get_attribute("target") == "_blank"
+            assert page.locator("#rag-sources a[href*='youtube-nocookie.com/embed/']").count() >= 1
+
+
+def test_episode_url_scopes_every_citation(built_index: Path, tmp_path: Path, page: Page, shots: Path) -> None:
+    episode = "building-data-team"
+    video = video_of(built_index, episode)
+    with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
+        page.goto(f"{url}?episode={episode}")
+        page.wait_for_function("() => (document.querySelector('#rag-scope')?.innerText || '').includes('Chatting about')")
+        assert "How to Build and Scale ML Teams" in page.inner_text("#rag-scope")
+        ask(page, "What are bloom filters used for?")  # the best match lives in another episode
+        page.wait_for_selector(f"#rag-chat {DEEP}", timeout=30000)
+        page.screenshot(path=shots / "episode-scope.png")
+        hrefs = [a.get_attribute("href") or "" for a in page.locator(f"#rag-chat {DEEP}, #rag-sources {DEEP}").all()]
+    assert hrefs
+    assert all(f"v={video}&" in href for href in hrefs), hrefs
+
+
+def test_transcript_and_llm_markup_never_executes(tmp_path: Path, corpus_dir: Path, page: Page, shots: Path) -> None:
+    payload = "<script>window.__xss = 1; alert(1)</script> <img src=x onerror=window.__xss=2;alert(2)> zebrafrobnication"
+    write_episode(corpus_dir / "podcast", "xss.md", episode_text(title="XSS <img src=x onerror=alert(5)>", topic=payload, youtube="abcdefghijk"))
+    index = tmp_path / "xss-index"
+    ingest([corpus_dir], index, HashingEmbedder(dim=256))
+    reply = Reply('It is about <img src=x onerror="window.__xss=3;alert(3)"> zebrafrobnication [1]. <script>alert(4)</script>')
+    with FakeLLMServer(default=reply) as llm:
+        # Threshold 0: this test is about rendering, not about refusing.
+        env = env_for(index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model", RAG_REFUSAL_MIN_COSINE="0")
+        with running_app(env, tmp_path / "fb.jsonl") as url:
+            page.goto(f"{url}?episode=xss")  # the hashing embedder would not rank it first unscoped
+            page.wait_for_function("() => (document.querySelector('#rag-scope')?.innerText || '').includes('Chatting about')")
+            ask(page, "What is zebrafrobnication?")
+            page.wait_for_selector(f"#rag-chat {DEEP}", timeout=30000)
+            page.wait_for_function("() => (document.querySelector('#rag-sources')?.innerText || '').includes('zebrafrobnication')")
+            page.wait_for_timeout(1000)  # give any injected handler time to fire
+            page.screenshot(path=shots / "markup-escaped.png")
+            assert page.evaluate("window.__xss") is None
+            assert page.dialogs == []  # type: ignore[attr-defined]
+            # The markup is shown as text, not turned into elements.
+            assert "<script>window.__xss = 1; alert(1)</script>" in page.inner_text("#rag-sources")
+            assert '<img src=x onerror="window.__xss=3;alert(3)">' in last_answer(page).inner_text()
+            assert page.locator("#rag-chat img[src='x'], #rag-sources img[src='x'], #rag-chat script, #rag-sources script").count() == 0
+
+
+def test_thumbs_down_is_logged_and_play_here_drives_the_player(built_index: Path, tmp_path: Path, page: Page, shots: Path) -> None:
+    feedback = tmp_path / "fb.jsonl"
+    with running_app(env_for(built_index), feedback) as url:
+        page.goto(url)
+        ask(page, "What are bloom filters used for?")
+        page.wait_for_selector(f"#rag-chat {DEEP}", timeout=30000)
+        cued = page.get_attribute("#rag-player iframe", "src") or ""
+        assert re.fullmatch(r"https://www\.youtube-nocookie\.com/embed/[\w-]{11}\?start=\d+", cued)
+        play = page.locator("#rag-sources a[href*='youtube-nocookie.com/embed/']").nth(1)
+        target = play.get_attribute("href")
+        play.click()
+        page.wait_for_function(f"() => document.querySelector('#rag-player iframe').src === {target + '&autoplay=1'!r}")
+        assert len(page.context.pages) == 1  # played here, not in a new tab
+        page.get_by_role("button", name="Dislike").last.click()
+        page.wait_for_function("() => true")
+        for _ in range(50):
+            if feedback.exists() and feedback.read_text().strip():
+                break
+            page.wait_for_timeout(100)
+        page.screenshot(path=shots / "feedback.png")
+    import json
+
+    records = [json.loads(line) for line in feedback.read_text().splitlines()]
+    assert len(records) == 1
+    record = records[0]
+    assert (record["vote"], record["question"], record["mode"]) == ("down", "What are bloom filters used for?", "extractive")
+    assert record["citations"] and all("&t=" in c["url"] for c in record["citations"])
+    assert record["answer"].startswith("- ")
