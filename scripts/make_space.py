@@ -1,0 +1,95 @@
+"""Write a deployable Hugging Face Space folder: the code, requirements and a prebuilt index.
+
+    python scripts/make_space.py --index indexes/dtc --out ../space
+    cd ../space && git init && git lfs install && git add . && git commit -m space \
+        && git push https://huggingface.co/spaces/USER/NAME main
+
+A free Space (2 vCPUs) would take many minutes to embed the whole corpus, so the
+index ships with the code; large files are tracked by Git LFS (`.gitattributes`),
+which the Hub requires for files over 10 MB. Prints the folder's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SDK_VERSION = "6.31.0"
+FRONT_MATTER = f"""---
+title: Ask the DataTalks.Club podcast
+emoji: 🎙️
+colorFrom: indigo
+colorTo: blue
+sdk: gradio
+sdk_version: {SDK_VERSION}
+app_file: app.py
+pinned: false
+license: mit
+short_description: Cited answers from DataTalks.Club podcast transcripts
+---
+"""
+README_BODY = """
+# Ask the DataTalks.Club podcast
+
+Ask a question; the answer cites the episode, the speaker and the second, and a
+click plays the episode from there. Add `?episode=<id>` to the URL to chat about
+one episode.
+
+Without an LLM the answers quote the transcripts. Set a Space secret `HF_TOKEN`
+to answer with the Hugging Face router, or `OPENAI_BASE_URL` / `OPENAI_API_KEY` /
+`RAG_LLM_MODEL` for any OpenAI-compatible server.
+"""
+GITATTRIBUTES = """*.index filter=lfs diff=lfs merge=lfs -text
+*.npy filter=lfs diff=lfs merge=lfs -text
+*.npz filter=lfs diff=lfs merge=lfs -text
+*.jsonl filter=lfs diff=lfs merge=lfs -text
+indexes/**/bm25/* filter=lfs diff=lfs merge=lfs -text
+"""
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def make_space(index: Path, out: Path) -> int:
+    """Copy code + index into `out` (which must not exist or be empty); return its size in bytes."""
+    from rag.index import load_index
+
+    load_index(index)  # refuse to ship a missing or broken index
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"error: {out} is not empty")
+    (out / "rag").mkdir(parents=True)
+    for source in sorted((ROOT / "rag").iterdir()):
+        if source.suffix in (".py", ".yaml"):
+            shutil.copy2(source, out / "rag" / source.name)
+    shutil.copy2(ROOT / "app.py", out / "app.py")
+    shutil.copy2(ROOT / "requirements.txt", out / "requirements.txt")
+    shutil.copytree(index, out / "indexes" / "dtc", ignore=shutil.ignore_patterns("*.tmp", "*.lock"))
+    (out / "README.md").write_text(FRONT_MATTER + README_BODY, encoding="utf-8")
+    (out / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
+    (out / ".gitignore").write_text("__pycache__/\nfeedback.jsonl\n", encoding="utf-8")
+    return folder_size(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write a deployable Hugging Face Space folder.")
+    parser.add_argument("--index", default="indexes/dtc", help="Prebuilt index to ship [indexes/dtc].")
+    parser.add_argument("--out", required=True, help="Folder to write (new or empty).")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from rag.errors import RagError
+
+    try:
+        size = make_space(Path(args.index), Path(args.out))
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}: {size / 1e6:.1f} MB (index {folder_size(Path(args.out) / 'indexes') / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
