@@ -15,14 +15,13 @@ from typing import Iterator
 
 import pytest
 
-pytest.importorskip("gradio")  # part of the project's dependencies; absent only in a core-only venv
-from gradio_client import Client  # noqa: E402
+from gradio_client import Client
 
-from fake_llm import FakeLLMServer, Reply  # noqa: E402
-from rag.answer import Answer, Citation  # noqa: E402
-from rag.config import load_config  # noqa: E402
-from rag.index import load_index  # noqa: E402
-from rag.web import build_app, escape_markdown, launch_kwargs, render_answer, video_moment  # noqa: E402
+from fake_llm import FakeLLMServer, Reply
+from rag.answer import Answer, Citation
+from rag.config import load_config
+from rag.index import load_index
+from rag.web import build_app, escape_markdown, launch_kwargs, render_answer, video_moment
 
 ROOT = Path(__file__).parent.parent
 DEEP_LINK = re.compile(r"\]\((https://www\.youtube\.com/watch\?v=([A-Za-z0-9_-]{11})&t=(\d+)s)\)")
