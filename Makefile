@@ -11,7 +11,11 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test eval bench clean-index
+# Debian's Chromium for the browser tests (Playwright's own browser download is not used).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: install demo search test eval bench bench-app space clean-index
 
 install: $(VENV)/.installed
 
@@ -32,17 +36,31 @@ $(VENV)/.installed: pyproject.toml
 $(INDEX)/manifest.json: | install
 	$(BIN)/rag ingest $(CORPUS) --index $(INDEX)
 
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "install Chromium and set CHROMIUM=/path/to/chromium"; exit 1; }
+	$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium
+
 demo: install $(INDEX)/manifest.json
+	RAG_INDEX=$(INDEX) $(BIN)/python app.py
+
+search: install $(INDEX)/manifest.json
 	$(BIN)/rag search --index $(INDEX)
 
-test: install
-	$(BIN)/python -m pytest
+test: install $(CHROMIUM)
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 eval: install $(INDEX)/manifest.json
 	$(BIN)/python eval/retrieval.py --questions ../shared/eval/dev-questions.jsonl --index $(INDEX)
 
 bench: install
 	$(BIN)/python eval/bench.py --corpus $(CORPUS)
+
+space: install
+	$(BIN)/python scripts/make_space.py --index $(INDEX) --out $(DIR)
+
+# Against a running app (make demo in another shell): 20 concurrent sessions.
+bench-app: install
+	$(BIN)/python eval/bench_app.py --url http://127.0.0.1:$${GRADIO_SERVER_PORT:-7860}/ --sessions 20
 
 clean-index:
 	rm -rf $(INDEX)

@@ -78,7 +78,9 @@ def ingest(
     config = _config(ctx).with_overrides(index_dir=index_dir, model=model, quantize=quantize, cache_dir=cache_dir)
     try:
         embedder = make_embedder(
-            config.model or DEFAULT_MODEL, quantize=config.quantize or DEFAULT_QUANTIZE, show_progress=not quiet
+            config.model or DEFAULT_MODEL,
+            quantize=config.quantize or DEFAULT_QUANTIZE,
+            show_progress=not quiet,
         )
         report = run_ingest(
             sources,

