@@ -40,6 +40,10 @@ class Embedder(Protocol):
         """Shape (len(texts), dim), float32, each row of unit length."""
         ...
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """As `embed`, for search queries (a backend may use more precision here)."""
+        ...
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, without special tokens."""
         ...
@@ -71,6 +75,9 @@ class HashingEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(self._WORD.findall(text)) for text in texts]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.embed_calls += len(texts)
@@ -134,6 +141,9 @@ class SentenceTransformerEmbedder:
                 list(texts), add_special_tokens=False, truncation=False, verbose=False
             )["input_ids"]]
         return [len(encoding.ids) for encoding in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -176,11 +176,14 @@ class OnnxInt8Embedder:
             self.onnx_path = _ensure_int8_model(self.model_dir, self.cache_dir / "onnx")
         except Exception as exc:  # noqa: BLE001 - export failures come in many types
             raise EmbedderError(f"{model}: ONNX int8 export failed ({type(exc).__name__}: {exc}); use --quantize fp32") from None
-        # Two sessions: batches use every core; a lone query uses one, because on a busy
-        # machine handing a tiny job between threads costs more than it saves.
-        self._batch_session = _session(ort, self.onnx_path, threads=os.cpu_count() or 1)
-        self._query_session = _session(ort, self.onnx_path, threads=1)
-        self._input_names = {i.name for i in self._batch_session.get_inputs()}
+        # Passages: int8 on every core. Queries: the fp32 export on one thread. A query is
+        # one short text, so full precision costs little, and quantization error then sits
+        # on one side of the cosine only (dev set: hit@5 back to fp32's 0.963 from 0.926).
+        # One thread, because on a busy machine handing a tiny job between threads costs
+        # more than it saves.
+        self._passage_session = _session(ort, self.onnx_path, threads=os.cpu_count() or 1)
+        self._query_session = _session(ort, self.onnx_path.with_name("model-fp32.onnx"), threads=1)
+        self._input_names = {i.name for i in self._passage_session.get_inputs()}
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -188,6 +191,12 @@ class OnnxInt8Embedder:
         return [len(encoding.ids) for encoding in self._counter.encode_batch(list(texts), add_special_tokens=False)]
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        return self._run(self._passage_session, texts, batch_size)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run(self._query_session, texts, 32)
+
+    def _run(self, session, texts: Sequence[str], batch_size: int) -> np.ndarray:  # type: ignore[no-untyped-def]
         count = len(texts)
         out = np.empty((count, self.dim), dtype=np.float32)
         if count == 0:
@@ -195,7 +204,6 @@ class OnnxInt8Embedder:
         clean = [str(t).strip() for t in texts]  # as sentence-transformers does
         if self._lowercase:
             clean = [t.lower() for t in clean]
-        session = self._query_session if count <= 8 else self._batch_session
         # Longest first, so that each batch carries little padding.
         order = sorted(range(count), key=lambda i: -len(clean[i]))
         for start in range(0, count, batch_size):
@@ -252,7 +260,7 @@ def _ensure_int8_model(model_dir: Path, cache_dir: Path) -> Path:
     base = cache_dir / f"{_hash_model_dir(model_dir)}-{_RECIPE_VERSION}"
     fp32 = base / "model-fp32.onnx"
     target = base / "model-qint8.onnx"
-    if target.is_file():
+    if target.is_file() and fp32.is_file():
         return target
     base.mkdir(parents=True, exist_ok=True)
     # Files appear atomically (temp + rename); the lock only spares concurrent
@@ -263,5 +271,4 @@ def _ensure_int8_model(model_dir: Path, cache_dir: Path) -> Path:
             _atomic_build(fp32, lambda tmp: _export_fp32(model_dir, tmp))
         if not target.is_file():
             _atomic_build(target, lambda tmp: _quantize_int8(str(fp32), tmp))
-    fp32.unlink(missing_ok=True)  # only the int8 file is used
     return target

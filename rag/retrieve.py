@@ -237,7 +237,7 @@ class Searcher:
         if not query:
             return []
         allowed = self.allowed_ids(filters)
-        vector = self.embedder.embed([query])[0] if self.mode in ("hybrid", "dense") else None
+        vector = self.embedder.embed_queries([query])[0] if self.mode in ("hybrid", "dense") else None
         lexical = self.index.lexical.scores(query) if self.mode in ("hybrid", "lexical") else None
         scores = self._fuse(vector, lexical, allowed)
         if self.focus_episodes and scores:
