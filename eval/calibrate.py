@@ -1,4 +1,4 @@
-"""Calibrate the refusal threshold on questions with and without gold moments.
+"""Calibrate the refusal and citation-support thresholds on the dev questions.
 
     python eval/calibrate.py --questions ../shared/eval/dev-questions.jsonl [--index indexes/dtc]
 
@@ -7,11 +7,17 @@ the retrieved moments, as the answer stage computes it), the range of each class
 and the threshold halfway across the widest gap that keeps false refusals of
 answerable questions at or under --max-false-refusals. rag/answer.py's
 REFUSAL_MIN_COSINE is set from this output.
+
+Then the citation check: each sentence of a reference answer (a paraphrase, like an
+LLM's) against its gold passage (supported) and against a passage of the same episode
+far from it (unsupported), with the share of each accepted under candidate thresholds
+(word overlap OR sentence cosine). SUPPORT_MIN_OVERLAP / SUPPORT_MIN_COSINE come from it.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import os
 import sys
 from pathlib import Path
@@ -19,10 +25,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from rag.answer import Answerer, rewrite_followup  # noqa: E402
+import numpy as np  # noqa: E402
+
+from rag.answer import Answerer, lexical_support, rewrite_followup, split_sentences  # noqa: E402
 from rag.embedding import make_embedder  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.evaluation import load_questions  # noqa: E402
+from rag.evaluation import Question, hits_gold, load_questions  # noqa: E402
 from rag.index import load_index  # noqa: E402
 from rag.retrieve import Searcher  # noqa: E402
 
@@ -63,7 +71,32 @@ def main(argv: list[str] | None = None) -> int:
     false = sum(c < threshold for c in scores[True])
     print(f"suggested threshold {threshold}: refuses {refused}/{len(scores[False])} unanswerable, "
           f"{false}/{len(scores[True])} answerable (model {index.model_id}; current {answerer.refusal_min_cosine})")
+    support_calibration(answerer, questions)
     return 0
+
+
+def support_calibration(answerer: Answerer, questions: list[Question]) -> None:
+    embedder, passages = answerer.searcher.embedder, answerer.searcher.index.passages
+    rng = random.Random(0)
+    scores: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    for question in questions:
+        quote = " ".join(question.quote.split())[:40]
+        gold = [p for p in passages if quote and hits_gold(question, p.episode_id, p.start_s, p.end_s) and quote in " ".join(p.text.split())]
+        if not gold:
+            continue
+        far = [p for p in passages if p.episode_id == gold[0].episode_id and abs(p.ordinal - gold[0].ordinal) > 5]
+        pairs = [(gold[0], True)] + ([(rng.choice(far), False)] if far else [])
+        for claim in split_sentences(question.answer):
+            for passage, supported in pairs:
+                vectors = embedder.embed([claim, *(split_sentences(passage.text) or [passage.text])])
+                scores[supported].append((lexical_support(claim, passage.text), float(np.max(vectors[1:] @ vectors[0]))))
+    print(f"\ncitation support: {len(scores[True])} supported and {len(scores[False])} unsupported claim-passage pairs")
+    for overlap in (0.4, 0.5, 0.6):
+        for cosine in (0.45, 0.5, 0.55, 0.6):
+            accepted = {k: np.mean([o >= overlap or c >= cosine for o, c in v]) if v else 0.0 for k, v in scores.items()}
+            print(f"  overlap >= {overlap} or cosine >= {cosine}: supported accepted {accepted[True]:.2f}, "
+                  f"unsupported accepted {accepted[False]:.2f}")
+    print(f"current: overlap >= {answerer.support_min_overlap} or cosine >= {answerer.support_min_cosine}")
 
 
 if __name__ == "__main__":

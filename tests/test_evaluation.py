@@ -108,3 +108,28 @@ def test_answers_script_summary_and_out_lines(tmp_path: Path, built_index: Path)
     assert set(lines[0]) == {"id", "answer", "refused", "citations"}
     assert set(lines[0]["citations"][0]) == {"episode", "start_sec", "end_sec", "url"}
     assert lines[1]["refused"] is True
+
+
+def test_answers_script_with_llm_and_judge(tmp_path: Path, built_index: Path) -> None:
+    from tests.fake_llm import FakeLLMServer, Reply
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps(
+        {"id": "A", "question": "What are bloom filters used for?", "type": "list",
+         "gold": [{"episode": "algorithms-data-structures-for-engineers", "start_sec": 1500, "end_sec": 3500}]}) + "\n")
+    replies = [Reply("Bloom filters check membership [1]."),
+               Reply('{"faithfulness": 4, "relevance": 5, "reason": "grounded"}')]
+    with FakeLLMServer(replies) as server:
+        result = subprocess.run(
+            [sys.executable, "eval/answers.py", "--questions", str(questions), "--index", str(built_index),
+             "--json", "--judge", "--quiet"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+            env={**__import__("os").environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-judge",
+                 "RAG_LLM_MODEL": "judge-model", "HF_TOKEN": "", "RAG_REFUSAL_MIN_COSINE": "0.15"},
+        )
+    summary = json.loads(result.stdout)
+    assert summary["mode"] == "llm" and summary["cites_gold"] == 1.0
+    assert summary["judge"] == {"n": 1, "faithfulness": 4.0, "relevance": 5.0}
+    answer_request, judge_request = server.chat_requests()
+    assert "Bloom filters check membership [1]." in judge_request.body["messages"][0]["content"]
+    assert "sk-judge" not in result.stdout + result.stderr
