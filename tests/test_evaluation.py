@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,20 +49,27 @@ def test_bad_question_line_names_file_and_line(tmp_path: Path) -> None:
         load_questions([path])
 
 
-def test_retrieval_script_reports_json_and_per_question_lines(tmp_path: Path, built_index: Path) -> None:
-    questions = tmp_path / "q.jsonl"
+def write_questions(path: Path, unanswerable: str, gold_span: tuple[int, int]) -> Path:
     rows = [
         {"id": "A", "question": "What are bloom filters used for?", "type": "list",
-         "gold": [{"episode": "algorithms-data-structures-for-engineers", "start_sec": 2083, "end_sec": 2245}]},
-        {"id": "B", "question": "How do I bake sourdough bread?", "type": "unanswerable", "gold": []},
+         "gold": [{"episode": "algorithms-data-structures-for-engineers", "start_sec": gold_span[0], "end_sec": gold_span[1]}]},
+        {"id": "B", "question": unanswerable, "type": "unanswerable", "gold": []},
     ]
-    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    out = tmp_path / "out.jsonl"
-    result = subprocess.run(
-        [sys.executable, "eval/retrieval.py", "--questions", str(questions), "--index", str(built_index),
-         "--json", "--out", str(out), "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def run_script(script: str, questions: Path, index: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, script, "--questions", str(questions), "--index", str(index), "--quiet", *extra],
+        cwd=ROOT, capture_output=True, text=True, check=True, env=env,
     )
+
+
+def test_retrieval_script_reports_json_and_per_question_lines(tmp_path: Path, built_index: Path) -> None:
+    questions = write_questions(tmp_path / "q.jsonl", "How do I bake sourdough bread?", (2083, 2245))
+    out = tmp_path / "out.jsonl"
+    result = run_script("eval/retrieval.py", questions, built_index, "--json", "--out", str(out))
     report = json.loads(result.stdout)
     for key in ("n", "hit@1", "hit@5", "hit@10", "mrr@10", "by_type", "search_ms_p50", "search_ms_p95"):
         assert key in report
@@ -84,21 +92,10 @@ def test_retrieval_script_exits_1_on_missing_index(tmp_path: Path) -> None:
 
 
 def test_answers_script_summary_and_out_lines(tmp_path: Path, built_index: Path) -> None:
-    questions = tmp_path / "q.jsonl"
-    rows = [
-        {"id": "A", "question": "What are bloom filters used for?", "type": "list",
-         "gold": [{"episode": "algorithms-data-structures-for-engineers", "start_sec": 1500, "end_sec": 3500}]},
-        {"id": "B", "question": "zyxwv qwertyuiop asdfgh", "type": "unanswerable", "gold": []},
-    ]
-    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    questions = write_questions(tmp_path / "q.jsonl", "zyxwv qwertyuiop asdfgh", (1500, 3500))
     out = tmp_path / "answers.jsonl"
-    result = subprocess.run(
-        [sys.executable, "eval/answers.py", "--questions", str(questions), "--index", str(built_index),
-         "--json", "--out", str(out), "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-        env={**__import__("os").environ, "OPENAI_BASE_URL": "", "OPENAI_API_KEY": "", "HF_TOKEN": "",
-             "RAG_REFUSAL_MIN_COSINE": "0.15"},
-    )
+    env = {**os.environ, "OPENAI_BASE_URL": "", "OPENAI_API_KEY": "", "HF_TOKEN": "", "RAG_REFUSAL_MIN_COSINE": "0.15"}
+    result = run_script("eval/answers.py", questions, built_index, "--json", "--out", str(out), env=env)
     summary = json.loads(result.stdout)
     assert summary["mode"] == "extractive" and summary["n_answerable"] == 1
     assert summary["cites_gold"] == 1.0 and summary["refused_unanswerable"] == 1.0
@@ -124,7 +121,7 @@ def test_answers_script_with_llm_and_judge(tmp_path: Path, built_index: Path) ->
             [sys.executable, "eval/answers.py", "--questions", str(questions), "--index", str(built_index),
              "--json", "--judge", "--quiet"],
             cwd=ROOT, capture_output=True, text=True, check=True,
-            env={**__import__("os").environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-judge",
+            env={**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-judge",
                  "RAG_LLM_MODEL": "judge-model", "HF_TOKEN": "", "RAG_REFUSAL_MIN_COSINE": "0.15"},
         )
     summary = json.loads(result.stdout)
