@@ -63,7 +63,7 @@ def evaluate(answerer: Answerer, questions: list[Question], use_judge: bool, sho
             "warnings": list(answer.warnings),
             "citations": [
                 {"episode": c.passage.episode_id, "start_sec": c.passage.start_s, "end_sec": c.passage.end_s,
-                 "url": c.passage.url, "verified": c.verified, "on_gold": gold}
+                 "url": c.url, "verified": c.verified, "on_gold": gold}
                 for c, gold in zip(answer.citations, on_gold)
             ],
         }

@@ -63,12 +63,31 @@ def load_prompts(path: str | Path = PROMPTS_FILE) -> Prompts:
 
 @dataclass(frozen=True)
 class Citation:
+    """Source `n` of an answer, pinned to the line that backs the claim citing it."""
+
     n: int  # the source number used in the answer text
     passage: Passage
     verified: bool
+    line: int = 0  # which line of the passage: its speaker and second are the moment
+
+    @property
+    def speaker(self) -> str:
+        speaker, _ = self.passage.line_at(self.line)
+        return speaker or (self.passage.speakers[0] if self.passage.speakers else "Unknown speaker")
+
+    @property
+    def start_s(self) -> int:
+        return self.passage.line_at(self.line)[1]
+
+    @property
+    def url(self) -> str:
+        if not self.passage.url:
+            return ""
+        return re.sub(r"&t=\d+s$", f"&t={self.start_s}s", self.passage.url)
 
     def label(self) -> str:
-        return self.passage.label()
+        """`Episode title — Speaker @ mm:ss` for the cited line."""
+        return f"{self.passage.episode_title} — {self.speaker} @ {format_timestamp(self.start_s)}"
 
 
 @dataclass(frozen=True)
@@ -91,7 +110,9 @@ class Delta:
 # --------------------------------------------------------------------------- pure parts
 
 _MARKER = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“'(\[*-])")
+# A sentence ends at . ! or ? before a capital, digit, quote or list mark; never
+# before "[", so that "... it. [2]" keeps its marker with the sentence it cites.
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“'(*-])")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     "a an the and or but of to in on at for with from by is are was were be been it its this that these those "
@@ -172,7 +193,15 @@ def content_words(text: str) -> set[str]:
 def claims_by_source(text: str) -> dict[int, list[str]]:
     """Each cited source number -> the sentences (markers removed) that cite it."""
     claims: dict[int, list[str]] = {}
+    sentences: list[str] = []
+    # "It works. [1] Next" -> "It works [1]. Next": the marker cites the sentence before it.
+    text = re.sub(r"([.!?])((?:\s*\[\s*\d+(?:\s*,\s*\d+)*\s*\])+)", lambda m: m.group(2) + m.group(1), text)
     for sentence in split_sentences(text):
+        if sentences and not _MARKER.sub("", sentence).strip(" .,;:!?"):
+            sentences[-1] += " " + sentence  # a stray marker belongs to the sentence before it
+        else:
+            sentences.append(sentence)
+    for sentence in sentences:
         numbers = [int(n) for group in _MARKER.findall(sentence) for n in group.split(",")]
         bare = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", sentence)).strip()
         for n in numbers:
@@ -312,21 +341,34 @@ class Answerer:
         return Answer(clean, citations, refused, "llm", tuple(warnings), question, sources, confidence)
 
     def verify(self, text: str, cited: Sequence[int], hits: Sequence[Hit]) -> tuple[Citation, ...]:
+        """Check every claim citing each source; pin the citation to the line that best
+        supports its first claim."""
         claims = claims_by_source(text)
         citations = []
         for n in cited:
             passage = hits[n - 1].passage
             sentences = claims.get(n, [])
-            verified = bool(sentences) and all(self.supported(s, passage) for s in sentences)
-            citations.append(Citation(n, passage, verified))
+            checks = [self.support(s, passage) for s in sentences]
+            verified = bool(checks) and all(ok for ok, _ in checks)
+            citations.append(Citation(n, passage, verified, checks[0][1] if checks else 0))
         return tuple(citations)
 
+    def support(self, claim: str, passage: Passage) -> tuple[bool, int]:
+        """(is the claim supported by the passage, index of the line that supports it best)."""
+        lines = passage.text.split("\n")
+        units = [(index, sentence) for index, line in enumerate(lines) for sentence in split_sentences(line.partition(": ")[2] or line)]
+        units = units or [(0, passage.text)]
+        vectors = self.searcher.embedder.embed([claim, *[sentence for _, sentence in units]])
+        similarities = vectors[1:] @ vectors[0]
+        best = int(np.argmax(similarities))
+        supported = (
+            lexical_support(claim, passage.text) >= self.support_min_overlap
+            or float(similarities[best]) >= self.support_min_cosine
+        )
+        return supported, units[best][0]
+
     def supported(self, claim: str, passage: Passage) -> bool:
-        if lexical_support(claim, passage.text) >= self.support_min_overlap:
-            return True
-        passage_sentences = split_sentences(passage.text) or [passage.text]
-        vectors = self.searcher.embedder.embed([claim, *passage_sentences])
-        return float(np.max(vectors[1:] @ vectors[0])) >= self.support_min_cosine
+        return self.support(claim, passage)[0]
 
     def extractive(self, question: str, hits: Sequence[Hit], confidence: float, warnings: list[str]) -> Answer:
         """Quote the 1-3 spans of the top passages that best answer the question.
@@ -363,8 +405,10 @@ class Answerer:
         chosen.sort(key=lambda span: (span.n, span.line, span.first))
         text = "\n".join(f"- {span.speaker}: “{span.text}” [{span.n}]" for span in chosen)
         text += "\n\n" + self.prompts.extractive_hint
-        cited = list(dict.fromkeys(span.n for span in chosen))
-        citations = tuple(Citation(n, hits[n - 1].passage, True) for n in cited)
+        first_span = {}
+        for span in chosen:
+            first_span.setdefault(span.n, span)
+        citations = tuple(Citation(n, hits[n - 1].passage, True, span.line) for n, span in first_span.items())
         return Answer(text, citations, False, "extractive", tuple(warnings), question, tuple(hits), confidence)
 
 

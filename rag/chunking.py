@@ -39,6 +39,14 @@ class Passage:
     ordinal: int  # position within the episode: neighbours differ by one
     season: int | None = None
     guests: tuple[str, ...] = ()
+    line_starts: tuple[int, ...] = ()  # the second of each line of `text`
+
+    def line_at(self, index: int) -> tuple[str, int]:
+        """(speaker, second) of line `index` of `text`."""
+        lines = self.text.split("\n")
+        speaker = lines[index].partition(": ")[0] if 0 <= index < len(lines) else ""
+        second = self.line_starts[index] if 0 <= index < len(self.line_starts) else self.start_s
+        return speaker, second
 
     def label(self) -> str:
         """`Episode title — Speaker @ mm:ss`, the way a citation reads."""
@@ -144,6 +152,7 @@ def _make_passage(episode: Episode, lines: list[Line], ordinal: int) -> Passage:
         ordinal=ordinal,
         season=episode.season,
         guests=episode.guests,
+        line_starts=tuple(line.sec for line in lines),
     )
 
 

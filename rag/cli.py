@@ -204,7 +204,7 @@ def ask(
         click.echo("\nSources:")
         for citation in final.citations:
             mark = "" if citation.verified else "  (not verified)"
-            click.echo(f"[{citation.n}] {citation.label()}{mark}\n    {citation.passage.url}")
+            click.echo(f"[{citation.n}] {citation.label()}{mark}\n    {citation.url}")
     for warning in final.warnings:
         click.echo(f"warning: {warning}", err=True)
 
@@ -220,10 +220,10 @@ def answer_to_json(answer) -> dict:  # type: ignore[no-untyped-def]
                 "n": c.n,
                 "episode": c.passage.episode_id,
                 "title": c.passage.episode_title,
-                "speaker": c.passage.speakers[0] if c.passage.speakers else "",
-                "start_sec": c.passage.start_s,
+                "speaker": c.speaker,
+                "start_sec": c.start_s,
                 "end_sec": c.passage.end_s,
-                "url": c.passage.url,
+                "url": c.url,
                 "verified": c.verified,
             }
             for c in answer.citations

@@ -28,7 +28,7 @@ import numpy as np
 from rag.chunking import Passage
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: passages carry each line's second
 MANIFEST = "manifest.json"
 PASSAGES = "passages.jsonl"
 VECTORS = "faiss.index"
@@ -185,6 +185,7 @@ def passage_from_json(line: str) -> Passage:
     data = json.loads(line)
     data["speakers"] = tuple(data["speakers"])
     data["guests"] = tuple(data.get("guests") or ())
+    data["line_starts"] = tuple(data.get("line_starts") or ())
     return Passage(**data)
 
 

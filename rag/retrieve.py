@@ -101,6 +101,7 @@ def _merged_hit(group: list[Hit]) -> Hit:
     ordered = sorted((h.passage for h in group), key=lambda p: p.ordinal)
     first = ordered[0]
     speakers = tuple(dict.fromkeys(s for p in ordered for s in p.speakers))
+    lines, starts = _drop_repeated_lines(ordered)
     merged = Passage(
         id="+".join(p.id for p in ordered),
         episode_id=first.episode_id,
@@ -109,23 +110,27 @@ def _merged_hit(group: list[Hit]) -> Hit:
         speakers=speakers,
         start_s=min(p.start_s for p in ordered),
         end_s=max(p.end_s for p in ordered),
-        text="\n".join(_drop_repeated_lines(ordered)),
+        text="\n".join(lines),
         url=first.url,
         ordinal=first.ordinal,
         season=first.season,
         guests=first.guests,
+        line_starts=tuple(starts),
     )
     return Hit(merged, best.score, best.source)
 
 
-def _drop_repeated_lines(passages: Sequence[Passage]) -> list[str]:
-    """Join passage texts without repeating the lines that overlapping windows share."""
+def _drop_repeated_lines(passages: Sequence[Passage]) -> tuple[list[str], list[int]]:
+    """Lines (and their seconds) of consecutive passages, without repeating the lines
+    that overlapping windows share."""
     lines: list[str] = []
+    starts: list[int] = []
     for passage in passages:
-        for line in passage.text.split("\n"):
+        for index, line in enumerate(passage.text.split("\n")):
             if not lines or line != lines[-1]:
                 lines.append(line)
-    return lines
+                starts.append(passage.line_at(index)[1])
+    return lines, starts
 
 
 class Searcher:

@@ -133,13 +133,14 @@ def safe_link(label: str, url: str) -> str:
     return f"[{escape_markdown(label)}](https://www.youtube.com/watch?v={video}&t={start}s)"
 
 
-def player_html(passage: Passage | None) -> str:
-    moment = video_moment(passage.url) if passage else None
+def player_html(moment_of: Passage | Citation | None) -> str:
+    """The embedded player cued at a citation's line (or a passage's start)."""
+    moment = video_moment(moment_of.url) if moment_of else None
     if moment is None:
         return '<div class="rag-player-empty"><iframe title="Episode player" src="about:blank"></iframe>' \
                "<p>Click a citation to play the episode from that moment.</p></div>"
     video, start = moment
-    caption = html.escape(passage.label())  # type: ignore[union-attr]
+    caption = html.escape(moment_of.label())  # type: ignore[union-attr]
     return (
         f'<iframe title="Episode player" src="{embed_url(video, start)}" '
         'allow="autoplay; encrypted-media; picture-in-picture" allowfullscreen '
@@ -167,7 +168,7 @@ def render_answer(answer: Answer) -> str:
             parts.append(escape_llm(piece))
             continue
         citation = by_n.get(int(piece))
-        moment = video_moment(citation.passage.url) if citation else None
+        moment = video_moment(citation.url) if citation else None
         if moment:
             parts.append(f"[\\[{piece}\\]](https://www.youtube.com/watch?v={moment[0]}&t={moment[1]}s)")
         else:
@@ -180,7 +181,7 @@ def render_answer(answer: Answer) -> str:
 
 def citation_line(citation: Citation) -> str:
     mark = "" if citation.verified else " *(not verified against the transcript)*"
-    return f"{citation.n}. {safe_link(citation.label(), citation.passage.url)}{mark}"
+    return f"{citation.n}. {safe_link(citation.label(), citation.url)}{mark}"
 
 
 def render_sources(answer: Answer) -> str:
@@ -210,7 +211,7 @@ def render_sources(answer: Answer) -> str:
 
 def citations_json(answer: Answer) -> list[dict[str, Any]]:
     return [
-        {"n": c.n, "label": c.label(), "episode": c.passage.episode_id, "url": c.passage.url, "verified": c.verified}
+        {"n": c.n, "label": c.label(), "episode": c.passage.episode_id, "url": c.url, "verified": c.verified}
         for c in answer.citations
     ]
 
@@ -338,7 +339,7 @@ def build_app(
                 "filters": {"episode": filters.episode, "guest": filters.guest, "season": filters.season},
             }
         )
-        first = final.citations[0].passage if final.citations else (final.sources[0].passage if final.sources else None)
+        first = final.citations[0] if final.citations else (final.sources[0].passage if final.sources else None)
         yield chat, "", render_sources(final), player_html(first), records
 
     def vote(records: list, data: gr.LikeData) -> None:

@@ -18,6 +18,7 @@ from rag.answer import (
     parse_citations,
     rewrite_followup,
 )
+from rag.chunking import format_timestamp
 from rag.embedding import HashingEmbedder
 from rag.index import load_index
 from rag.ingest import ingest
@@ -54,6 +55,8 @@ def test_parse_citations_forms_and_out_of_range() -> None:
 def test_claims_are_attributed_to_the_sources_they_cite() -> None:
     claims = claims_by_source("Bloom filters test membership [1]. They use hashes [1][2]. No source here.")
     assert claims == {1: ["Bloom filters test membership.", "They use hashes."], 2: ["They use hashes."]}
+    after_period = claims_by_source("Bloom filters test membership. [1] They use hashes. [2]\n[3]")
+    assert after_period == {1: ["Bloom filters test membership."], 2: ["They use hashes."], 3: ["They use hashes."]}
 
 
 def test_followup_heuristic_uses_history_only_when_needed() -> None:
@@ -91,6 +94,21 @@ def test_llm_answer_streams_then_final_with_verified_citations(searcher: Searche
     assert request.body["model"] == "test-model" and request.body["stream"] is True
     assert BLOOM in request.body["messages"][1]["content"]
     assert "[5] Episode: " in request.body["messages"][1]["content"]
+
+
+def test_citation_points_at_the_line_that_supports_the_claim(searcher: Searcher) -> None:
+    hits = searcher.search(BLOOM, k=5)
+    passage = hits[0].passage
+    lines = passage.text.split("\n")
+    # Claim a late line that is a plain statement (a "?" would end the cited sentence early).
+    index = max(i for i, line in enumerate(lines) if "?" not in line and len(line.split()) > 8)
+    assert index > 0
+    speaker, spoken = lines[index].split(": ", 1)
+    with FakeLLMServer([Reply(f"{spoken} [1].")]) as server:
+        [citation] = answerer(searcher, server).answer(BLOOM).citations
+    assert (citation.line, citation.speaker, citation.start_s) == (index, speaker, passage.line_starts[index])
+    assert citation.url.endswith(f"&t={passage.line_starts[index]}s")
+    assert citation.label().endswith(f"— {speaker} @ {format_timestamp(passage.line_starts[index])}")
 
 
 def test_unsupported_citation_is_marked(searcher: Searcher) -> None:
@@ -144,6 +162,11 @@ def test_extractive_answer_quotes_top_passages_with_citations(searcher: Searcher
         n = int(line.rsplit("[", 1)[1].rstrip("]"))
         quoted = line.split("“", 1)[1].rsplit("”", 1)[0]
         assert quoted.split(". ")[0] in final.sources[n - 1].passage.text
+    # Each citation names who said its first quote, at that line's second.
+    first_quote = {int(q.rsplit("[", 1)[1].rstrip("]")): q for q in reversed(quotes)}
+    for citation in final.citations:
+        assert first_quote[citation.n].startswith(f"- {citation.speaker}: ")
+        assert citation.start_s in citation.passage.line_starts
     assert "bloom" in final.text.lower()
     assert "RAG_LLM_MODEL" in final.text  # the one-line hint on enabling an LLM
 

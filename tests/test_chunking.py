@@ -91,6 +91,7 @@ def test_passage_knows_speakers_url_and_label() -> None:
     assert (passage.start_s, passage.end_s, passage.season, passage.guests) == (61, 65, 2, ("Ann Lee",))
     assert passage.url == "https://www.youtube.com/watch?v=vid&t=61s"
     assert passage.label() == "Title — Ann Lee @ 1:01"
+    assert passage.line_starts == (61, 65) and passage.line_at(1) == ("Ann Lee", 65)
 
 
 def test_format_timestamp() -> None:

@@ -21,7 +21,8 @@ def test_rrf_weights_shift_the_order() -> None:
 
 
 def passage(ordinal: int, episode: str = "ep", start: int = 0) -> Passage:
-    return Passage(f"{episode}#{ordinal}", episode, "T", "S", ("A",), start, start + 9, f"A: line {ordinal}", "", ordinal)
+    return Passage(f"{episode}#{ordinal}", episode, "T", "S", ("A",), start, start + 9, f"A: line {ordinal}", "", ordinal,
+                   line_starts=(start,))
 
 
 def test_adjacent_windows_of_one_moment_merge_at_the_best_rank() -> None:
@@ -31,6 +32,7 @@ def test_adjacent_windows_of_one_moment_merge_at_the_best_rank() -> None:
     assert [(h.passage.id, h.passage.start_s, h.passage.end_s, h.score) for h in merged] == [
         ("ep#5+ep#6", 50, 69, 0.9), ("other#1", 0, 9, 0.8), ("ep#8", 80, 89, 0.6)]
     assert merged[0].passage.text == "A: line 5\nA: line 6"
+    assert merged[0].passage.line_starts == (50, 60)
 
 
 @pytest.fixture
