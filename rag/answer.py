@@ -391,17 +391,26 @@ class Answerer:
             mean = np.mean([by_sentence[sentence] for sentence in span.sentences], axis=0)
             cosine = float(mean @ vectors[0]) / max(float(np.linalg.norm(mean)), 1e-9)
             overlap = len(question_words & content_words(span.text)) / max(len(question_words), 1)
-            scores.append(cosine + 0.2 * overlap)
+            # The guest's own words over the host's set-up of the question.
+            guest_bonus = 0.05 if span.speaker in hits[span.n - 1].passage.guests else 0.0
+            scores.append(cosine + 0.2 * overlap + guest_bonus)
         best_by_source: dict[int, int] = {}
         for i, span in enumerate(spans):
             if span.n not in best_by_source or scores[i] > scores[best_by_source[span.n]]:
                 best_by_source[span.n] = i
         top = max(scores)
         # The best quote of each of the two best-ranked moments (retrieval rank is the
-        # strongest signal we have), and of the third when it is about as good.
-        chosen = [
-            spans[i] for n, i in sorted(best_by_source.items()) if n <= 2 or scores[i] >= top - 0.1
-        ]
+        # strongest signal we have), and of the third when it is about as good; then a
+        # second quote from the top moment when it is as good as those.
+        chosen = [spans[i] for n, i in sorted(best_by_source.items()) if n <= 2 or scores[i] >= top - 0.1]
+        floor = min(scores[spans.index(span)] for span in chosen)
+        runner_up = max(
+            (i for i, span in enumerate(spans) if span.n == 1 and not any(span.overlaps(c) for c in chosen)),
+            key=lambda i: scores[i],
+            default=None,
+        )
+        if runner_up is not None and scores[runner_up] >= floor and len(chosen) < 3:
+            chosen.append(spans[runner_up])
         chosen.sort(key=lambda span: (span.n, span.line, span.first))
         text = "\n".join(f"- {span.speaker}: “{span.text}” [{span.n}]" for span in chosen)
         text += "\n\n" + self.prompts.extractive_hint
