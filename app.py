@@ -6,8 +6,10 @@ Configuration comes from the environment, and flags win:
     OPENAI_BASE_URL=http://localhost:11434/v1 RAG_LLM_MODEL=llama3.2 python app.py --port 8080
     HF_TOKEN=hf_... python app.py            # the Hugging Face router as the LLM
 
-When the index is missing and a corpus is given (`--corpus` or RAG_CORPUS), it is
-built first, with progress in the log; without one the page says how to build it.
+When the index is missing and a corpus is given (`--corpus` or RAG_CORPUS; on a
+Hugging Face Space, the DataTalks.Club website repository), the page comes up at once
+and shows the build's progress until the index is ready; without one the page says
+how to build it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
+
+# On a Hugging Face Space without a shipped index, the transcripts come from here.
+WEBSITE_REPO = "https://github.com/DataTalksClub/datatalksclub.github.io.git"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,32 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         config = config.with_overrides(
             llm=dataclasses.replace(config.llm, model=args.llm_model or config.llm.model, base_url=args.llm_base_url or config.llm.base_url)
         )
-    if args.corpus:
-        build_index_if_missing(config, args.corpus)
-    demo = build_app(config, feedback_path=args.feedback, concurrency=args.concurrency)
+    corpus = args.corpus or (WEBSITE_REPO if os.environ.get("SPACE_ID") else None)
+    demo = build_app(config, feedback_path=args.feedback, concurrency=args.concurrency, build_from=corpus)
     demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())
     return 0
-
-
-def build_index_if_missing(config, corpus: str) -> None:  # type: ignore[no-untyped-def]
-    """A Space without a shipped index builds one at start-up (minutes on 2 vCPUs)."""
-    from rag.embedding import DEFAULT_MODEL, make_embedder
-    from rag.errors import IndexMissingError, RagError
-    from rag.index import read_manifest
-    from rag.ingest import ingest
-
-    try:
-        read_manifest(config.index_dir)
-        return
-    except IndexMissingError:
-        pass
-    print(f"no index at {config.index_dir}: building it from {corpus} (progress below)", file=sys.stderr)
-    try:
-        embedder = make_embedder(config.model or DEFAULT_MODEL, quantize=config.quantize or "int8", show_progress=True)
-        report = ingest([corpus], config.index_dir, embedder, cache_dir=config.effective_cache_dir, show_progress=True)
-        print(report.summary(), file=sys.stderr)
-    except RagError as exc:  # the page then explains what is missing
-        print(f"error: could not build the index: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -104,12 +104,16 @@ def ingest(
     show_progress: bool = False,
     force: bool = False,
     on_note: Callable[[FileNote], None] | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> IngestReport:
     """Build (or refresh) the index at `index_dir` from `sources`.
 
+    `on_progress` receives one-line status texts (for a page that shows the build).
     Returns a report; raises `CorpusError` when no episode could be indexed.
     """
+    progress = on_progress or (lambda text: None)
     started = time.perf_counter()
+    progress(f"reading transcripts from {', '.join(map(str, sources))}")
     index_dir = Path(index_dir)
     cache_dir = Path(cache_dir) if cache_dir else index_dir.parent / "cache"
     corpus: Corpus = load_corpus(sources, clone_dir=cache_dir / "git", show_progress=show_progress)
@@ -133,12 +137,14 @@ def ingest(
         report.seconds = time.perf_counter() - started
         return report
 
+    progress(f"cutting {len(corpus.episodes)} episodes into passages")
     passages = chunk_corpus(corpus.episodes, embedder, settings)
     cache = EmbeddingCache(cache_dir, embedder.model_id)
     texts = [embedding_text(p, settings.with_context) for p in passages]
     cached_before = len(cache)
-    vectors = _embed_in_batches(cache, embedder, texts, show_progress)
+    vectors = _embed_in_batches(cache, embedder, texts, show_progress, progress)
     cache.save()
+    progress("writing the index")
     report.embedded = len(cache) - cached_before
     report.from_cache = len(passages) - report.embedded
 
@@ -154,13 +160,15 @@ def ingest(
     return report
 
 
-def _embed_in_batches(cache: EmbeddingCache, embedder: Embedder, texts: list[str], show_progress: bool):  # type: ignore[no-untyped-def]
+def _embed_in_batches(cache: EmbeddingCache, embedder: Embedder, texts: list[str], show_progress: bool,
+                      progress: Callable[[str], None]):  # type: ignore[no-untyped-def]
     import numpy as np
 
     batch = 256
     parts = []
     with tqdm(total=len(texts), desc="embedding", unit="passage", disable=not show_progress) as bar:
         for start in range(0, len(texts), batch):
+            progress(f"embedding passages: {start:,} of {len(texts):,}")
             parts.append(cache.embed(embedder, texts[start : start + batch]))
             bar.update(min(batch, len(texts) - start))
     return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)

@@ -16,6 +16,7 @@ import html
 import logging
 import re
 import textwrap
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -24,7 +25,7 @@ from urllib.parse import parse_qs, urlparse
 from rag.answer import Answer, Citation, Delta
 from rag.chunking import Passage, format_timestamp
 from rag.config import Config
-from rag.errors import RagError
+from rag.errors import IndexMissingError, RagError
 from rag.feedback import FeedbackLog, feedback_record
 from rag.retrieve import Filters, Hit
 
@@ -279,24 +280,92 @@ def launch_kwargs() -> dict[str, Any]:
     return {"css": CSS}
 
 
+class IndexBuild:
+    """Builds a missing index in a background thread, then loads the answerer; the
+    page polls `status` (a Space ships without an index and builds it at start-up)."""
+
+    def __init__(self, config: Config, corpus: str) -> None:
+        self.config = config
+        self.corpus = corpus
+        self.status = "starting"
+        self.error: str | None = None
+        self.answerer: Any = None
+        self._thread = threading.Thread(target=self._run, name="index-build", daemon=True)
+
+    def start(self) -> "IndexBuild":
+        self._thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        from rag.cli import open_answerer
+        from rag.embedding import DEFAULT_MODEL, make_embedder
+        from rag.ingest import ingest
+
+        try:
+            self.status = "loading the embedding model"
+            embedder = make_embedder(self.config.model or DEFAULT_MODEL, quantize=self.config.quantize or "int8")
+            report = ingest([self.corpus], self.config.index_dir, embedder,
+                            cache_dir=self.config.effective_cache_dir, on_progress=self._progress)
+            log.info("%s", report.summary())
+            self.status = "loading the index"
+            self.answerer = open_answerer(self.config)
+            self.status = "ready"
+        except RagError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown on the page instead of killing the app
+            log.exception("building the index failed")
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def _progress(self, text: str) -> None:
+        self.status = text
+
+    def message(self) -> str:
+        if self.error:
+            return f"⚠️ Building the index failed: {escape_markdown(self.error)}"
+        if self.answerer is not None:
+            return ""
+        return f"⏳ Building the search index from {escape_markdown(self.corpus)}: {escape_markdown(self.status)}. " \
+               "Questions can be asked when it is ready (a few minutes on 2 CPUs)."
+
+
 def build_app(
     config: Config,
     *,
     feedback_path: str | Path = "feedback.jsonl",
     concurrency: int = DEFAULT_CONCURRENCY,
+    build_from: str | None = None,
 ) -> Any:
-    """The chat page over `config.index_dir`; a page explaining how to build the
-    index when it is missing or unusable (never a traceback)."""
+    """The chat page over `config.index_dir`.
+
+    When the index is missing and `build_from` names a corpus, the page comes up at
+    once and shows the build's progress until the index is ready; without a corpus,
+    or when the index is unusable, a page explains how to build it (never a traceback).
+    """
     import gradio as gr
 
     from rag.cli import open_answerer
 
+    build: IndexBuild | None = None
     try:
         answerer = open_answerer(config)
+    except IndexMissingError as exc:
+        if not build_from:
+            return _problem_app(str(exc), config)
+        answerer, build = None, IndexBuild(config, build_from).start()
     except RagError as exc:
         return _problem_app(str(exc), config)
-    catalog = Catalog.from_passages(answerer.searcher.index.passages)
+    # Filled once the index is loaded: at once, or when the start-up build finishes.
+    live: dict[str, Any] = {"answerer": answerer, "catalog": _catalog_of(answerer)}
     feedback = FeedbackLog(feedback_path, secrets=[config.llm.api_key])
+
+    def current_answerer() -> Any:
+        if live["answerer"] is None and build is not None and build.answerer is not None:
+            live["answerer"], live["catalog"] = build.answerer, _catalog_of(build.answerer)
+        return live["answerer"]
 
     def ask(message: str, chat: list, records: list, episode: str, guest: str, season: Any) -> Iterator[tuple]:
         message = (message or "").strip()
@@ -308,6 +377,11 @@ def build_app(
         history = [r["question"] for r in records]
         filters = make_filters(episode, guest, season)
         chat = [*chat, {"role": "user", "content": escape_markdown(message)}, {"role": "assistant", "content": "▌"}]
+        answerer = current_answerer()
+        if answerer is None:
+            chat[-1] = {"role": "assistant", "content": build.message() if build else "⚠️ No index."}
+            yield chat, "", gr.skip(), gr.skip(), records
+            return
         yield chat, "", gr.skip(), gr.skip(), records
         text = ""
         final: Answer | None = None
@@ -363,10 +437,23 @@ def build_app(
         return data.value["text"] if isinstance(data.value, Mapping) else str(data.value)
 
     def on_load(request: gr.Request) -> tuple:
+        current_answerer()
+        catalog = live["catalog"]
         episode = request.query_params.get("episode") if request else None
         if episode and episode in catalog.episodes:
             return gr.update(value=episode), catalog.scope_line(episode)
         return gr.update(), catalog.scope_line(episode)
+
+    def scope_line(episode: str | None) -> str:
+        return live["catalog"].scope_line(episode)
+
+    def poll_build() -> tuple:
+        """While the start-up build runs: its progress; once ready, the filters' choices."""
+        if current_answerer() is None:
+            return build.message() if build else "", gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=build is not None and build.error is None)
+        catalog = live["catalog"]
+        return ("", gr.update(choices=_episode_choices(catalog)), gr.update(choices=_guest_choices(catalog)),
+                gr.update(choices=_season_choices(catalog)), gr.Timer(active=False))
 
     def clear() -> tuple:
         return [], [], "*Ask a question: the passages behind the answer appear here.*", player_html(None)
@@ -375,7 +462,10 @@ def build_app(
         gr.Markdown("## Ask the DataTalks.Club podcast")
         scope = gr.Markdown("", elem_id="rag-scope")
         gr.Markdown(mode_line(config), elem_id="rag-mode")
+        status = gr.Markdown(build.message() if build else "", elem_id="rag-status")
+        timer = gr.Timer(2.0, active=build is not None)
         records = gr.State([])
+        catalog = live["catalog"]
         with gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
@@ -395,15 +485,15 @@ def build_app(
                 with gr.Accordion("Filters", open=True):
                     with gr.Row():
                         episode = gr.Dropdown(
-                            [("All episodes", "")] + [(title, eid) for eid, title in catalog.episodes.items()],
+                            _episode_choices(catalog),
                             value="", label="Episode", filterable=True, elem_id="rag-episode", scale=3,
                         )
                         guest = gr.Dropdown(
-                            [("All guests", "")] + [(g, g) for g in catalog.guests],
+                            _guest_choices(catalog),
                             value="", label="Guest", filterable=True, allow_custom_value=True, elem_id="rag-guest",
                         )
                         season = gr.Dropdown(
-                            [("All seasons", "")] + [(f"Season {s}", str(s)) for s in catalog.seasons],
+                            _season_choices(catalog),
                             value="", label="Season", elem_id="rag-season",
                         )
             with gr.Column(scale=2):
@@ -422,10 +512,27 @@ def build_app(
         chatbot.like(vote, [records], None, queue=False, api_name=False)
         new_chat.click(clear, None, [chatbot, records, sources, player], queue=False, api_name=False)
         chatbot.clear(clear, None, [chatbot, records, sources, player], queue=False, api_name=False)
-        episode.change(catalog.scope_line, episode, scope, queue=False, api_name=False)
+        episode.change(scope_line, episode, scope, queue=False, api_name=False)
+        timer.tick(poll_build, None, [status, episode, guest, season, timer], queue=False, api_name=False)
         demo.load(on_load, None, [episode, scope], queue=False, api_name=False)
     demo.queue(default_concurrency_limit=concurrency, max_size=DEFAULT_QUEUE_SIZE)
     return demo
+
+
+def _catalog_of(answerer: Any) -> Catalog:
+    return Catalog.from_passages(answerer.searcher.index.passages if answerer is not None else [])
+
+
+def _episode_choices(catalog: Catalog) -> list[tuple[str, str]]:
+    return [("All episodes", "")] + [(title, eid) for eid, title in catalog.episodes.items()]
+
+
+def _guest_choices(catalog: Catalog) -> list[tuple[str, str]]:
+    return [("All guests", "")] + [(g, g) for g in catalog.guests]
+
+
+def _season_choices(catalog: Catalog) -> list[tuple[str, str]]:
+    return [("All seasons", "")] + [(f"Season {s}", str(s)) for s in catalog.seasons]
 
 
 def _problem_app(problem: str, config: Config) -> Any:

@@ -180,3 +180,45 @@ def test_app_script_serves_the_build_instructions_without_traceback(tmp_path: Pa
         output = process.communicate(timeout=20)[0]
     assert f"no index at {tmp_path / 'none'}" in config
     assert "Traceback" not in output
+
+
+def test_missing_index_is_built_at_start_up_then_answers(tmp_path: Path, corpus_dir: Path) -> None:
+    index = tmp_path / "idx"
+    config = load_config(env=env_for(index, RAG_MODEL="hashing-256"))
+    demo = build_app(config, feedback_path=tmp_path / "fb.jsonl", build_from=str(corpus_dir))
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        deadline = time.monotonic() + 60
+        while True:
+            chat, _, sources, _ = client.predict("What are bloom filters used for?", api_name="/ask")
+            reply = text_of(chat[-1])
+            if not reply.startswith("⏳"):
+                break
+            assert "Building the search index" in reply
+            assert time.monotonic() < deadline, "the start-up build never finished"
+            time.sleep(0.5)
+    finally:
+        demo.close()
+    assert DEEP_LINK.search(reply), reply
+    assert (index / "manifest.json").exists()
+
+
+def test_start_up_build_reports_progress_and_failure(tmp_path: Path, corpus_dir: Path) -> None:
+    from rag.web import IndexBuild
+
+    config = load_config(env=env_for(tmp_path / "idx", RAG_MODEL="hashing-256"))
+    statuses: list[str] = []
+    build = IndexBuild(config, str(corpus_dir))
+    original = build._progress
+    build._progress = lambda text: (statuses.append(text), original(text))  # type: ignore[method-assign]
+    assert build.message().startswith("⏳ Building the search index from ")
+    build.start()
+    assert build.wait(60) and build.error is None and build.answerer is not None
+    assert build.message() == "" and build.status == "ready"
+    assert any(s.startswith("embedding passages: 0 of ") for s in statuses) and "writing the index" in statuses
+
+    broken = IndexBuild(load_config(env=env_for(tmp_path / "idx2", RAG_MODEL="hashing-256")), str(tmp_path / "nope")).start()
+    assert broken.wait(60) and broken.answerer is None
+    assert broken.message().startswith("⚠️ Building the index failed:") and "no such file or folder" in broken.message()
