@@ -17,20 +17,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SDK_VERSION = "6.31.0"
-FRONT_MATTER = f"""---
-title: Ask the DataTalks.Club podcast
-emoji: 🎙️
-colorFrom: indigo
-colorTo: blue
-sdk: gradio
-sdk_version: {SDK_VERSION}
-app_file: app.py
-pinned: false
-license: mit
-short_description: Cited answers from DataTalks.Club podcast transcripts
----
-"""
+
+
+def front_matter() -> str:
+    """The Space settings block that opens the repository's README.md (one source)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        raise SystemExit("error: README.md has no Space front matter")
+    return text[: text.index("\n---\n", 4) + len("\n---\n")]
+
+
 README_BODY = """
 # Ask the DataTalks.Club podcast
 
@@ -68,7 +64,7 @@ def make_space(index: Path, out: Path) -> int:
     shutil.copy2(ROOT / "app.py", out / "app.py")
     shutil.copy2(ROOT / "requirements.txt", out / "requirements.txt")
     shutil.copytree(index, out / "indexes" / "dtc", ignore=shutil.ignore_patterns("*.tmp", "*.lock"))
-    (out / "README.md").write_text(FRONT_MATTER + README_BODY, encoding="utf-8")
+    (out / "README.md").write_text(front_matter() + README_BODY, encoding="utf-8")
     (out / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
     (out / ".gitignore").write_text("__pycache__/\nfeedback.jsonl\n", encoding="utf-8")
     return folder_size(out)

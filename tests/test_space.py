@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_make_space_writes_code_index_requirements_and_front_matter(tmp_path: Path, built_index: Path) -> None:
+    out = tmp_path / "space"
+    result = subprocess.run([sys.executable, "scripts/make_space.py", "--index", str(built_index), "--out", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.startswith(f"wrote {out}: ") and " MB (index " in result.stdout
+    readme = (out / "README.md").read_text()
+    front = readme.split("---\n")[1]
+    for line in ("sdk: gradio", "app_file: app.py", "title: ", "emoji: ", "sdk_version: "):
+        assert line in front
+    assert (out / "app.py").exists() and (out / "rag" / "answer.py").exists() and (out / "rag" / "prompts.yaml").exists()
+    assert (out / "indexes" / "dtc" / "manifest.json").exists()
+    requirements = (out / "requirements.txt").read_text()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in requirements and "gradio" in requirements
+
+
+def test_make_space_refuses_a_missing_index(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "scripts/make_space.py", "--index", str(tmp_path / "none"), "--out", str(tmp_path / "s")],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 1 and result.stderr.startswith(f"error: no index at {tmp_path / 'none'}")
