@@ -13,7 +13,7 @@ parse and verify the citations.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -367,9 +367,6 @@ class Answerer:
         )
         return supported, units[best][0]
 
-    def supported(self, claim: str, passage: Passage) -> bool:
-        return self.support(claim, passage)[0]
-
     def extractive(self, question: str, hits: Sequence[Hit], confidence: float, warnings: list[str]) -> Answer:
         """Quote the 1-3 spans of the top passages that best answer the question.
 
@@ -452,15 +449,3 @@ def candidate_spans(hits: Sequence[Hit], width: int = 3, min_words: int = 6) -> 
                     last -= 1
                 spans.append(Span(n, line_no, first, last, speaker or "Unknown speaker", tuple(sentences[first : last + 1])))
     return spans
-
-
-def speaker_of(passage: Passage, sentence: str) -> str:
-    for line in passage.text.split("\n"):
-        speaker, _, spoken = line.partition(": ")
-        if sentence in spoken:
-            return speaker
-    return ""
-
-
-def with_warning(answer: Answer, warning: str) -> Answer:
-    return replace(answer, warnings=(*answer.warnings, warning))

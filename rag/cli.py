@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import textwrap
-from pathlib import Path
 from typing import Sequence
 
 import click

@@ -17,7 +17,6 @@ one `FileNote` says which and why.
 from __future__ import annotations
 
 import hashlib
-import re
 import subprocess
 from collections import Counter
 from dataclasses import dataclass, field

@@ -49,10 +49,6 @@ class VectorStore(Protocol):
         """Top-`k` (scores, ids) for one query vector, only among `allowed` ids if given."""
         ...
 
-    def reconstruct(self, ids: Sequence[int]) -> np.ndarray:
-        """The stored vectors of `ids`, shape (len(ids), dim)."""
-        ...
-
     def save(self, path: Path) -> None: ...
 
 
@@ -100,11 +96,6 @@ class FaissStore:
         scores, ids = self._index.search(query, k, params=params)
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
-
-    def reconstruct(self, ids: Sequence[int]) -> np.ndarray:
-        if not len(ids):
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._index.reconstruct(int(i)) for i in ids]).astype(np.float32)
 
     def save(self, path: Path) -> None:
         import faiss

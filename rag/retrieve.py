@@ -180,11 +180,6 @@ class Searcher:
         for position, episode_id in enumerate(self._episode_of):
             self._ids_by_episode.setdefault(str(episode_id), []).append(position)  # type: ignore[arg-type]
         self._ids_by_episode = {e: np.array(ids, dtype=np.int64) for e, ids in self._ids_by_episode.items()}
-        self._position = {p.id: i for i, p in enumerate(index.passages)}
-
-    def position(self, passage: Passage) -> list[int]:
-        """Stored-vector ids of a passage (several for a merged moment)."""
-        return [self._position[part] for part in passage.id.split("+") if part in self._position]
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None or filters.is_empty():

@@ -27,7 +27,7 @@ from rag.chunking import Passage, format_timestamp
 from rag.config import Config
 from rag.errors import IndexMissingError, RagError
 from rag.feedback import FeedbackLog, feedback_record
-from rag.retrieve import Filters, Hit
+from rag.retrieve import Filters
 
 log = logging.getLogger(__name__)
 
