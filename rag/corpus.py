@@ -381,7 +381,7 @@ def load_corpus(
         except CorpusError as exc:
             corpus.notes.append(FileNote(str(source), "error", _reason(exc, Path(str(source)))))
     if not all_files:
-        raise CorpusError("; ".join(str(n) for n in corpus.notes) or "no corpus source given")
+        raise CorpusError("; ".join(f"{n.path}: {n.reason}" for n in corpus.notes) or "no corpus source given")
 
     people = load_people((p for files in all_files for p in files.people_files), corpus.notes)
     episode_files = [p for files in all_files for p in files.episode_files]

@@ -27,6 +27,12 @@ def test_ingest_prints_notes_and_summary_and_exits_0(tmp_path: Path, corpus_dir:
     assert "index up to date: 4 episodes" in verbose.output
 
 
+def test_ingest_of_a_missing_folder_names_it_once(tmp_path: Path) -> None:
+    result = run("ingest", str(tmp_path / "nope"), "--index", str(tmp_path / "idx"), "--model", "hashing-256", "-q")
+    assert result.exit_code == 1
+    assert result.output == f"Error: {tmp_path / 'nope'}: no such file or folder\n"
+
+
 def test_ingest_exits_1_when_nothing_could_be_indexed(tmp_path: Path) -> None:
     (tmp_path / "eps").mkdir()
     (tmp_path / "eps" / "bad.md").write_text("no front matter here")
