@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 	@start=$$(date +%s); \
 	if $(BIN)/python -c "import urllib.request as u; u.urlopen('$(TORCH_INDEX)/torch/', timeout=5)" >/dev/null 2>&1; then \
 	  echo "installing torch $(TORCH_VERSION) (CPU build) from $(TORCH_INDEX)"; \
-	  $(BIN)/pip install --quiet --index-url $(TORCH_INDEX) --extra-index-url https://pypi.org/simple "torch==$(TORCH_VERSION)"; \
+	  $(BIN)/pip install --quiet --extra-index-url $(TORCH_INDEX) "torch==$(TORCH_VERSION)"; \
 	else \
 	  echo "$(TORCH_INDEX) unreachable: installing torch $(TORCH_VERSION) from the configured package index"; \
 	  $(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"; \
