@@ -37,7 +37,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import dataclasses
 
     from rag.config import load_config
     from rag.errors import RagError
@@ -49,10 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if args.llm_model or args.llm_base_url:
-        config = config.with_overrides(
-            llm=dataclasses.replace(config.llm, model=args.llm_model or config.llm.model, base_url=args.llm_base_url or config.llm.base_url)
-        )
+    config = config.with_llm(args.llm_model, args.llm_base_url)
     corpus = args.corpus or (WEBSITE_REPO if os.environ.get("SPACE_ID") else None)
     demo = build_app(config, feedback_path=args.feedback, concurrency=args.concurrency, build_from=corpus)
     demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())

@@ -5,7 +5,6 @@ Every `RagError` becomes one clean line on stderr and exit code 1, never a trace
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -71,16 +70,11 @@ def ingest(
     Example:
         rag ingest ../shared/corpus --index indexes/dtc
     """
-    from rag.embedding import DEFAULT_MODEL, make_embedder
     from rag.ingest import ChunkSettings, ingest as run_ingest
 
     config = _config(ctx).with_overrides(index_dir=index_dir, model=model, quantize=quantize, cache_dir=cache_dir)
     try:
-        embedder = make_embedder(
-            config.model or DEFAULT_MODEL,
-            quantize=config.quantize or DEFAULT_QUANTIZE,
-            show_progress=not quiet,
-        )
+        embedder = ingest_embedder(config, show_progress=not quiet)
         report = run_ingest(
             sources,
             config.index_dir,
@@ -173,11 +167,7 @@ def ask(
     """
     from rag.answer import Answer, Delta
 
-    config = _config(ctx).with_overrides(index_dir=index_dir)
-    if llm_model or llm_base_url:
-        config = config.with_overrides(
-            llm=dataclasses.replace(config.llm, model=llm_model or config.llm.model, base_url=llm_base_url or config.llm.base_url)
-        )
+    config = _config(ctx).with_overrides(index_dir=index_dir).with_llm(llm_model, llm_base_url)
     try:
         answerer = open_answerer(config)
         filters = Filters(episode=episode, guest=guest, season=season)
@@ -228,6 +218,13 @@ def answer_to_json(answer) -> dict:  # type: ignore[no-untyped-def]
             for c in answer.citations
         ],
     }
+
+
+def ingest_embedder(config: Config, *, show_progress: bool = False):  # type: ignore[no-untyped-def]
+    """The embedder that builds an index: the configured model and precision, or the defaults."""
+    from rag.embedding import DEFAULT_MODEL, make_embedder
+
+    return make_embedder(config.model or DEFAULT_MODEL, quantize=config.quantize or DEFAULT_QUANTIZE, show_progress=show_progress)
 
 
 def open_answerer(config: Config):  # type: ignore[no-untyped-def]

@@ -43,6 +43,14 @@ class Config:
                 raise RagError(f"refusal_min_cosine must be a number, not {given['refusal_min_cosine']!r}") from None
         return dataclasses.replace(self, **given)
 
+    def with_llm(self, model: str | None = None, base_url: str | None = None) -> "Config":
+        """The LLM flags (--llm-model, --llm-base-url) over file and environment."""
+        if not model and not base_url:
+            return self
+        return dataclasses.replace(
+            self, llm=dataclasses.replace(self.llm, model=model or self.llm.model, base_url=base_url or self.llm.base_url)
+        )
+
     @property
     def effective_cache_dir(self) -> Path:
         return self.cache_dir or self.index_dir.parent / "cache"

@@ -301,13 +301,12 @@ class IndexBuild:
         return not self._thread.is_alive()
 
     def _run(self) -> None:
-        from rag.cli import open_answerer
-        from rag.embedding import DEFAULT_MODEL, make_embedder
+        from rag.cli import ingest_embedder, open_answerer
         from rag.ingest import ingest
 
         try:
             self.status = "loading the embedding model"
-            embedder = make_embedder(self.config.model or DEFAULT_MODEL, quantize=self.config.quantize or "int8")
+            embedder = ingest_embedder(self.config)
             report = ingest([self.corpus], self.config.index_dir, embedder,
                             cache_dir=self.config.effective_cache_dir, on_progress=self._progress)
             log.info("%s", report.summary())
