@@ -1,10 +1,13 @@
-"""Answer quality: citations on gold moments, refusals, verification, latency.
+"""Answer quality: citations on gold moments, first citations landing, refusals, verification, latency.
 
     python eval/answers.py --questions ../shared/eval/dev-questions.jsonl [--index indexes/dtc] [--json] [--out FILE] [--judge]
 
 Uses the LLM configured by the environment (OPENAI_BASE_URL / OPENAI_API_KEY /
 RAG_LLM_MODEL, or HF_TOKEN); with none, the extractive answerer. Follow-up
-questions get their history. `--judge` (needs an LLM) adds an LLM-as-judge score
+questions get their history. A first citation *lands* when the second its link
+opens at is within a minute before the gold moment (eval README); the shares of
+answerable questions citing a gold moment and with a landing first citation come
+with bootstrap 95% intervals. `--judge` (needs an LLM) adds an LLM-as-judge score
 of faithfulness and relevance, 1-5, reported separately.
 """
 
@@ -26,7 +29,7 @@ from tqdm import tqdm  # noqa: E402
 from rag.answer import Answer, Answerer, format_sources  # noqa: E402
 from rag.config import load_config  # noqa: E402
 from rag.errors import LLMError, RagError  # noqa: E402
-from rag.evaluation import Question, hits_gold, load_questions, percentile  # noqa: E402
+from rag.evaluation import Question, bootstrap_interval, hits_gold, lands_gold, load_questions, percentile  # noqa: E402
 
 
 def judge(answerer: Answerer, question: Question, answer: Answer) -> dict | None:
@@ -52,6 +55,8 @@ def evaluate(answerer: Answerer, questions: list[Question], use_judge: bool, sho
         answer = answerer.answer(question.question, question.history)
         latencies.append((time.perf_counter() - started) * 1000)
         on_gold = [hits_gold(question, c.passage.episode_id, c.passage.start_s, c.passage.end_s) for c in answer.citations]
+        first = answer.citations[0] if answer.citations else None
+        first_lands = first is not None and lands_gold(question, first.passage.episode_id, first.start_s)
         row = {
             "id": question.id,
             "type": question.type,
@@ -61,6 +66,7 @@ def evaluate(answerer: Answerer, questions: list[Question], use_judge: bool, sho
             "mode": answer.mode,
             "confidence": round(answer.confidence, 4),
             "warnings": list(answer.warnings),
+            "first_citation_lands": first_lands,
             "citations": [
                 {"episode": c.passage.episode_id, "start_sec": c.passage.start_s, "end_sec": c.passage.end_s,
                  "url": c.url, "verified": c.verified, "on_gold": gold}
@@ -75,12 +81,16 @@ def evaluate(answerer: Answerer, questions: list[Question], use_judge: bool, sho
     unanswerable = [r for r in rows if not r["answerable"]]
     citations = [c for r in answerable for c in r["citations"]]
     all_citations = [c for r in rows for c in r["citations"]]
+    cites_gold = [float(any(c["on_gold"] for c in r["citations"])) for r in answerable]
+    first_lands = [float(r["first_citation_lands"]) for r in answerable]
     summary = {
         "n": len(rows),
         "n_answerable": len(answerable),
         "n_unanswerable": len(unanswerable),
         "mode": rows[0]["mode"] if rows else answerer.mode,
-        "cites_gold": _share(sum(any(c["on_gold"] for c in r["citations"]) for r in answerable), len(answerable)),
+        "cites_gold": _share(sum(cites_gold), len(answerable)),
+        "first_citation_lands": _share(sum(first_lands), len(answerable)),
+        "intervals": {"cites_gold": _interval(cites_gold), "first_citation_lands": _interval(first_lands)},
         "citation_precision": _share(sum(c["on_gold"] for c in citations), len(citations)),
         "verified_citations": _share(sum(c["verified"] for c in all_citations), len(all_citations)),
         "refused_unanswerable": _share(sum(r["refused"] for r in unanswerable), len(unanswerable)),
@@ -100,6 +110,11 @@ def evaluate(answerer: Answerer, questions: list[Question], use_judge: bool, sho
 
 def _share(part: float, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
+
+
+def _interval(per_question: list[float]) -> list[float]:
+    """Bootstrap 95% interval of a share (2000 resamples, seed 0)."""
+    return [round(x, 4) for x in bootstrap_interval(per_question)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"index: {config.index_dir}  answer mode: {summary['mode']}"
           + (f" ({config.llm.describe()})" if answerer.llm else ""))
     print()
-    print(f"answerable citing a gold moment  {summary['cites_gold']:.3f}")
+    for key, label in (("cites_gold", "answerable citing a gold moment "), ("first_citation_lands", "first citation lands on gold    ")):
+        low, high = summary["intervals"][key]
+        print(f"{label} {summary[key]:.3f} [{low:.3f}, {high:.3f}]")
     print(f"citation precision               {summary['citation_precision']:.3f}")
     print(f"verified citations               {summary['verified_citations']:.3f}")
     print(f"unanswerable refused             {summary['refused_unanswerable']:.3f}")

@@ -8,6 +8,14 @@ and the threshold halfway across the widest gap that keeps false refusals of
 answerable questions at or under --max-false-refusals. rag/answer.py's
 REFUSAL_MIN_COSINE is set from this output.
 
+Then the second refusal signal, coverage (the IDF-weighted share of the question's
+terms found in the best of the top passages, as the answer stage computes it), with
+the cosine gate fixed at its current value: the trade-off curve (unanswerable
+refused against answerable falsely refused) over a grid of coverage thresholds, and
+a 2-fold check (rag.evaluation.two_fold_split): the threshold picked on one half
+(the same midpoint-of-the-gap rule) is reported on the other. rag/answer.py's
+REFUSAL_MIN_COVERAGE is set from this output.
+
 Then the citation check: each sentence of a reference answer (a paraphrase, like an
 LLM's) against its gold passage (supported) and against a passage of the same episode
 far from it (unsupported), with the share of each accepted under candidate thresholds
@@ -28,11 +36,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 from rag.answer import Answerer, lexical_support, rewrite_followup, split_sentences  # noqa: E402
-from rag.embedding import make_embedder  # noqa: E402
+from rag.cli import open_searcher  # noqa: E402
+from rag.config import Config  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.evaluation import Question, hits_gold, load_questions  # noqa: E402
-from rag.index import load_index  # noqa: E402
-from rag.retrieve import Searcher  # noqa: E402
+from rag.evaluation import Question, hits_gold, load_questions, two_fold_split  # noqa: E402
+
+FOLD_SEED = 0  # the seed eval/retrieval.py splits with
+COVERAGE_GRID = [round(0.02 * i, 2) for i in range(0, 41)]  # 0.00 .. 0.80
 
 
 def suggest_threshold(answerable: list[float], unanswerable: list[float], max_false: float) -> float:
@@ -51,18 +61,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-false-refusals", type=float, default=0.0)
     args = parser.parse_args(argv)
     try:
-        index = load_index(args.index)
+        searcher = open_searcher(Config(index_dir=Path(args.index)))
         questions = load_questions(args.questions)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    answerer = Answerer(Searcher(index, make_embedder(index.model_id)))
+    index = searcher.index
+    answerer = Answerer(searcher)
     scores: dict[bool, list[float]] = {True: [], False: []}
+    points: list[tuple[Question, float, float]] = []
+    print(f"{'id':<6} {'type':<13} cosine coverage")
     for question in questions:
         standalone = rewrite_followup(question.question, question.history)
-        confidence = answerer.confidence(standalone, answerer.searcher.search(standalone, k=answerer.k))
+        hits = answerer.searcher.search(standalone, k=answerer.k)
+        confidence = answerer.confidence(standalone, hits)
+        coverage = answerer.coverage(standalone, hits)
         scores[question.answerable].append(confidence)
-        print(f"{question.id:<6} {question.type:<13} {confidence:.3f}")
+        points.append((question, confidence, coverage))
+        print(f"{question.id:<6} {question.type:<13} {confidence:.3f}  {coverage:.3f}")
     for label, values in (("answerable", scores[True]), ("unanswerable", scores[False])):
         if values:
             print(f"{label:<13} n={len(values):<3} min {min(values):.3f}  max {max(values):.3f}")
@@ -71,8 +87,49 @@ def main(argv: list[str] | None = None) -> int:
     false = sum(c < threshold for c in scores[True])
     print(f"suggested threshold {threshold}: refuses {refused}/{len(scores[False])} unanswerable, "
           f"{false}/{len(scores[True])} answerable (model {index.model_id}; current {answerer.refusal_min_cosine})")
+    coverage_calibration(answerer, points, args.max_false_refusals)
     support_calibration(answerer, questions)
     return 0
+
+
+def refusals(points: list[tuple[Question, float, float]], min_cosine: float, min_coverage: float) -> tuple[str, str]:
+    """("refused/total" unanswerable, "refused/total" answerable) under both gates."""
+    counts = {True: [0, 0], False: [0, 0]}
+    for question, cosine, coverage in points:
+        counts[question.answerable][0] += cosine < min_cosine or coverage < min_coverage
+        counts[question.answerable][1] += 1
+    return tuple(f"{refused}/{total}" for refused, total in (counts[False], counts[True]))  # type: ignore[return-value]
+
+
+def pick_coverage(points: list[tuple[Question, float, float]], min_cosine: float, max_false: float) -> float:
+    """`suggest_threshold` on the coverage of the questions the cosine gate lets through."""
+    passed = [(q, coverage) for q, cosine, coverage in points if cosine >= min_cosine]
+    return suggest_threshold([c for q, c in passed if q.answerable], [c for q, c in passed if not q.answerable], max_false)
+
+
+def coverage_calibration(answerer: Answerer, points: list[tuple[Question, float, float]], max_false: float) -> None:
+    min_cosine, current = answerer.refusal_min_cosine, answerer.refusal_min_coverage
+    print(f"\ncoverage, with the cosine gate at {min_cosine}: refused unanswerable / answerable")
+    for threshold in COVERAGE_GRID:
+        unanswerable, answerable = refusals(points, min_cosine, threshold)
+        print(f"  coverage < {threshold:.2f}: {unanswerable:>5}  {answerable:>5}")
+    ids = {q.id for q, _, _ in points}
+    fold_a, fold_b = (
+        {q.id for q in fold if q.id in ids} for fold in two_fold_split([q for q, _, _ in points], seed=FOLD_SEED)
+    )
+    halves = {"A": [p for p in points if p[0].id in fold_a], "B": [p for p in points if p[0].id in fold_b]}
+    for picked_on, reported_on in (("A", "B"), ("B", "A")):
+        threshold = pick_coverage(halves[picked_on], min_cosine, max_false)
+        unanswerable, answerable = refusals(halves[reported_on], min_cosine, threshold)
+        own_unanswerable, own_answerable = refusals(halves[picked_on], min_cosine, threshold)
+        print(f"fold {picked_on} picks coverage {threshold} (on {picked_on}: {own_unanswerable} unanswerable, "
+              f"{own_answerable} answerable refused) -> on fold {reported_on}: {unanswerable} unanswerable, "
+              f"{answerable} answerable refused")
+    threshold = pick_coverage(points, min_cosine, max_false)
+    print(f"all questions pick coverage {threshold}: {' unanswerable, '.join(refusals(points, min_cosine, threshold))} answerable refused")
+    figures = "; ".join(f"fold {name} {' unanswerable, '.join(refusals(half, min_cosine, current))} answerable"
+                        for name, half in halves.items())
+    print(f"current {current}: {figures}; all {' unanswerable, '.join(refusals(points, min_cosine, current))} answerable refused")
 
 
 def support_calibration(answerer: Answerer, questions: list[Question]) -> None:

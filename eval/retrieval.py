@@ -1,16 +1,23 @@
 """Retrieval quality and search latency on questions with gold moments.
 
     python eval/retrieval.py --questions ../shared/eval/dev-questions.jsonl [--index indexes/dtc] [--json] [--out FILE]
+    python eval/retrieval.py --questions ../shared/eval/dev-questions.jsonl --folds --option focus_episodes=0
 
-Prints hit@1/5/10 and MRR@10 over the answerable questions (overall and by type)
-for the hybrid search, with bm25-only and dense-only rows from the same run, then
-search latency p50/p95 (query embedding + search; the index is loaded first).
+Prints hit@1/5/10, MRR@10, lands@1/5 and the median top-5 span (s) over the
+answerable questions for the hybrid search (overall and by type), with bm25-only
+and dense-only rows from the same run, search latency p50/p95 (query embedding +
+search; the index is loaded first), and bootstrap 95% intervals of the hybrid
+hit@5, MRR@10 and lands@1. `--folds` adds the hybrid figures on each half of a
+fixed, type-stratified two-fold split: keep a retrieval change only if it wins on
+both. `--option NAME=VALUE` (repeatable) passes a keyword argument to the hybrid
+`Searcher`, e.g. `--option focus_episodes=0` for an ablation.
 Follow-up questions are searched with their history joined to the question.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -26,63 +33,147 @@ from tqdm import tqdm  # noqa: E402
 
 from rag.embedding import make_embedder  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.evaluation import Question, first_hit_rank, load_questions, percentile, retrieval_metrics  # noqa: E402
+from rag.evaluation import (  # noqa: E402
+    Question,
+    Result,
+    Scored,
+    bootstrap_interval,
+    load_questions,
+    percentile,
+    reciprocal_rank,
+    retrieval_metrics,
+    score_results,
+    two_fold_split,
+)
 from rag.index import load_index  # noqa: E402
 from rag.retrieve import Searcher  # noqa: E402
 
 MODES = ("hybrid", "lexical", "dense")
+SEARCHER_OPTIONS = tuple(
+    name for name, p in inspect.signature(Searcher.__init__).parameters.items() if p.kind is p.KEYWORD_ONLY and name != "mode"
+)
+BOOTSTRAP_RESAMPLES = 2000
+FOLD_SEED = 0
+
+
+def parse_option(text: str) -> tuple[str, int | float | bool]:
+    """`NAME=VALUE` -> (name, value): an int, a float, or true/false.
+
+    >>> parse_option("focus_episodes=0"), parse_option("focus_weight=0.5"), parse_option("merge=false")
+    (('focus_episodes', 0), ('focus_weight', 0.5), ('merge', False))
+    """
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise ValueError(f"--option {text!r}: expected NAME=VALUE, e.g. focus_episodes=0")
+    if name not in SEARCHER_OPTIONS:
+        raise ValueError(f"--option {text}: Searcher has no option {name!r} (options: {', '.join(SEARCHER_OPTIONS)})")
+    raw = raw.strip()
+    if raw.lower() in ("true", "false"):
+        return name, raw.lower() == "true"
+    for kind in (int, float):
+        try:
+            return name, kind(raw)
+        except ValueError:
+            pass
+    raise ValueError(f"--option {text}: value {raw!r} is not an int, a float, true or false")
 
 
 def evaluate_mode(searcher: Searcher, questions: list[Question], show_progress: bool) -> dict:
-    ranks_by_type: dict[str, list[int | None]] = defaultdict(list)
-    all_ranks: list[int | None] = []
+    scored: dict[str, Scored] = {}
     latencies_ms: list[float] = []
     per_question = []
     for question in tqdm(questions, desc=searcher.mode, disable=not show_progress, leave=False):
         started = time.perf_counter()
         hits = searcher.search(question.search_text(), k=10)
         latencies_ms.append((time.perf_counter() - started) * 1000)
-        results = [(h.passage.episode_id, h.passage.start_s, h.passage.end_s) for h in hits]
+        results = [Result(h.passage.episode_id, h.passage.start_s, h.passage.end_s, h.link_sec) for h in hits]
         per_question.append(
             {
                 "id": question.id,
                 "results": [
-                    {"episode": h.passage.episode_id, "start_sec": h.passage.start_s, "end_sec": h.passage.end_s, "score": round(h.score, 6)}
-                    for h in hits
+                    {"episode": r.episode, "start_sec": r.start_sec, "end_sec": r.end_sec, "link_sec": r.opens_at,
+                     "score": round(h.score, 6)}
+                    for r, h in zip(results, hits)
                 ],
             }
         )
-        if not question.answerable:
-            continue
-        rank = first_hit_rank(question, results)
-        all_ranks.append(rank)
-        ranks_by_type[question.type].append(rank)
+        if question.answerable:
+            scored[question.id] = score_results(question, results)
     report = {
-        "n": len(all_ranks),
-        **retrieval_metrics(all_ranks),
-        "by_type": {t: {"n": len(r), **retrieval_metrics(r)} for t, r in sorted(ranks_by_type.items())},
+        **summarize(questions, scored),
         "search_ms_p50": round(percentile(latencies_ms, 50), 2),
         "search_ms_p95": round(percentile(latencies_ms, 95), 2),
     }
-    return {"report": report, "per_question": per_question}
+    return {"report": report, "per_question": per_question, "scored": scored}
 
 
-def print_table(reports: dict[str, dict], header: dict) -> None:
+def summarize(questions: list[Question], scored: dict[str, Scored]) -> dict:
+    """n and the metrics of the answerable `questions`, overall and by type."""
+    by_type: dict[str, list[Scored]] = defaultdict(list)
+    rows: list[Scored] = []
+    for question in questions:
+        if question.answerable:
+            rows.append(scored[question.id])
+            by_type[question.type].append(scored[question.id])
+    return {
+        "n": len(rows),
+        **retrieval_metrics(rows),
+        "by_type": {t: {"n": len(r), **retrieval_metrics(r)} for t, r in sorted(by_type.items())},
+    }
+
+
+def intervals(scored: list[Scored]) -> dict[str, list[float]]:
+    """Bootstrap 95% intervals of hit@5, MRR@10 and lands@1 over the questions."""
+    per_question = {
+        "hit@5": [float(s.hit_rank is not None and s.hit_rank <= 5) for s in scored],
+        "mrr@10": [reciprocal_rank(s.hit_rank) for s in scored],
+        "lands@1": [float(s.landing_rank == 1) for s in scored],
+    }
+    return {
+        name: [round(x, 4) for x in bootstrap_interval(values, n_resamples=BOOTSTRAP_RESAMPLES, seed=0)]
+        for name, values in per_question.items()
+    }
+
+
+def _span(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _metric_cells(row: dict) -> str:
+    return (
+        f"{row['hit@1']:>6.3f} {row['hit@5']:>6.3f} {row['hit@10']:>6.3f} {row['mrr@10']:>7.3f} "
+        f"{row['lands@1']:>7.3f} {row['lands@5']:>7.3f} {_span(row['span_s_median']):>6}"
+    )
+
+
+METRIC_HEADER = f"{'hit@1':>6} {'hit@5':>6} {'hit@10':>6} {'MRR@10':>7} {'lands@1':>7} {'lands@5':>7} {'span s':>6}"
+
+
+def print_table(reports: dict[str, dict], header: dict, folds: dict[str, dict] | None) -> None:
     print(f"questions: {header['questions']} ({header['n_answerable']} answerable, {header['n_unanswerable']} unanswerable)")
     print(f"index: {header['index']}  model: {header['model']}  passages: {header['passages']}")
+    if header["options"]:
+        print(f"hybrid options: {' '.join(f'{k}={v}' for k, v in header['options'].items())}")
     print(f"machine: {header['machine']}")
     print()
-    print(f"{'mode':<8} {'hit@1':>6} {'hit@5':>6} {'hit@10':>6} {'MRR@10':>7} {'p50 ms':>7} {'p95 ms':>7}")
+    print(f"{'mode':<8} {METRIC_HEADER} {'p50 ms':>7} {'p95 ms':>7}")
     for mode, report in reports.items():
-        print(
-            f"{mode:<8} {report['hit@1']:>6.3f} {report['hit@5']:>6.3f} {report['hit@10']:>6.3f} "
-            f"{report['mrr@10']:>7.3f} {report['search_ms_p50']:>7.1f} {report['search_ms_p95']:>7.1f}"
-        )
+        print(f"{mode:<8} {_metric_cells(report)} {report['search_ms_p50']:>7.1f} {report['search_ms_p95']:>7.1f}")
     hybrid = reports["hybrid"]
     print()
-    print(f"hybrid by type: {'type':<13} {'n':>3} {'hit@1':>6} {'hit@5':>6} {'hit@10':>6} {'MRR@10':>7}")
+    print(f"hybrid by type: {'type':<13} {'n':>3} {METRIC_HEADER}")
     for qtype, row in hybrid["by_type"].items():
-        print(f"{'':<16}{qtype:<13} {row['n']:>3} {row['hit@1']:>6.3f} {row['hit@5']:>6.3f} {row['hit@10']:>6.3f} {row['mrr@10']:>7.3f}")
+        print(f"{'':<16}{qtype:<13} {row['n']:>3} {_metric_cells(row)}")
+    if folds:
+        print()
+        print(f"hybrid folds:   {'fold':<13} {'n':>3} {METRIC_HEADER}")
+        for name, row in folds.items():
+            print(f"{'':<16}{'fold ' + name:<13} {row['n']:>3} {_metric_cells(row)}")
+    print()
+    print(f"hybrid, bootstrap 95% intervals ({BOOTSTRAP_RESAMPLES} resamples of the {hybrid['n']} answerable questions):")
+    for name, (low, high) in hybrid["intervals"].items():
+        print(f"  {name:<8} {hybrid[name]:.3f} [{low:.3f}, {high:.3f}]")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,9 +183,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--out", help="write one JSON line per question (hybrid top 10)")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--folds", action="store_true", help="also report the hybrid metrics on each half of a two-fold split")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help=f"keyword argument for the hybrid Searcher (repeatable): {', '.join(SEARCHER_OPTIONS)}")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
+    try:
+        options = dict(parse_option(text) for text in args.option)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         questions = load_questions(args.questions)
         index = load_index(args.index)
@@ -103,11 +202,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     embedder = make_embedder(index.model_id)
     modes = ["hybrid", *[m for m in args.modes if m != "hybrid"]]
-    searchers = {mode: Searcher(index, embedder, mode=mode) for mode in modes}
-    searchers["hybrid"].search("warm up the model and caches", k=10)
+    try:
+        searchers = {mode: Searcher(index, embedder, mode=mode, **(options if mode == "hybrid" else {})) for mode in modes}
+        searchers["hybrid"].search("warm up the model and caches", k=10)
+    except (TypeError, ValueError) as exc:
+        if not options:
+            raise
+        print(f"error: --option {' '.join(args.option)}: {exc}", file=sys.stderr)
+        return 1
 
     results = {mode: evaluate_mode(searchers[mode], questions, not args.quiet) for mode in modes}
     reports = {mode: result["report"] for mode, result in results.items()}
+    hybrid_scored = results["hybrid"]["scored"]
+    reports["hybrid"]["intervals"] = intervals(list(hybrid_scored.values()))
+    folds = None
+    if args.folds:
+        fold_a, fold_b = two_fold_split(questions, seed=FOLD_SEED)
+        folds = {name: {k: v for k, v in summarize(fold, hybrid_scored).items() if k != "by_type"}
+                 for name, fold in (("A", fold_a), ("B", fold_b))}
     header = {
         "questions": len(questions),
         "n_answerable": sum(q.answerable for q in questions),
@@ -115,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "index": str(args.index),
         "model": index.model_id,
         "passages": len(index.passages),
+        "options": options,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
     }
     if args.out:
@@ -124,9 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         tmp.write_text("".join(json.dumps(row) + "\n" for row in results["hybrid"]["per_question"]), encoding="utf-8")
         os.replace(tmp, out)
     if args.json:
-        print(json.dumps({**reports["hybrid"], "modes": {m: r for m, r in reports.items() if m != "hybrid"}, **header}))
+        extra = {"folds": folds} if folds else {}
+        print(json.dumps({**reports["hybrid"], "modes": {m: r for m, r in reports.items() if m != "hybrid"}, **extra, **header}))
     else:
-        print_table(reports, header)
+        print_table(reports, header, folds)
     return 0
 
 

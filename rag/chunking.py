@@ -23,6 +23,8 @@ from rag.corpus import Episode, Line
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=\S)")
+_URL_SECOND = re.compile(r"&t=\d+s$")
+UNKNOWN_SPEAKER = "Unknown speaker"
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,15 @@ class Passage:
         second = self.line_starts[index] if 0 <= index < len(self.line_starts) else self.start_s
         return speaker, second
 
+    def url_at(self, second: int) -> str:
+        """The passage's video link re-timed to open at `second`; "" when it has no video."""
+        if not self.url:
+            return ""
+        return _URL_SECOND.sub(f"&t={int(second)}s", self.url) if _URL_SECOND.search(self.url) else self.url
+
     def label(self) -> str:
         """`Episode title — Speaker @ mm:ss`, the way a citation reads."""
-        speaker = self.speakers[0] if self.speakers else "Unknown speaker"
+        speaker = self.speakers[0] if self.speakers else UNKNOWN_SPEAKER
         return f"{self.episode_title} — {speaker} @ {format_timestamp(self.start_s)}"
 
 
@@ -62,7 +70,7 @@ def format_timestamp(seconds: int) -> str:
 
 
 def speaker_label(line: Line) -> str:
-    return f"{line.speaker or 'Unknown speaker'}: {line.text}"
+    return f"{line.speaker or UNKNOWN_SPEAKER}: {line.text}"
 
 
 def context_header(episode_title: str, section: str) -> str:

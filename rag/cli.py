@@ -236,6 +236,8 @@ def open_answerer(config: Config):  # type: ignore[no-untyped-def]
     answerer = Answerer(open_searcher(config), llm)
     if config.refusal_min_cosine is not None:
         answerer.refusal_min_cosine = config.refusal_min_cosine
+    if config.refusal_min_coverage is not None:
+        answerer.refusal_min_coverage = config.refusal_min_coverage
     return answerer
 
 
@@ -268,9 +270,11 @@ def hit_to_json(hit: Hit) -> dict:
         "episode": passage.episode_id,
         "title": passage.episode_title,
         "speakers": list(passage.speakers),
+        "speaker": hit.speaker,
         "start_sec": passage.start_s,
         "end_sec": passage.end_s,
-        "url": passage.url,
+        "link_sec": hit.link_sec,
+        "url": hit.url,
         "text": passage.text,
         "score": round(hit.score, 6),
     }
@@ -285,9 +289,9 @@ def _print_hits(question: str, hits: list[Hit], as_json: bool) -> None:
         return
     for rank, hit in enumerate(hits, 1):
         passage = hit.passage
-        click.echo(f"{rank}. {passage.label()}  [{format_timestamp(passage.start_s)}–{format_timestamp(passage.end_s)}]")
-        if passage.url:
-            click.echo(f"   {passage.url}")
+        click.echo(f"{rank}. {hit.label()}  [{format_timestamp(passage.start_s)}–{format_timestamp(passage.end_s)}]")
+        if hit.url:
+            click.echo(f"   {hit.url}")
         excerpt = textwrap.shorten(passage.text.replace("\n", " "), width=300, placeholder=" …")
         click.echo(textwrap.indent(textwrap.fill(excerpt, width=96), "   "))
         click.echo()

@@ -28,6 +28,7 @@ class Config:
     quantize: str | None = None  # "int8" or "fp32"; None: the default for ingest
     llm: LLMSettings = field(default_factory=LLMSettings)  # not configured: extractive answers
     refusal_min_cosine: float | None = None  # None: rag.answer's value, calibrated for all-MiniLM-L6-v2
+    refusal_min_coverage: float | None = None  # None: rag.answer's value, calibrated on the dev set
 
     def with_overrides(self, **changes: Any) -> "Config":
         """Flags win over file and environment; `None` means "not given"."""
@@ -36,11 +37,12 @@ class Config:
             given["index_dir"] = Path(given["index_dir"])
         if "cache_dir" in given:
             given["cache_dir"] = Path(given["cache_dir"])
-        if "refusal_min_cosine" in given:
-            try:
-                given["refusal_min_cosine"] = float(given["refusal_min_cosine"])
-            except (TypeError, ValueError):
-                raise RagError(f"refusal_min_cosine must be a number, not {given['refusal_min_cosine']!r}") from None
+        for name in ("refusal_min_cosine", "refusal_min_coverage"):
+            if name in given:
+                try:
+                    given[name] = float(given[name])
+                except (TypeError, ValueError):
+                    raise RagError(f"{name} must be a number, not {given[name]!r}") from None
         return dataclasses.replace(self, **given)
 
     def with_llm(self, model: str | None = None, base_url: str | None = None) -> "Config":
@@ -62,6 +64,7 @@ _ENV = {
     "RAG_MODEL": "model",
     "RAG_QUANTIZE": "quantize",
     "RAG_REFUSAL_MIN_COSINE": "refusal_min_cosine",
+    "RAG_REFUSAL_MIN_COVERAGE": "refusal_min_coverage",
 }
 
 

@@ -1,21 +1,34 @@
-"""The dev/held-out question format and the retrieval hit rule (../shared/eval/README.md).
+"""The dev/held-out question format and the retrieval rules (../shared/eval/README.md).
+
+A result *hits* a gold location when it overlaps it (30 s slack); it *lands* when
+the second its link opens at plays the gold moment within a minute of the click.
 
     >>> q = Question("D1", "q?", "fact", (), (Gold("ep", 100, 120),))
     >>> hits_gold(q, "ep", 140, 200), hits_gold(q, "ep", 151, 200)
+    (True, False)
+    >>> lands_gold(q, "ep", 40), lands_gold(q, "ep", 111)
     (True, False)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from rag.errors import RagError
 
 GOLD_SLACK_S = 30
+# README "Landing on the moment": the link may open up to a minute before the gold
+# second (the listener hears it within a minute) and at most 10 s after (not skipped).
+LAND_BEFORE_S = 60
+LAND_AFTER_S = 10
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,42 @@ class Question:
     def search_text(self) -> str:
         """What retrieval sees: earlier user turns joined to the question (follow-ups)."""
         return " ".join([*self.history, self.question])
+
+
+@dataclass(frozen=True)
+class Result:
+    """One ranked result as the scorer sees it: its span and the second its link opens at.
+
+    >>> Result("ep", 100, 160).opens_at, Result("ep", 100, 160, link_sec=130).opens_at
+    (100, 130)
+    """
+
+    episode: str
+    start_sec: int
+    end_sec: int
+    link_sec: int | None = None  # None: the link opens at start_sec
+
+    @property
+    def opens_at(self) -> int:
+        return self.start_sec if self.link_sec is None else self.link_sec
+
+    @property
+    def width(self) -> int:
+        return self.end_sec - self.start_sec
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One answerable question's ranked results, reduced to what the metrics need.
+
+    >>> q = Question("D1", "q?", "fact", (), (Gold("ep", 100, 120),))
+    >>> score_results(q, [Result("x", 0, 50), Result("ep", 90, 150, link_sec=95)])
+    Scored(hit_rank=2, landing_rank=2, widths=(50, 60))
+    """
+
+    hit_rank: int | None
+    landing_rank: int | None
+    widths: tuple[int, ...]  # end - start of the top 5 results
 
 
 def load_questions(paths: Iterable[str | Path]) -> list[Question]:
@@ -80,30 +129,161 @@ def hits_gold(question: Question, episode: str, start_sec: int, end_sec: int) ->
     )
 
 
-def first_hit_rank(question: Question, results: Sequence[tuple[str, int, int]]) -> int | None:
-    """1-based rank of the first result that hits a gold location, else None."""
-    for rank, (episode, start, end) in enumerate(results, 1):
-        if hits_gold(question, episode, start, end):
+def lands_gold(question: Question, episode: str, link_sec: int) -> bool:
+    """Same episode, and the link second lies in [gold start - 60, gold start + 10].
+
+    >>> q = Question("D1", "q?", "fact", (), (Gold("ep", 100, 120),))
+    >>> [lands_gold(q, "ep", s) for s in (39, 40, 110, 111)]
+    [False, True, True, False]
+    """
+    return any(
+        gold.episode == episode and gold.start_sec - LAND_BEFORE_S <= link_sec <= gold.start_sec + LAND_AFTER_S
+        for gold in question.gold
+    )
+
+
+def first_hit_rank(question: Question, results: Sequence[Result]) -> int | None:
+    """1-based rank of the first result that hits a gold location, else None.
+
+    >>> q = Question("D1", "q?", "fact", (), (Gold("ep", 100, 120),))
+    >>> first_hit_rank(q, [Result("x", 0, 50), Result("ep", 140, 200)])
+    2
+    """
+    for rank, result in enumerate(results, 1):
+        if hits_gold(question, result.episode, result.start_sec, result.end_sec):
             return rank
     return None
 
 
+def first_landing_rank(question: Question, results: Sequence[Result]) -> int | None:
+    """1-based rank of the first result whose link lands on a gold location, else None.
+
+    >>> q = Question("D1", "q?", "fact", (), (Gold("ep", 100, 120),))
+    >>> first_landing_rank(q, [Result("ep", 30, 200), Result("ep", 30, 200, link_sec=95)])
+    2
+    """
+    for rank, result in enumerate(results, 1):
+        if lands_gold(question, result.episode, result.opens_at):
+            return rank
+    return None
+
+
+def score_results(question: Question, results: Sequence[Result]) -> Scored:
+    """First hit rank and first landing rank in the top 10, and the top 5 span widths."""
+    top = list(results[:10])
+    return Scored(first_hit_rank(question, top), first_landing_rank(question, top), tuple(r.width for r in top[:5]))
+
+
 def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); 0.0 for no values."""
+    """Nearest-rank percentile (q in 0..100); 0.0 for no values.
+
+    >>> percentile([1, 2, 3, 4], 50), percentile([1, 2, 3, 4], 95)
+    (2, 4)
+    """
     if not values:
         return 0.0
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
-def retrieval_metrics(ranks: Sequence[int | None]) -> dict[str, float]:
-    """hit@1/5/10 and MRR@10 over answerable questions' first-hit ranks."""
-    n = len(ranks)
-    if n == 0:
-        return {"hit@1": 0.0, "hit@5": 0.0, "hit@10": 0.0, "mrr@10": 0.0}
+def span_median(widths: Sequence[float]) -> float | None:
+    """The upper median of the span widths, as the reference scorer computes it; None for none.
+
+    >>> span_median([60, 10, 30, 20])
+    30
+    """
+    return sorted(widths)[len(widths) // 2] if widths else None
+
+
+def retrieval_metrics(scored: Sequence[Scored]) -> dict[str, float | None]:
+    """hit@1/5/10, MRR@10, lands@1/5 and the median top-5 span over answerable questions.
+
+    >>> m = retrieval_metrics([Scored(1, 2, (30, 60)), Scored(None, None, (90,))])
+    >>> m["hit@1"], m["mrr@10"], m["lands@1"], m["lands@5"], m["span_s_median"]
+    (0.5, 0.5, 0.0, 0.5, 60)
+    """
+    n = len(scored)
+    hit_ranks = [s.hit_rank for s in scored]
+    landing_ranks = [s.landing_rank for s in scored]
+    widths = [w for s in scored for w in s.widths]
+
+    def share(ranks: list[int | None], k: int) -> float:
+        return sum(1 for r in ranks if r is not None and r <= k) / n if n else 0.0
+
     return {
-        "hit@1": sum(1 for r in ranks if r is not None and r <= 1) / n,
-        "hit@5": sum(1 for r in ranks if r is not None and r <= 5) / n,
-        "hit@10": sum(1 for r in ranks if r is not None and r <= 10) / n,
-        "mrr@10": sum(1 / r for r in ranks if r is not None and r <= 10) / n,
+        "hit@1": share(hit_ranks, 1),
+        "hit@5": share(hit_ranks, 5),
+        "hit@10": share(hit_ranks, 10),
+        "mrr@10": sum(reciprocal_rank(r) for r in hit_ranks) / n if n else 0.0,
+        "lands@1": share(landing_ranks, 1),
+        "lands@5": share(landing_ranks, 5),
+        "span_s_median": span_median(widths),
     }
+
+
+def reciprocal_rank(rank: int | None, k: int = 10) -> float:
+    """1/rank within the top k, else 0 (one question's share of MRR@k)."""
+    return 1 / rank if rank is not None and rank <= k else 0.0
+
+
+def bootstrap_interval(
+    per_question_values: Sequence[float], n_resamples: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean of per-question values (e.g. hit@5 as 0/1).
+
+    Resamples the questions with replacement `n_resamples` times; the interval is the
+    (1 - level)/2 and (1 + level)/2 nearest-rank percentiles of the resampled means.
+    The same values and seed give the same interval. (0.0, 0.0) for no values.
+
+    >>> bootstrap_interval([1, 1, 1, 1])
+    (1.0, 1.0)
+    >>> low, high = bootstrap_interval([1, 0] * 20); low < 0.5 < high
+    True
+    """
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
+    values = np.asarray(per_question_values, dtype=np.float64)
+    if values.size == 0:
+        return 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, values.size, size=(n_resamples, values.size))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return float(percentile(means.tolist(), tail)), float(percentile(means.tolist(), 100 - tail))
+
+
+def stable_hash(text: str, seed: int = 0) -> int:
+    """A hash of `text` that is the same in every process (unlike the salted `hash()`)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{text}".encode("utf-8")).digest()[:8], "big")
+
+
+def two_fold_split(questions: Sequence[Question], seed: int = 0) -> tuple[list[Question], list[Question]]:
+    """Two halves, stratified by question type, for "keep a change only if it wins on both".
+
+    Within each type, questions are ordered by a stable hash of their id and dealt
+    to the folds in turn; a type's odd one out goes to the fold that is smaller so
+    far. The split depends only on the ids, types and seed, so every run agrees.
+    Each fold keeps the input order.
+
+    >>> qs = [Question(f"Q{i}", "?", "fact" if i < 4 else "who", (), ()) for i in range(6)]
+    >>> a, b = two_fold_split(qs)
+    >>> len(a), len(b), sorted(q.type for q in a) == sorted(q.type for q in b)
+    (3, 3, True)
+    """
+    by_type: dict[str, list[int]] = defaultdict(list)
+    for position, question in enumerate(questions):
+        by_type[question.type].append(position)
+    in_a: set[int] = set()
+    sizes = [0, 0]
+    for qtype in sorted(by_type):
+        ordered = sorted(by_type[qtype], key=lambda i: (stable_hash(questions[i].id, seed), questions[i].id, i))
+        first = 0 if sizes[0] <= sizes[1] else 1
+        for turn, position in enumerate(ordered):
+            fold = (first + turn) % 2
+            sizes[fold] += 1
+            if fold == 0:
+                in_a.add(position)
+    fold_a = [q for i, q in enumerate(questions) if i in in_a]
+    fold_b = [q for i, q in enumerate(questions) if i not in in_a]
+    return fold_a, fold_b

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -141,6 +142,28 @@ class LexicalIndex:
     def __len__(self) -> int:
         return int(self._bm25.scores["num_docs"])
 
+    def term_idf(self, query: str) -> dict[str, float]:
+        """IDF of each distinct term of `query`, tokenized as the index was (stemmed, no stopwords).
+
+        Document frequencies come from the bm25s score matrix (one column per vocabulary
+        term, CSC: `indptr[i + 1] - indptr[i]` documents contain term i); the IDF is
+        bm25s's default (Lucene) one. A term that no document contains gets the IDF of
+        df = 0, above every known term's: a word no transcript says is the strongest
+        sign that the question asks for something the podcast never covered.
+
+            >>> lexical.term_idf("Who mentioned quantum annealing?")  # doctest: +SKIP
+            {'who': 1.8, 'mention': 2.5, 'quantum': 7.3, 'anneal': 9.1}  # 13,872 passages
+        """
+        indptr = self._bm25.scores["indptr"]
+        vocab = self._bm25.vocab_dict
+        weights: dict[str, float] = {}
+        for term in self.tokenize([query])[0]:
+            column = vocab.get(term)
+            known = column is not None and column + 1 < len(indptr)
+            df = int(indptr[column + 1] - indptr[column]) if known else 0
+            weights[term] = bm25_idf(df, len(self))
+        return weights
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for `query` (zeros when no word is known)."""
         tokens = [t for t in self.tokenize([query])[0] if t in self._bm25.vocab_dict]
@@ -150,6 +173,27 @@ class LexicalIndex:
 
     def save(self, path: Path) -> None:
         self._bm25.save(str(path), show_progress=False)
+
+
+def bm25_idf(df: int, n_docs: int) -> float:
+    """Lucene's BM25 IDF, bm25s's default: log(1 + (N - df + 0.5) / (df + 0.5)); always > 0."""
+    return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
+
+def term_coverage(term_idf: Mapping[str, float], text: str) -> float:
+    """IDF-weighted share of the query terms (`LexicalIndex.term_idf`) that `text` contains.
+
+    `text` is tokenized the way the index is, so "annealing" matches "anneal". Missing
+    a rare term costs more than missing a common one; no terms at all covers 1.0.
+
+        >>> term_coverage({"bloom": 6.0, "filter": 4.0, "zyx": 9.0}, "Bloom filters are fast")
+        0.5263157894736842
+    """
+    total = sum(term_idf.values())
+    if total <= 0:
+        return 1.0
+    present = set(LexicalIndex.tokenize([text])[0])
+    return sum(weight for term, weight in term_idf.items() if term in present) / total
 
 
 # --------------------------------------------------------------------------- the index

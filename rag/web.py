@@ -160,7 +160,7 @@ def render_answer(answer: Answer) -> str:
         body = escape_llm(answer.text.split(REFUSAL_SPLIT)[0])
         if not answer.sources:
             return body
-        closest = "\n".join(f"- {safe_link(hit.passage.label(), hit.passage.url)}" for hit in answer.sources)
+        closest = "\n".join(f"- {safe_link(hit.label(), hit.url)}" for hit in answer.sources)
         return f"{body}\n\nThe closest moments I found:\n\n{closest}"
     by_n = {c.n: c for c in answer.citations}
     parts = []
@@ -193,12 +193,12 @@ def render_sources(answer: Answer) -> str:
     blocks = []
     for n, hit in enumerate(answer.sources, 1):
         passage = hit.passage
-        when = f"{format_timestamp(passage.start_s)}–{format_timestamp(passage.end_s)}"
+        when = f"{format_timestamp(passage.start_s)}–{format_timestamp(passage.end_s)}, opens at {format_timestamp(hit.link_sec)}"
         links = []
-        moment = video_moment(passage.url)
+        moment = video_moment(hit.url)
         if moment:
             links.append(f"[▶ play here]({embed_url(*moment)})")
-            links.append(safe_link("YouTube ↗", passage.url))
+            links.append(safe_link("YouTube ↗", hit.url))
         excerpt = textwrap.shorten(" ".join(passage.text.split()), width=420, placeholder=" …")
         speakers = ", ".join(passage.speakers) or "Unknown speaker"
         tag = " · cited" if passage.id in cited else ""

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from rag.answer import (
+    REFUSAL_MIN_COVERAGE,
     Answer,
     Answerer,
     Delta,
@@ -19,7 +20,7 @@ from rag.answer import (
 )
 from rag.chunking import format_timestamp
 from rag.embedding import HashingEmbedder
-from rag.index import load_index
+from rag.index import LexicalIndex, bm25_idf, load_index, term_coverage
 from rag.ingest import ingest
 from rag.llm import LLMSettings, OpenAIChat
 from rag.retrieve import Filters, Searcher
@@ -28,6 +29,8 @@ from tests.fake_llm import FakeLLMServer, Reply
 
 SECRET = "sk-test-SECRET-answer"
 BLOOM = "What are bloom filters used for?"
+# On topic (bloom filters are discussed) but asks about words no transcript says.
+NEVER_SAID = "What are bloom filters used for in geothermal drilling rigs?"
 
 
 @pytest.fixture
@@ -128,6 +131,46 @@ def test_low_confidence_refuses_without_calling_the_llm(searcher: Searcher) -> N
         final = answerer(searcher, server).answer("zyxwv qwertyuiop asdfgh")
     assert server.chat_requests() == []
     assert final.refused and final.text.startswith("The podcast episodes I have do not cover this.")
+
+
+def test_refuses_when_the_questions_rare_terms_are_missing(searcher: Searcher) -> None:
+    with FakeLLMServer([Reply("should not be asked")]) as server:
+        final = answerer(searcher, server).answer(NEVER_SAID)
+    assert server.chat_requests() == []
+    assert final.refused and final.text.startswith("The podcast episodes I have do not cover this.")
+    assert final.confidence >= 0.15  # the cosine gate alone would have let it through
+    assert final.coverage < REFUSAL_MIN_COVERAGE
+    assert not answerer(searcher, refusal_min_coverage=0.0).answer(NEVER_SAID).refused
+
+
+def test_answers_when_rare_terms_are_present(searcher: Searcher) -> None:
+    question = "What hash functions do bloom filters use?"
+    with FakeLLMServer([Reply("They use several hash functions [1].")]) as server:
+        final = answerer(searcher, server).answer(question)
+    assert not final.refused and final.mode == "llm"
+    assert final.coverage == 1.0
+    assert len(server.chat_requests()) == 1
+
+
+def test_coverage_weighs_a_missing_rare_term_more_than_a_common_one() -> None:
+    lexical = LexicalIndex.build([
+        "Data pipelines move data.",
+        "We count distinct users with HyperLogLog.",
+        "Data quality checks catch bad data.",
+        "Data contracts between teams.",
+    ])
+    weights = lexical.term_idf("How does HyperLogLog count data about zebras?")
+    assert set(weights) == {"how", "doe", "hyperloglog", "count", "data", "about", "zebra"}
+    assert weights["data"] == pytest.approx(bm25_idf(3, 4))
+    assert weights["data"] < weights["hyperloglog"] == weights["count"] < weights["zebra"] == bm25_idf(0, 4)
+    total = sum(weights.values())
+    # "zebras" is said nowhere: missing it costs the most; stemming matches "HyperLogLogs".
+    everything_but_zebras = term_coverage(weights, "How does it count HyperLogLogs, and data about them?")
+    assert everything_but_zebras == pytest.approx(1 - weights["zebra"] / total)
+    missing_rare = term_coverage(weights, "How does it count data about zebras?")
+    missing_common = term_coverage(weights, "How does HyperLogLog count about zebras?")
+    assert missing_rare < missing_common < 1.0
+    assert term_coverage({}, "anything") == 1.0
 
 
 def test_refusal_lists_closest_moments(searcher: Searcher) -> None:

@@ -47,11 +47,13 @@ def test_search_json_shape(built_index: Path) -> None:
     assert result.exit_code == 0, result.output
     results = json.loads(result.output)["results"]
     assert len(results) == 2
-    assert set(results[0]) == {"episode", "title", "speakers", "start_sec", "end_sec", "url", "text", "score"}
+    assert set(results[0]) == {"episode", "title", "speakers", "speaker", "start_sec", "end_sec", "link_sec", "url",
+                               "text", "score"}
     top = results[0]
     assert top["episode"] == "algorithms-data-structures-for-engineers"
-    assert top["url"] == f"https://www.youtube.com/watch?v=RiQa-9LguW8&t={top['start_sec']}s"
-    assert isinstance(top["speakers"], list) and top["start_sec"] <= top["end_sec"]
+    assert top["start_sec"] <= top["link_sec"] <= top["end_sec"]
+    assert top["url"] == f"https://www.youtube.com/watch?v=RiQa-9LguW8&t={top['link_sec']}s"
+    assert isinstance(top["speakers"], list) and top["speaker"] in top["speakers"]
 
 
 def test_search_text_output_reads_title_speaker_time_and_link(built_index: Path) -> None:
@@ -105,6 +107,16 @@ def test_ask_json_shape_offline(built_index: Path) -> None:
     citation = answer["citations"][0]
     assert set(citation) == {"n", "episode", "title", "speaker", "start_sec", "end_sec", "url", "verified"}
     assert citation["url"].endswith(f"&t={citation['start_sec']}s")
+
+
+def test_ask_refuses_a_question_whose_rare_terms_were_never_said(built_index: Path, monkeypatch) -> None:
+    question = "What are bloom filters used for in geothermal drilling rigs?"
+    result = run("ask", question, "--index", str(built_index), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["refused"] is True
+    monkeypatch.setenv("RAG_REFUSAL_MIN_COVERAGE", "0")
+    result = run("ask", question, "--index", str(built_index), "--json")
+    assert json.loads(result.output)["refused"] is False
 
 
 def test_ask_with_llm_server_streams_and_lists_sources(built_index: Path, monkeypatch) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from rag.chunking import Passage
 from rag.embedding import HashingEmbedder
 from rag.index import load_index
-from rag.retrieve import Filters, Hit, Searcher, merge_adjacent, rrf_fuse
+from rag.retrieve import Filters, Hit, Searcher, locate_moment, merge_adjacent, rrf_fuse
 
 
 def test_rrf_ranks_hit_found_by_both_first() -> None:
@@ -29,10 +30,62 @@ def test_adjacent_windows_of_one_moment_merge_at_the_best_rank() -> None:
     hits = [Hit(passage(5, start=50), 0.9, "hybrid"), Hit(passage(1, "other"), 0.8, "hybrid"),
             Hit(passage(6, start=60), 0.7, "hybrid"), Hit(passage(8, start=80), 0.6, "hybrid")]
     merged = merge_adjacent(hits)
+    # The merged moment keeps its best passage's span: a neighbour adds context, not length.
     assert [(h.passage.id, h.passage.start_s, h.passage.end_s, h.score) for h in merged] == [
-        ("ep#5+ep#6", 50, 69, 0.9), ("other#1", 0, 9, 0.8), ("ep#8", 80, 89, 0.6)]
+        ("ep#5+ep#6", 50, 59, 0.9), ("other#1", 0, 9, 0.8), ("ep#8", 80, 89, 0.6)]
     assert merged[0].passage.text == "A: line 5\nA: line 6"
     assert merged[0].passage.line_starts == (50, 60)
+    assert merge_adjacent(hits, union_spans=True)[0].passage.end_s == 69
+
+
+def moment(lines: list[tuple[int, str]]) -> Hit:
+    text = "\n".join(line for _, line in lines)
+    seconds = tuple(second for second, _ in lines)
+    return Hit(Passage("ep#0", "ep", "T", "S", ("Ann",), min(seconds), max(seconds), text,
+                       "https://www.youtube.com/watch?v=abcdefghijk&t=0s", 0, guests=("Ann",), line_starts=seconds),
+               1.0, "hybrid")
+
+
+def test_link_opens_at_the_line_that_answers_inside_the_span() -> None:
+    hit = moment([(100, "Ann: We started the company in Berlin."), (160, "Alexey: What about hiring?"),
+                  (230, "Ann: Bloom filters answer membership questions cheaply."), (300, "Ann: Anyway.")])
+    located = locate_moment(hit, {"bloom": 6.0, "filter": 4.0, "membership": 5.0})
+    assert located.link_sec == 230
+    assert located.passage.start_s <= located.link_sec <= located.passage.end_s
+    assert located.url == "https://www.youtube.com/watch?v=abcdefghijk&t=230s"
+    assert located.label() == "T — Ann @ 3:50"
+
+
+def test_link_opens_at_the_hosts_question_just_before_the_answer() -> None:
+    hit = moment([(100, "Ann: Something else entirely."), (215, "Alexey: And what are bloom filters for?"),
+                  (230, "Ann: They answer membership questions cheaply, bloom filters.")])
+    assert locate_moment(hit, {"bloom": 6.0, "filter": 4.0, "membership": 5.0}).link_sec == 215
+
+
+def test_link_opens_at_the_span_start_when_no_line_matches() -> None:
+    hit = moment([(100, "Ann: One."), (130, "Ann: Two.")])
+    assert locate_moment(hit, {"kubernetes": 7.0}).link_sec == 100
+
+
+def test_a_merged_neighbours_supporting_line_stretches_the_span_to_include_the_link() -> None:
+    hit = moment([(100, "Ann: Bloom filters are probabilistic."), (200, "Ann: Nothing here.")])
+    narrowed = Hit(replace(hit.passage, start_s=200, end_s=200), 1.0, "hybrid")
+    located = locate_moment(narrowed, {"bloom": 6.0, "filter": 4.0})
+    assert (located.link_sec, located.passage.start_s, located.passage.end_s) == (100, 100, 200)
+
+
+def test_search_results_carry_a_link_inside_their_span(searcher: Searcher) -> None:
+    hits = searcher.search("bloom filters", k=5)
+    for hit in hits:
+        assert hit.passage.start_s <= hit.link_sec <= hit.passage.end_s
+        assert hit.link_sec in hit.passage.line_starts
+        if hit.passage.url:
+            assert hit.url.endswith(f"&t={hit.link_sec}s")
+    top = hits[0]
+    line = next(i for i, s in enumerate(top.passage.line_starts) if s == top.link_sec)
+    window = [top.passage.text.split("\n")[i].lower() for i in range(line, len(top.passage.line_starts))
+              if top.passage.line_starts[i] - top.link_sec <= 30]
+    assert any("bloom" in text for text in window)
 
 
 @pytest.fixture
