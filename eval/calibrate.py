@@ -35,7 +35,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 
-from rag.answer import Answerer, lexical_support, rewrite_followup, split_sentences  # noqa: E402
+from rag.answer import Answerer, lexical_support, split_sentences  # noqa: E402
 from rag.cli import open_searcher  # noqa: E402
 from rag.config import Config  # noqa: E402
 from rag.errors import RagError  # noqa: E402
@@ -72,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     points: list[tuple[Question, float, float]] = []
     print(f"{'id':<6} {'type':<13} cosine coverage")
     for question in questions:
-        standalone = rewrite_followup(question.question, question.history)
-        hits = answerer.searcher.search(standalone, k=answerer.k)
+        query, context = answerer.search_request(question.question, question.history, [])
+        standalone = f"{context} {query}" if context else query
+        hits = answerer.searcher.search(query, k=answerer.k, context=context)
         confidence = answerer.confidence(standalone, hits)
         coverage = answerer.coverage(standalone, hits)
         scores[question.answerable].append(confidence)

@@ -85,7 +85,7 @@ def evaluate_mode(searcher: Searcher, questions: list[Question], show_progress: 
     per_question = []
     for question in tqdm(questions, desc=searcher.mode, disable=not show_progress, leave=False):
         started = time.perf_counter()
-        hits = searcher.search(question.search_text(), k=10)
+        hits = searcher.search(question.question, k=10, context=question.context)
         latencies_ms.append((time.perf_counter() - started) * 1000)
         results = [Result(h.passage.episode_id, h.passage.start_s, h.passage.end_s, h.link_sec) for h in hits]
         per_question.append(

@@ -53,8 +53,13 @@ class Question:
         return bool(self.gold)
 
     def search_text(self) -> str:
-        """What retrieval sees: earlier user turns joined to the question (follow-ups)."""
+        """Earlier user turns joined to the question: a standalone text for follow-ups."""
         return " ".join([*self.history, self.question])
+
+    @property
+    def context(self) -> str:
+        """Earlier user turns: the scope a follow-up's search keeps (`Searcher.search(context=)`)."""
+        return " ".join(self.history)
 
 
 @dataclass(frozen=True)

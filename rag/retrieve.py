@@ -11,6 +11,7 @@ happened to survive a global top-k.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
@@ -19,8 +20,7 @@ import numpy as np
 from rag.chunking import UNKNOWN_SPEAKER, Passage, format_timestamp
 from rag.embedding import Embedder
 from rag.index import Index, LexicalIndex
-from rag.lines import LineTerms
-from rag.locate import LEAD_IN_S, line_scores, link_line
+from rag.locate import LEAD_IN_S, line_scores, link_line, question_terms
 
 RRF_K = 60  # the usual constant (Cormack et al.); smaller k favours the top ranks
 # A merged neighbour widens the span only with lines that match the question at least this
@@ -53,15 +53,15 @@ class Hit:
         return self.passage.url_at(self.link_sec)
 
     @property
+    def link_line(self) -> int:
+        """Index of the passage line the link opens at (0 when no line starts there)."""
+        return next((i for i, second in enumerate(self.passage.line_starts) if second == self.link_sec), 0)
+
+    @property
     def speaker(self) -> str:
-        """Who speaks at `link_sec` (the passage's main voice when no line starts there)."""
-        for index, second in enumerate(self.passage.line_starts):
-            if second == self.link_sec:
-                speaker, _ = self.passage.line_at(index)
-                if speaker:
-                    return speaker
-                break
-        return self.passage.speakers[0] if self.passage.speakers else UNKNOWN_SPEAKER
+        """Who speaks at `link_sec` (the passage's main voice when the line names nobody)."""
+        speaker, _ = self.passage.line_at(self.link_line)
+        return speaker or (self.passage.speakers[0] if self.passage.speakers else UNKNOWN_SPEAKER)
 
     def label(self) -> str:
         """`Episode title — Speaker @ mm:ss` at the moment the link opens."""
@@ -103,7 +103,9 @@ def rrf_fuse(rankings: Sequence[Sequence[int]], *, k: int = RRF_K, weights: Sequ
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def merge_adjacent(hits: Iterable[Hit], *, max_span: int = 3, union_spans: bool = False) -> list[Hit]:
+def merge_adjacent(
+    hits: Iterable[Hit], *, max_span: int = 3, union_spans: bool = False, limit: int | None = None
+) -> list[Hit]:
     """Fold neighbouring passages of one episode into one hit at the best one's rank.
 
     Overlapping or consecutive windows are one moment; returning each of them
@@ -111,28 +113,34 @@ def merge_adjacent(hits: Iterable[Hit], *, max_span: int = 3, union_spans: bool 
     most `max_span` passages; a further neighbour is the same moment and is dropped.
     The merged hit carries the neighbours' text as context, but its span stays
     that of its best passage: a neighbour found by the same question does not make
-    the moment longer (`tighten_span` narrows it to the supporting lines later).
+    the moment longer (`locate_moment` stretches it over supporting lines only).
+    Only the first `limit` moments are built (all of them when None).
     """
-    groups: list[list[Hit]] = []
+    groups: list[list[Hit] | None] = []  # in order of their best hit; None once folded into another
+    group_of: dict[tuple[str, int], int] = {}
     for hit in hits:
-        touching = [g for g in groups if _touches(g, hit)]
+        episode, ordinal = hit.passage.episode_id, hit.passage.ordinal
+        # Groups are runs of consecutive ordinals, so touching one means holding a neighbour.
+        touching = sorted({group_of[(episode, n)] for n in (ordinal - 1, ordinal + 1) if (episode, n) in group_of})
         if not touching:
+            group_of[(episode, ordinal)] = len(groups)
             groups.append([hit])
             continue
-        first = touching[0]
+        first = groups[touching[0]]
+        assert first is not None
         if len(first) >= max_span:
             continue
         first.append(hit)
-        for other in touching[1:]:
-            if len(first) + len(other) <= max_span:
+        group_of[(episode, ordinal)] = touching[0]
+        for other_id in touching[1:]:
+            other = groups[other_id]
+            if other is not None and len(first) + len(other) <= max_span:
                 first.extend(other)
-                groups.remove(other)
-    return [_merged_hit(group, union_spans) for group in groups]
-
-
-def _touches(group: list[Hit], hit: Hit) -> bool:
-    ordinals = [h.passage.ordinal for h in group]
-    return group[0].passage.episode_id == hit.passage.episode_id and min(ordinals) - 1 <= hit.passage.ordinal <= max(ordinals) + 1
+                groups[other_id] = None
+                for member in other:
+                    group_of[(episode, member.passage.ordinal)] = touching[0]
+    live = [group for group in groups if group is not None]
+    return [_merged_hit(group, union_spans) for group in live[:limit]]
 
 
 def _merged_hit(group: list[Hit], union_spans: bool = False) -> Hit:
@@ -186,7 +194,10 @@ def locate_moment(
     passage = hit.passage
     lines = passage.text.split("\n")
     seconds = [passage.line_at(i)[1] for i in range(len(lines))]
-    scores = line_scores(term_weights, LexicalIndex.tokenize(lines))
+    # The words spoken, not the "Speaker: " label: a question naming the guest would
+    # otherwise favour every line the guest says.
+    spoken = [line.partition(": ")[2] or line for line in lines]
+    scores = line_scores(term_weights, LexicalIndex.tokenize(spoken))
     link = seconds[link_line(scores, seconds, lead_in_s=lead_in_s)]
     top = max(scores)
     supporting = [sec for sec, score in zip(seconds, scores) if top > 0 and score >= support * top]
@@ -221,7 +232,7 @@ class Searcher:
         rrf_k: int = RRF_K,
         dense_weight: float = 1.0,
         lexical_weight: float = 1.0,
-        focus_episodes: int = 3,
+        focus_episodes: int = 8,
         episode_pool: int = 50,
         focus_weight: float = 1.0,
         merge: bool = True,
@@ -229,9 +240,6 @@ class Searcher:
         locate: bool = True,
         lead_in_s: int = LEAD_IN_S,
         support: float = SUPPORT_SHARE,
-        line_weight: float = 0.0,
-        focus_line_weight: float = 0.0,
-        lines: LineTerms | None = None,
     ) -> None:
         if mode not in ("hybrid", "dense", "lexical"):
             raise ValueError(f"mode must be hybrid, dense or lexical, not {mode!r}")
@@ -250,9 +258,6 @@ class Searcher:
         self.locate = locate
         self.lead_in_s = lead_in_s
         self.support = support
-        self.line_weight = line_weight if mode == "hybrid" else 0.0
-        self.focus_line_weight = focus_line_weight if mode == "hybrid" else 0.0
-        self.lines = lines if lines is not None else LineTerms.build(index.passages)
         self._episode_of = np.array([p.episode_id for p in index.passages])
         self._ids_by_episode: dict[str, np.ndarray] = {}
         for position, episode_id in enumerate(self._episode_of):
@@ -279,13 +284,16 @@ class Searcher:
         top = np.argpartition(-scores, n - 1)[:n]
         return [int(i) for i in top[np.argsort(-scores[top], kind="stable")]]
 
+    def _signals(self, query: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The query's vector and its BM25 score of every passage (None where the mode has no use for it)."""
+        vector = self.embedder.embed_queries([query])[0] if self.mode in ("hybrid", "dense") else None
+        lexical = self.index.lexical.scores(query) if self.mode in ("hybrid", "lexical") else None
+        return vector, lexical
+
     def _fuse(self, vector: np.ndarray | None, lexical: np.ndarray | None, allowed: np.ndarray | None,
-              k: int | None = None, best_line: np.ndarray | None = None, line_weight: float = 0.0) -> dict[int, float]:
+              k: int | None = None) -> dict[int, float]:
         rankings: list[list[int]] = []
         weights: list[float] = []
-        if best_line is not None and line_weight > 0:
-            rankings.append(self.lexical_ranking(best_line, allowed, k))
-            weights.append(line_weight)
         if vector is not None:
             rankings.append(self.dense_ranking(vector, allowed, k))
             weights.append(self.dense_weight)
@@ -294,7 +302,7 @@ class Searcher:
             weights.append(self.lexical_weight)
         return dict(rrf_fuse(rankings, k=self.rrf_k, weights=weights))
 
-    def _focus_on_episodes(self, fused: dict[int, float], vector, lexical, allowed, best_line) -> dict[int, float]:  # type: ignore[no-untyped-def]
+    def _focus_on_episodes(self, fused: dict[int, float], vector, lexical, allowed) -> dict[int, float]:  # type: ignore[no-untyped-def]
         pool = sorted(fused.items(), key=lambda item: -item[1])[: self.episode_pool]
         relevance: dict[str, float] = {}
         for doc, score in pool:
@@ -307,31 +315,36 @@ class Searcher:
         if allowed is not None:
             ids = np.intersect1d(ids, allowed)
         scores = dict(fused)
-        for doc, score in self._fuse(vector, lexical, ids, len(ids), best_line, self.focus_line_weight).items():
+        for doc, score in self._fuse(vector, lexical, ids, len(ids)).items():
             scores[doc] = scores.get(doc, 0.0) + self.focus_weight * score
         return scores
 
-    def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
-        """The `k` best moments for `query` within `filters`, best first."""
+    def search(self, query: str, k: int = 5, filters: Filters | None = None, *, context: str = "") -> list[Hit]:
+        """The `k` best moments for `query` within `filters`, best first.
+
+        `context` is what the conversation was about (earlier questions). It picks the
+        scope, the episodes under discussion, together with `query`; `query` alone
+        then picks the moment inside them and the second the link opens at, so that a
+        follow-up ("why don't they measure heart rate?") is not drowned by its history.
+        """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         query = " ".join(query.split())
+        context = " ".join(context.split())
         if not query:
             return []
         allowed = self.allowed_ids(filters)
-        vector = self.embedder.embed_queries([query])[0] if self.mode in ("hybrid", "dense") else None
-        lexical = self.index.lexical.scores(query) if self.mode in ("hybrid", "lexical") else None
-        weights = self.index.lexical.term_idf(query)
-        line_scores = self.lines.scores(weights)
-        best_line = self.lines.best_per_passage(line_scores) if self.mode == "hybrid" else None
-        scores = self._fuse(vector, lexical, allowed, None, best_line, self.line_weight)
+        scope = self._signals(f"{context} {query}" if context else query)
+        scores = self._fuse(*scope, allowed)
         if self.focus_episodes and scores:
-            scores = self._focus_on_episodes(scores, vector, lexical, allowed, best_line)
+            moment = self._signals(query) if context else scope
+            scores = self._focus_on_episodes(scores, *moment, allowed)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
         hits = (Hit(self.index.passages[doc], score, self.mode) for doc, score in ranked)
-        top = (merge_adjacent(hits, union_spans=self.union_spans) if self.merge else list(hits))[:k]
+        top = merge_adjacent(hits, union_spans=self.union_spans, limit=k) if self.merge else list(itertools.islice(hits, k))
         if not self.locate:
             return top
+        weights = question_terms(self.index.lexical, query)
         return [locate_moment(hit, weights, lead_in_s=self.lead_in_s, support=self.support) for hit in top]
 
 

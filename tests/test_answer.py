@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from rag.answer import (
+    QUOTE_WINDOW_S,
     REFUSAL_MIN_COVERAGE,
     Answer,
     Answerer,
@@ -16,7 +17,6 @@ from rag.answer import (
     claims_by_source,
     load_prompts,
     parse_citations,
-    rewrite_followup,
 )
 from rag.chunking import format_timestamp
 from rag.embedding import HashingEmbedder
@@ -61,12 +61,16 @@ def test_claims_are_attributed_to_the_sources_they_cite() -> None:
     assert after_period == {1: ["Bloom filters test membership."], 2: ["They use hashes."], 3: ["They use hashes."]}
 
 
-def test_followup_heuristic_uses_history_only_when_needed() -> None:
+def test_followup_without_llm_is_searched_alone_within_the_conversations_scope(searcher: Searcher) -> None:
     history = ["How does Eugene Yan write a blog post in a week?"]
-    assert rewrite_followup("Why does he rewrite the outline?", history) == f"{history[0]} Why does he rewrite the outline?"
-    assert rewrite_followup("And the fees?", history).startswith(history[0])
+    offline = answerer(searcher)
+    assert offline.search_request("Why does he rewrite the outline?", history, []) == (
+        "Why does he rewrite the outline?", history[0])
     standalone = "What are Bloom filters typically used for in data engineering?"
-    assert rewrite_followup(standalone, history) == standalone
+    assert offline.search_request(standalone, history, []) == (standalone, "")
+    answer = offline.answer("Why does he rewrite the outline?", history)
+    assert answer.question == f"{history[0]} Why does he rewrite the outline?"
+    assert answer.sources[0].passage.episode_id == "technical-writing-for-data-scientists"
 
 
 def test_prompt_numbers_sources_with_title_speaker_time(searcher: Searcher) -> None:
@@ -195,22 +199,40 @@ def test_stalled_llm_falls_back_after_the_timeout(searcher: Searcher) -> None:
     assert final.mode == "extractive" and any("timed out" in w for w in final.warnings)
 
 
-def test_extractive_answer_quotes_top_passages_with_citations(searcher: Searcher) -> None:
+def test_extractive_answer_quotes_the_moment_the_top_link_opens_on(searcher: Searcher) -> None:
     final = answerer(searcher).answer(BLOOM)
     assert final.mode == "extractive" and not final.refused
     quotes = [line for line in final.text.splitlines() if line.startswith("- ")]
-    assert 1 <= len(quotes) <= 3
+    assert 1 <= len(quotes) <= 2
     for line in quotes:
         n = int(line.rsplit("[", 1)[1].rstrip("]"))
         quoted = line.split("“", 1)[1].rsplit("”", 1)[0]
         assert quoted.split(". ")[0] in final.sources[n - 1].passage.text
-    # Each citation names who said its first quote, at that line's second.
-    first_quote = {int(q.rsplit("[", 1)[1].rstrip("]")): q for q in reversed(quotes)}
-    for citation in final.citations:
-        assert first_quote[citation.n].startswith(f"- {citation.speaker}: ")
-        assert citation.start_s in citation.passage.line_starts
-    assert "bloom" in final.text.lower()
+    # The first quote is from the top hit, said within QUOTE_WINDOW_S after its link,
+    # and its citation, the first one, opens at the quoted line.
+    top = final.sources[0]
+    first = final.citations[0]
+    assert quotes[0].endswith("[1]") and first.n == 1
+    assert quotes[0].startswith(f"- {first.speaker}: ")
+    assert top.link_sec <= first.start_s <= top.link_sec + QUOTE_WINDOW_S
+    assert first.url.endswith(f"&t={first.start_s}s")
+    assert "bloom" in quotes[0].lower()
+    # The next moments are pointed to, each opening at its own link, never quoted as filler.
+    pointers = [c for c in final.citations if f"[{c.n}]" not in "".join(quotes)]
+    assert f"Also discussed: {' '.join(f'[{c.n}]' for c in pointers)}" in final.text
+    for citation in pointers:
+        assert citation.start_s == final.sources[citation.n - 1].link_sec
     assert "RAG_LLM_MODEL" in final.text  # the one-line hint on enabling an LLM
+
+
+def test_a_second_quote_must_answer_nearly_as_well_as_the_first(searcher: Searcher) -> None:
+    strict = answerer(searcher)
+    strict.second_quote_margin = -1.0  # no other span can beat the first by a whole cosine
+    loose = answerer(searcher)
+    loose.second_quote_margin = 10.0
+    count = lambda answer: sum(line.startswith("- ") for line in answer.text.splitlines())  # noqa: E731
+    assert count(strict.answer(BLOOM)) == 1
+    assert count(loose.answer(BLOOM)) == 2
 
 
 def test_followup_is_rewritten_by_the_llm_before_retrieval(searcher: Searcher) -> None:
