@@ -25,6 +25,7 @@ from rag.chunking import Passage, format_timestamp
 from rag.errors import LLMError, RagError
 from rag.index import term_coverage
 from rag.llm import LLM
+from rag.rerank import LLMReranker
 from rag.retrieve import Filters, Hit, Searcher
 
 PROMPTS_FILE = Path(__file__).with_name("prompts.yaml")
@@ -264,6 +265,7 @@ class Answerer:
     support_min_overlap: float = SUPPORT_MIN_OVERLAP
     second_quote_margin: float = SECOND_QUOTE_MARGIN
     llm_rewrites_followups: bool = True
+    reranker: LLMReranker | None = None  # off by default: one more LLM call per question
 
     @property
     def mode(self) -> str:
@@ -288,7 +290,11 @@ class Answerer:
         warnings: list[str] = []
         query, context = self.search_request(question, history, warnings)
         standalone = f"{context} {query}" if context else query
-        hits = self.searcher.search(query, k=self.k, filters=filters, context=context)
+        if self.reranker is None:
+            hits = self.searcher.search(query, k=self.k, filters=filters, context=context)
+        else:
+            found = self.searcher.search(query, k=max(self.k, self.reranker.candidates), filters=filters, context=context)
+            hits = self.reranker.rerank(standalone, found, warnings)[: self.k]
         confidence = self.confidence(standalone, hits)
         coverage = self.coverage(standalone, hits)
         if not hits or confidence < self.refusal_min_cosine or coverage < self.refusal_min_coverage:
@@ -324,7 +330,7 @@ class Answerer:
         if self.llm is not None and self.llm_rewrites_followups and is_followup(question):
             prompt = self.prompts.rewrite.format(history="\n".join(f"- {h}" for h in history[-3:]), question=question)
             try:
-                rewritten = " ".join(self.llm.complete([{"role": "user", "content": prompt}]).split())  # type: ignore[attr-defined]
+                rewritten = " ".join(self.llm.complete([{"role": "user", "content": prompt}]).split())
                 if rewritten:
                     return rewritten, ""
             except (LLMError, AttributeError) as exc:

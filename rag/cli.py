@@ -142,6 +142,8 @@ def search(
 @click.option("--history", multiple=True, help="An earlier user question (repeat, oldest first).")
 @click.option("--llm-model", help="LLM model name [RAG_LLM_MODEL].")
 @click.option("--llm-base-url", help="OpenAI-compatible server URL [OPENAI_BASE_URL].")
+@click.option("--rerank/--no-rerank", default=None,
+              help="Let the LLM re-rank the top moments first (one more LLM call) [RAG_LLM_RERANK or off].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of streamed text.")
 @click.pass_context
 def ask(
@@ -154,6 +156,7 @@ def ask(
     history: Sequence[str],
     llm_model: str | None,
     llm_base_url: str | None,
+    rerank: bool | None,
     as_json: bool,
 ) -> None:
     """Answer QUESTION from the transcripts, citing episode, speaker and time.
@@ -167,7 +170,7 @@ def ask(
     """
     from rag.answer import Answer, Delta
 
-    config = _config(ctx).with_overrides(index_dir=index_dir).with_llm(llm_model, llm_base_url)
+    config = _config(ctx).with_overrides(index_dir=index_dir, rerank_with_llm=rerank).with_llm(llm_model, llm_base_url)
     try:
         answerer = open_answerer(config)
         filters = Filters(episode=episode, guest=guest, season=season)
@@ -232,8 +235,11 @@ def open_answerer(config: Config):  # type: ignore[no-untyped-def]
     from rag.answer import Answerer
     from rag.llm import OpenAIChat
 
+    from rag.rerank import LLMReranker
+
     llm = OpenAIChat(config.llm) if config.llm.configured else None
-    answerer = Answerer(open_searcher(config), llm)
+    reranker = LLMReranker(llm) if llm is not None and config.rerank_with_llm else None
+    answerer = Answerer(open_searcher(config), llm, reranker=reranker)
     if config.refusal_min_cosine is not None:
         answerer.refusal_min_cosine = config.refusal_min_cosine
     if config.refusal_min_coverage is not None:

@@ -29,6 +29,7 @@ class Config:
     llm: LLMSettings = field(default_factory=LLMSettings)  # not configured: extractive answers
     refusal_min_cosine: float | None = None  # None: rag.answer's value, calibrated for all-MiniLM-L6-v2
     refusal_min_coverage: float | None = None  # None: rag.answer's value, calibrated on the dev set
+    rerank_with_llm: bool = False  # re-rank the top moments with the LLM before answering (rag/rerank.py)
 
     def with_overrides(self, **changes: Any) -> "Config":
         """Flags win over file and environment; `None` means "not given"."""
@@ -43,6 +44,8 @@ class Config:
                     given[name] = float(given[name])
                 except (TypeError, ValueError):
                     raise RagError(f"{name} must be a number, not {given[name]!r}") from None
+        if "rerank_with_llm" in given and not isinstance(given["rerank_with_llm"], bool):
+            given["rerank_with_llm"] = _as_bool(given["rerank_with_llm"], "rerank_with_llm")
         return dataclasses.replace(self, **given)
 
     def with_llm(self, model: str | None = None, base_url: str | None = None) -> "Config":
@@ -65,7 +68,17 @@ _ENV = {
     "RAG_QUANTIZE": "quantize",
     "RAG_REFUSAL_MIN_COSINE": "refusal_min_cosine",
     "RAG_REFUSAL_MIN_COVERAGE": "refusal_min_coverage",
+    "RAG_LLM_RERANK": "rerank_with_llm",
 }
+
+
+def _as_bool(value: object, name: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise RagError(f"{name} must be true or false, not {value!r}")
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:

@@ -31,6 +31,10 @@ class LLM(Protocol):
         """Text deltas as the server produces them; raises `LLMError`."""
         ...
 
+    def complete(self, messages: Sequence[Message]) -> str:
+        """The whole reply as one text; raises `LLMError`."""
+        ...
+
 
 @dataclass(frozen=True)
 class LLMSettings:
