@@ -422,7 +422,7 @@ class Answerer:
 
     def extractive(self, question: str, hits: Sequence[Hit], confidence: float, warnings: list[str]) -> Answer:
         """Quote the moment: the span of the top hit that best answers the question, and
-        a second span (of any of the top three hits) only when it answers nearly as well.
+        a second span of the same episode only when it answers nearly as well.
 
         A span is up to three consecutive sentences of one speaker's turn: the
         sentence that matches the question usually introduces the answer that
@@ -447,10 +447,16 @@ class Answerer:
             scores.append(cosine + 0.2 * overlap + guest_bonus)
         chosen = [spans[self._first_quote(spans, scores, hits)]]
         first_score = scores[spans.index(chosen[0])]
-        # A second quote only when it answers the question nearly as well: never a
-        # filler from whatever moment came next.
+        # A second quote only from the same episode, and only when it answers the
+        # question nearly as well: never a filler from whatever moment came next.
+        # Other episodes are pointed to ("Also discussed"), not quoted.
+        episode = hits[chosen[0].n - 1].passage.episode_id
         second = max(
-            (i for i, span in enumerate(spans) if not span.overlaps(chosen[0]) and span.line != chosen[0].line),
+            (
+                i for i, span in enumerate(spans)
+                if hits[span.n - 1].passage.episode_id == episode
+                and not span.overlaps(chosen[0]) and span.line != chosen[0].line
+            ),
             key=lambda i: scores[i],
             default=None,
         )
@@ -473,14 +479,21 @@ class Answerer:
     @staticmethod
     def _first_quote(spans: Sequence["Span"], scores: Sequence[float], hits: Sequence[Hit]) -> int:
         """The best span said within `QUOTE_WINDOW_S` after the top hit's link (where the
-        listener lands); else the top hit's best span; else the best span of all."""
+        listener lands), a guest's if there is one; else the top hit's best span; else
+        the best span of all."""
         top = hits[0]
 
         def said_at(span: "Span") -> int:
             return hits[span.n - 1].passage.line_at(span.line)[1]
 
+        def in_window(span: "Span") -> bool:
+            return span.n == 1 and top.link_sec <= said_at(span) <= top.link_sec + QUOTE_WINDOW_S
+
+        # The guest's words before the host's set-up of the question (same figures on
+        # the dev set, and "What did Dat Tran look for ..." then quotes Dat Tran).
         for keep in (
-            lambda span: span.n == 1 and top.link_sec <= said_at(span) <= top.link_sec + QUOTE_WINDOW_S,
+            lambda span: in_window(span) and span.speaker in top.passage.guests,
+            in_window,
             lambda span: span.n == 1,
             lambda span: True,
         ):

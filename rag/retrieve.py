@@ -12,6 +12,7 @@ happened to survive a global top-k.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
@@ -28,6 +29,7 @@ RRF_K = 60  # the usual constant (Cormack et al.); smaller k favours the top ran
 # (0.971 / 0.909) on both halves at a median span of 91 s instead of 123 s; 0.5 cuts the
 # span to 71 s but loses a hit on fold A.
 SUPPORT_SHARE = 0.3
+_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,11 @@ def _drop_repeated_lines(passages: Sequence[Passage]) -> tuple[list[str], list[i
     return lines, starts
 
 
+def _words(text: str) -> str:
+    """Case-folded words separated (and surrounded) by single spaces, for whole-word matching."""
+    return " " + " ".join(_WORD.findall(text.casefold())) + " "
+
+
 def locate_moment(
     hit: Hit, term_weights: dict[str, float], *, lead_in_s: int = LEAD_IN_S, support: float = SUPPORT_SHARE
 ) -> Hit:
@@ -240,6 +247,7 @@ class Searcher:
         locate: bool = True,
         lead_in_s: int = LEAD_IN_S,
         support: float = SUPPORT_SHARE,
+        name_scope: bool = True,
     ) -> None:
         if mode not in ("hybrid", "dense", "lexical"):
             raise ValueError(f"mode must be hybrid, dense or lexical, not {mode!r}")
@@ -258,11 +266,23 @@ class Searcher:
         self.locate = locate
         self.lead_in_s = lead_in_s
         self.support = support
+        self.name_scope = name_scope
         self._episode_of = np.array([p.episode_id for p in index.passages])
         self._ids_by_episode: dict[str, np.ndarray] = {}
         for position, episode_id in enumerate(self._episode_of):
             self._ids_by_episode.setdefault(str(episode_id), []).append(position)  # type: ignore[arg-type]
         self._ids_by_episode = {e: np.array(ids, dtype=np.int64) for e, ids in self._ids_by_episode.items()}
+        self._episodes_by_guest: dict[str, set[str]] = {}
+        for passage in index.passages:
+            for guest in passage.guests:
+                if len(guest.split()) >= 2:  # a full name; a first name alone is too ambiguous
+                    self._episodes_by_guest.setdefault(guest.casefold(), set()).add(passage.episode_id)
+
+    def named_episodes(self, text: str) -> set[str]:
+        """Episodes of the guests whose full name `text` mentions ("according to Lisa Cohen")."""
+        words = _words(text)
+        return {episode for name, episodes in self._episodes_by_guest.items() if _words(name) in words
+                for episode in episodes}
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None or filters.is_empty():
@@ -334,6 +354,13 @@ class Searcher:
         if not query:
             return []
         allowed = self.allowed_ids(filters)
+        if self.name_scope:
+            named = self.named_episodes(f"{context} {query}")
+            if named:
+                ids = np.concatenate([self._ids_by_episode[e] for e in sorted(named)])
+                narrowed = ids if allowed is None else np.intersect1d(ids, allowed)
+                if len(narrowed):
+                    allowed = narrowed
         scope = self._signals(f"{context} {query}" if context else query)
         scores = self._fuse(*scope, allowed)
         if self.focus_episodes and scores:

@@ -137,3 +137,17 @@ def test_blank_question_returns_nothing_and_bad_k_is_refused(searcher: Searcher)
     assert searcher.search("   ", k=3) == []
     with pytest.raises(ValueError, match="k must be at least 1, got 0"):
         searcher.search("data", k=0)
+
+
+def test_a_question_naming_a_guest_searches_that_guests_episodes(searcher: Searcher) -> None:
+    assert searcher.named_episodes("What does Eugene Yan think about bloom filters?") == {"technical-writing-for-data-scientists"}
+    assert searcher.named_episodes("what does eugene think?") == set()  # a first name alone is ambiguous
+    hits = searcher.search("What does Eugene Yan think about bloom filters?", k=5)
+    assert hits and {h.passage.episode_id for h in hits} == {"technical-writing-for-data-scientists"}
+    unscoped = Searcher(searcher.index, searcher.embedder, name_scope=False).search(
+        "What does Eugene Yan think about bloom filters?", k=5)
+    assert "algorithms-data-structures-for-engineers" in {h.passage.episode_id for h in unscoped}
+    # An explicit filter that excludes the named guest wins over the name.
+    scoped = searcher.search("What does Eugene Yan think about bloom filters?", k=3,
+                             filters=Filters(episode="building-data-team"))
+    assert {h.passage.episode_id for h in scoped} == {"building-data-team"}
