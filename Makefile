@@ -15,11 +15,11 @@ export TOKENIZERS_PARALLELISM ?= false
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install demo search test eval bench bench-app space clean-index
+.PHONY: install demo search test eval bench bench-app space clean-index lock
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@start=$$(date +%s); \
 	if $(BIN)/python -c "import urllib.request as u; u.urlopen('$(TORCH_INDEX)/torch/', timeout=5)" >/dev/null 2>&1; then \
@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml
 	  echo "$(TORCH_INDEX) unreachable: installing torch $(TORCH_VERSION) from the configured package index"; \
 	  $(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"; \
 	fi && \
-	$(BIN)/pip install --quiet -e '.[test]' && \
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]' && \
 	echo "installed in $$(( $$(date +%s) - start ))s; venv size $$(du -sh $(VENV) | cut -f1); $$($(BIN)/python -c 'import torch; print("torch", torch.__version__)')"
 	@touch $@
 
@@ -61,6 +61,16 @@ space: install
 # Against a running app (make demo in another shell): 20 concurrent sessions.
 bench-app: install
 	$(BIN)/python eval/bench_app.py --url http://127.0.0.1:$${GRADIO_SERVER_PORT:-7860}/ --sessions 20
+
+# Re-resolve every dependency in a scratch venv and write the versions to constraints.txt,
+# which make install, CI and the Space's requirements.txt install with. Run it on purpose,
+# then run make test and commit constraints.txt.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet "torch==$(TORCH_VERSION)" -e '.[test]'
+	{ sed -n '1,2p' constraints.txt; .lock-venv/bin/pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .lock-venv
+	@echo "constraints.txt refreshed: $$(grep -c '==' constraints.txt) pinned packages"
 
 clean-index:
 	rm -rf $(INDEX)

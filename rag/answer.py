@@ -24,7 +24,8 @@ import yaml
 from rag.chunking import Passage, format_timestamp
 from rag.errors import LLMError, RagError
 from rag.index import term_coverage
-from rag.llm import LLM
+from rag.limits import Limits, check_question, trim_history
+from rag.llm import LLM, MAX_REPLY_CHARS, Deadline
 from rag.rerank import LLMReranker
 from rag.retrieve import Filters, Hit, Searcher
 
@@ -140,30 +141,53 @@ _MARKER = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")
 # before "[", so that "... it. [2]" keeps its marker with the sentence it cites.
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“'(*-])")
 _WORD = re.compile(r"[a-z0-9]+")
+# Space before punctuation, from the first space of a run on: without the look-behind
+# every space of a run starts a scan to its end, quadratic in the run's length (an
+# LLM reply of 50,000 spaces took seconds).
+_SPACE_BEFORE_PUNCT = re.compile(r"(?<![ \t])[ \t]+([.,;:!?])")
+_WHITESPACE_BEFORE_PUNCT = re.compile(r"(?<!\s)\s+([.,;:!?])")
 _STOPWORDS = frozenset(
     "a an the and or but of to in on at for with from by is are was were be been it its this that these those "
     "he she they them his her their we you i me my our your as so if then than there here what which who whom "
     "how why when where do does did not no yes can could would should will just also about into over more most "
     "very really like one some any all".split()
 )
-_ANAPHORA = re.compile(
-    r"\b(he|she|they|him|her|them|his|hers|their|theirs|it|its|that|this|those|these|there|then|the same)\b",
+# A question leans on the conversation when it opens as a continuation ("And the
+# fees?", "What about Spark?") or speaks of a person it never introduces ("Why does he
+# rewrite the outline?"). "It", "that" and "why" are left alone: most standalone
+# questions use them ("Why is Kubernetes hard for data scientists?").
+_CONTINUATION = re.compile(r"^(and|but|so|also|then|what about|how about|what else)\b", re.IGNORECASE)
+_PERSON_PRONOUN = re.compile(r"\b(he|she|him|her|his|hers)\b", re.IGNORECASE)
+# "They" also stands for things ("let both of them submit"); it leans on the conversation
+# when it opens the question ("Why don't they measure ...").
+_OPENING_THEY = re.compile(r"^(\S+\s+){0,3}(they|them|their|theirs)\b", re.IGNORECASE)
+# Words that introduce the person a later pronoun refers to, inside the question itself.
+_PERSON_NOUN = re.compile(
+    r"\b(guest|guests|speaker|host|interviewer|someone|somebody|person|people|founder|founders|co-founders?"
+    r"|engineers?|scientists?|analysts?|manager|managers|recruiters?|team|teams|company|companies|candidates?)\b",
     re.IGNORECASE,
 )
-_CONTINUATION = re.compile(r"^(and|but|so|also|what about|how about|why|then)\b", re.IGNORECASE)
-
+_NAME = re.compile(r"(?<!^)(?<![.?!] )\b[A-Z][a-z]+")  # a capitalised word that does not start a sentence
+SHORT_QUESTION_WORDS = 3
 
 def _as_data(text: str) -> str:
     """A transcript cannot close the <<< >>> data block around it."""
     return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
 
 
+def _one_line(text: str) -> str:
+    """A transcript's field (title, speaker) on one line: it cannot start a line of its own."""
+    return " ".join(text.split())
+
+
 def format_sources(hits: Sequence[Hit], prompts: Prompts) -> str:
+    """Each source numbered, with everything that comes from a transcript (title,
+    speakers, text) inside its <<< >>> data block; the number and time are ours."""
     return "\n".join(
         prompts.source.format(
             n=n,
-            title=_as_data(hit.passage.episode_title),
-            speakers=_as_data(", ".join(hit.passage.speakers) or "unknown"),
+            title=_as_data(_one_line(hit.passage.episode_title)),
+            speakers=_as_data(_one_line(", ".join(hit.passage.speakers)) or "unknown"),
             time=format_timestamp(hit.passage.start_s),
             text=_as_data(hit.passage.text),
         )
@@ -204,7 +228,7 @@ def parse_citations(text: str, n_sources: int) -> tuple[str, list[int], list[str
         return "".join(kept)
 
     clean = _MARKER.sub(replace_marker, text)
-    clean = re.sub(r"[ \t]+([.,;:!?])", r"\1", clean)
+    clean = _SPACE_BEFORE_PUNCT.sub(r"\1", clean)
     return clean.strip(), cited, warnings
 
 
@@ -229,7 +253,7 @@ def claims_by_source(text: str) -> dict[int, list[str]]:
             sentences.append(sentence)
     for sentence in sentences:
         numbers = [int(n) for group in _MARKER.findall(sentence) for n in group.split(",")]
-        bare = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", sentence)).strip()
+        bare = _WHITESPACE_BEFORE_PUNCT.sub(r"\1", _MARKER.sub("", sentence)).strip()
         for n in numbers:
             if bare:
                 claims.setdefault(n, []).append(bare)
@@ -245,8 +269,22 @@ def lexical_support(claim: str, passage_text: str) -> float:
 
 
 def is_followup(question: str) -> bool:
-    words = question.split()
-    return bool(_ANAPHORA.search(question) or _CONTINUATION.match(question.strip()) or len(words) < 5)
+    """Whether `question` cannot be understood without the conversation before it.
+
+    >>> is_followup("Why does he rewrite the outline?"), is_followup("And the fees?")
+    (True, True)
+    >>> is_followup("Why is Kubernetes hard for data scientists?")
+    False
+    >>> is_followup("Which guest caught an agent removing a test, and how did he notice?")
+    False
+    >>> is_followup("During his sabbatical, which startup excited Krzysztof?")
+    False
+    """
+    question = question.strip()
+    if len(question.split()) <= SHORT_QUESTION_WORDS or _CONTINUATION.match(question) or _OPENING_THEY.match(question):
+        return True
+    # "he" or "her" with nobody named in the question ("... his sabbatical ... Krzysztof" names him).
+    return bool(_PERSON_PRONOUN.search(question)) and not (_PERSON_NOUN.search(question) or _NAME.search(question))
 
 
 # --------------------------------------------------------------------------- the stage
@@ -267,10 +305,17 @@ class Answerer:
     second_quote_margin: float = SECOND_QUOTE_MARGIN
     llm_rewrites_followups: bool = True
     reranker: LLMReranker | None = None  # off by default: one more LLM call per question
+    limits: Limits = field(default_factory=Limits)  # question length, history turns (rag/limits.py)
+
+    max_answer_chars: int = MAX_REPLY_CHARS  # an LLM answer is cut here (the stream closed), with a warning
 
     @property
     def mode(self) -> str:
         return "llm" if self.llm is not None else "extractive"
+
+    def deadline(self) -> Deadline | None:
+        """One answer's LLM budget, shared by the follow-up rewrite, re-ranking and the answer."""
+        return Deadline.after(self.llm.total_timeout_s) if self.llm is not None else None
 
     def answer(self, question: str, history: Sequence[str] = (), filters: Filters | None = None) -> Answer:
         final = None
@@ -283,19 +328,25 @@ class Answerer:
     def stream(
         self, question: str, history: Sequence[str] = (), filters: Filters | None = None
     ) -> Iterator[Delta | Answer]:
-        """Yield text deltas as they arrive, then the final `Answer` (always last)."""
-        question = " ".join(question.split())
+        """Yield text deltas as they arrive, then the final `Answer` (always last).
+
+        Raises `QuestionTooLongError` before any retrieval or LLM call when the question
+        is over `limits.max_question_chars`; keeps the last `limits.max_history_turns`.
+        """
+        question = " ".join(check_question(question, self.limits).split())
+        history = trim_history(history, self.limits)
         if not question:
             yield Answer("Please type a question.", (), True, self.mode, ("empty question",))
             return
         warnings: list[str] = []
-        query, context = self.search_request(question, history, warnings)
+        deadline = self.deadline()
+        query, context = self.search_request(question, history, warnings, deadline)
         standalone = f"{context} {query}" if context else query
         if self.reranker is None:
             hits = self.searcher.search(query, k=self.k, filters=filters, context=context)
         else:
             found = self.searcher.search(query, k=max(self.k, self.reranker.candidates), filters=filters, context=context)
-            hits = self.reranker.rerank(standalone, found, warnings)[: self.k]
+            hits = self.reranker.rerank(standalone, found, warnings, deadline)[: self.k]
         confidence = self.confidence(standalone, hits)
         coverage = self.coverage(standalone, hits)
         if not hits or confidence < self.refusal_min_cosine or coverage < self.refusal_min_coverage:
@@ -303,22 +354,36 @@ class Answerer:
             return
 
         if self.llm is not None:
+            text, failure = "", None
+            deltas = self.llm.stream(build_messages(standalone, hits, self.prompts), deadline)
             try:
-                text = ""
-                for delta in self.llm.stream(build_messages(standalone, hits, self.prompts)):
+                for delta in deltas:
+                    delta = delta[: self.max_answer_chars - len(text)]
                     text += delta
-                    yield Delta(delta)
+                    if delta:
+                        yield Delta(delta)
+                    if len(text) >= self.max_answer_chars:
+                        warnings.append(f"the LLM's answer was cut at {self.max_answer_chars:,} characters")
+                        break
+            except LLMError as exc:
+                failure = exc
+            finally:
+                close = getattr(deltas, "close", None)
+                if close is not None:
+                    close()  # ends the HTTP stream when the answer was cut or the reader left
+            if failure is None:
                 yield replace(self._finish_llm(text, standalone, hits, confidence, warnings), coverage=coverage)
                 return
-            except LLMError as exc:
-                warnings.append(f"{exc}; showing the most relevant quotes instead")
+            warnings.append(f"{failure}; showing the most relevant quotes instead")
         answer = replace(self.extractive(query, hits, confidence, warnings), question=standalone, coverage=coverage)
         yield Delta(answer.text)
         yield answer
 
     # -- steps
 
-    def search_request(self, question: str, history: Sequence[str], warnings: list[str]) -> tuple[str, str]:
+    def search_request(
+        self, question: str, history: Sequence[str], warnings: list[str], deadline: Deadline | None = None
+    ) -> tuple[str, str]:
         """(what to search for, the conversation that scopes it).
 
         With an LLM, a follow-up is rewritten into a standalone question (no context).
@@ -331,7 +396,7 @@ class Answerer:
         if self.llm is not None and self.llm_rewrites_followups and is_followup(question):
             prompt = self.prompts.rewrite.format(history="\n".join(f"- {h}" for h in history[-3:]), question=question)
             try:
-                rewritten = " ".join(self.llm.complete([{"role": "user", "content": prompt}]).split())
+                rewritten = " ".join(self.llm.complete([{"role": "user", "content": prompt}], deadline).split())
                 if rewritten:
                     return rewritten, ""
             except (LLMError, AttributeError) as exc:

@@ -16,6 +16,7 @@ import click
 from rag.chunking import format_timestamp
 from rag.config import Config, load_config
 from rag.errors import RagError
+from rag.limits import Limits, check_question
 from rag.retrieve import Filters, Hit, Searcher
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -122,13 +123,15 @@ def search(
     config = _config(ctx).with_overrides(index_dir=index_dir, model=model)
     filters = Filters(episode=episode, guest=guest, season=season)
     try:
+        if question is not None:
+            question = check_question(question, config.limits)
         searcher = open_searcher(config, mode=mode)
         if filters.episode and not any(p.episode_id == filters.episode for p in searcher.index.passages):
             raise RagError(f"no episode {filters.episode!r} in {config.index_dir}")
         if question is not None:
             _print_hits(question, searcher.search(question, k, filters), as_json)
             return
-        _interactive(searcher, k, filters, as_json)
+        _interactive(searcher, k, filters, as_json, config.limits)
     except RagError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -239,7 +242,7 @@ def open_answerer(config: Config):  # type: ignore[no-untyped-def]
 
     llm = OpenAIChat(config.llm) if config.llm.configured else None
     reranker = LLMReranker(llm) if llm is not None and config.rerank_with_llm else None
-    answerer = Answerer(open_searcher(config), llm, reranker=reranker)
+    answerer = Answerer(open_searcher(config), llm, reranker=reranker, limits=config.limits)
     if config.refusal_min_cosine is not None:
         answerer.refusal_min_cosine = config.refusal_min_cosine
     if config.refusal_min_coverage is not None:
@@ -256,7 +259,7 @@ def open_searcher(config: Config, *, mode: str = "hybrid") -> Searcher:
     return Searcher(index, make_embedder(index.model_id), mode=mode)
 
 
-def _interactive(searcher: Searcher, k: int, filters: Filters, as_json: bool) -> None:
+def _interactive(searcher: Searcher, k: int, filters: Filters, as_json: bool, limits: Limits) -> None:
     episodes = len({p.episode_id for p in searcher.index.passages})
     click.echo(f"Searching {episodes} episodes ({len(searcher.index.passages)} passages). Empty line or Ctrl-D quits.")
     while True:
@@ -267,6 +270,11 @@ def _interactive(searcher: Searcher, k: int, filters: Filters, as_json: bool) ->
             return
         if not question.strip():
             return
+        try:
+            question = check_question(question, limits)
+        except RagError as exc:  # one bad line does not end the session
+            click.echo(f"Error: {exc}", err=True)
+            continue
         _print_hits(question, searcher.search(question, k, filters), as_json)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import yaml
 
 from rag.errors import RagError
+from rag.limits import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, MAX_SESSION_RECORDS, Limits
 from rag.llm import LLMSettings, settings_from_env
 
 DEFAULT_INDEX = Path("indexes/dtc")
@@ -30,6 +31,9 @@ class Config:
     refusal_min_cosine: float | None = None  # None: rag.answer's value, calibrated for all-MiniLM-L6-v2
     refusal_min_coverage: float | None = None  # None: rag.answer's value, calibrated on the dev set
     rerank_with_llm: bool = False  # re-rank the top moments with the LLM before answering (rag/rerank.py)
+    max_question_chars: int = MAX_QUESTION_CHARS  # longer questions are refused (CLI and app)
+    max_history_turns: int = MAX_HISTORY_TURNS  # earlier questions a follow-up may lean on
+    max_session_records: int = MAX_SESSION_RECORDS  # answers a web session keeps for its votes
 
     def with_overrides(self, **changes: Any) -> "Config":
         """Flags win over file and environment; `None` means "not given"."""
@@ -44,6 +48,9 @@ class Config:
                     given[name] = float(given[name])
                 except (TypeError, ValueError):
                     raise RagError(f"{name} must be a number, not {given[name]!r}") from None
+        for name, least in _INT_MINIMUM.items():
+            if name in given:
+                given[name] = _as_int(given[name], name, least)
         if "rerank_with_llm" in given and not isinstance(given["rerank_with_llm"], bool):
             given["rerank_with_llm"] = _as_bool(given["rerank_with_llm"], "rerank_with_llm")
         return dataclasses.replace(self, **given)
@@ -57,9 +64,16 @@ class Config:
         )
 
     @property
+    def limits(self) -> Limits:
+        return Limits(self.max_question_chars, self.max_history_turns, self.max_session_records)
+
+    @property
     def effective_cache_dir(self) -> Path:
         return self.cache_dir or self.index_dir.parent / "cache"
 
+
+# Keys come from the environment only: a config file may be shared or committed.
+_SECRETS = ("api_key", "hf_token")
 
 _ENV = {
     "RAG_INDEX": "index_dir",
@@ -69,7 +83,22 @@ _ENV = {
     "RAG_REFUSAL_MIN_COSINE": "refusal_min_cosine",
     "RAG_REFUSAL_MIN_COVERAGE": "refusal_min_coverage",
     "RAG_LLM_RERANK": "rerank_with_llm",
+    "RAG_MAX_QUESTION_CHARS": "max_question_chars",
+    "RAG_MAX_HISTORY_TURNS": "max_history_turns",
+    "RAG_MAX_SESSION_RECORDS": "max_session_records",
 }
+_INT_MINIMUM = {"max_question_chars": 1, "max_history_turns": 0, "max_session_records": 1}
+
+
+def _as_int(value: object, name: str, least: int) -> int:
+    """An int from YAML or the environment; rejects `True`, `1.5` and anything below `least`."""
+    try:
+        number = value if type(value) is int else int(str(value).strip())
+    except ValueError:
+        number = least - 1
+    if number < least:
+        raise RagError(f"{name} must be a whole number >= {least}, not {value!r}")
+    return number
 
 
 def _as_bool(value: object, name: str) -> bool:
@@ -94,7 +123,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         if not isinstance(loaded, dict):
             raise RagError(f"{path}: config must be a YAML mapping")
         known = {f.name for f in dataclasses.fields(Config) if f.name != "llm"}
-        known |= {f"llm_{name}" for name in LLMSettings.__dataclass_fields__ if name != "api_key"}
+        known |= {f"llm_{name}" for name in LLMSettings.__dataclass_fields__ if name not in _SECRETS}
         unknown = sorted(set(loaded) - known)
         if unknown:
             raise RagError(f"{path}: unknown config key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -106,7 +135,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     llm = settings_from_env(env)
     if llm_file:
         # Environment wins over the file, as for every other field.
-        from_file = {k: v for k, v in llm_file.items() if k in LLMSettings.__dataclass_fields__ and k != "api_key"}
+        from_file = {k: v for k, v in llm_file.items() if k in LLMSettings.__dataclass_fields__ and k not in _SECRETS}
         env_given = {k: getattr(llm, k) for k in ("base_url", "model") if getattr(llm, k)}
         llm = dataclasses.replace(llm, **{**from_file, **env_given})
     return Config().with_overrides(**values, llm=llm)

@@ -7,7 +7,7 @@ every oddity has a deliberate outcome: the file is either skipped or repaired, a
 one `FileNote` says which and why.
 
     >>> people = {"dattran": "Dat Tran"}
-    >>> text = "---\\ntitle: Hi\\nguests: [dattran]\\nids: {youtube: abc}\\n" \\
+    >>> text = "---\\ntitle: Hi\\nguests: [dattran]\\nids: {youtube: ScDIB-3O77A}\\n" \\
     ...        "transcript:\\n- line: Hello\\n  sec: 5\\n  who: Dat\\n---\\n"
     >>> episode, repairs = parse_episode(text, "hi.md", people)
     >>> episode.lines[0].speaker, episode.lines[0].sec, repairs
@@ -17,7 +17,12 @@ one `FileNote` says which and why.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import re
+import shutil
 import subprocess
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +32,10 @@ import yaml
 from tqdm import tqdm
 
 from rag.errors import CorpusError, TranscriptParseError
+from rag.urls import public_url
 
 YOUTUBE_WATCH = "https://www.youtube.com/watch?v={video}&t={sec}s"
+YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")  # what youtube.com/watch?v= takes
 
 # libyaml's loader is ~10x faster than the pure-Python one: it keeps re-ingest quick.
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -63,10 +70,22 @@ class Episode:
         return YOUTUBE_WATCH.format(video=self.youtube_id, sec=int(sec))
 
     def transcript_fingerprint(self) -> str:
+        """Hash of the spoken words only: two files with the same words are duplicates,
+        even when one resolves the speakers differently."""
         digest = hashlib.sha256()
         for line in self.lines:
             digest.update(line.text.encode("utf-8") + b"\x00")
         return digest.hexdigest()
+
+    def fingerprint(self) -> str:
+        """Hash of everything that reaches the index: metadata and every line's text,
+        second, speaker and section (all fields but `source`). A corrected speaker,
+        second or header changes it, so that re-ingest rebuilds the index."""
+        record = [
+            self.id, self.title, self.youtube_id, list(self.guests), self.season, self.number, self.date,
+            [[line.text, line.sec, line.speaker, line.section] for line in self.lines],
+        ]
+        return hashlib.sha256(json.dumps(record, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -183,10 +202,13 @@ def parse_episode(text: str, name: str, people: dict[str, str]) -> tuple[Episode
     guest_ids = meta.get("guests") or []
     if isinstance(guest_ids, str):
         guest_ids = [guest_ids]
-    guests = tuple(people.get(str(g), str(g)) for g in guest_ids if g)
+    guests = tuple(_clean(people.get(str(g), str(g))) for g in guest_ids if g)
     ids = meta.get("ids") if isinstance(meta.get("ids"), dict) else {}
-    youtube_id = str(ids["youtube"]) if ids.get("youtube") else None
-    title = str(meta.get("title") or meta.get("short") or episode_id).strip()
+    youtube_id = str(ids["youtube"]).strip() if ids.get("youtube") else None
+    if youtube_id is not None and not YOUTUBE_ID.fullmatch(youtube_id):
+        repairs.append(f"invalid YouTube id {youtube_id!r} dropped (no video link)")
+        youtube_id = None
+    title = _clean(meta.get("title") or meta.get("short") or episode_id)
 
     transcript = meta.get("transcript")
     if not transcript:
@@ -207,7 +229,7 @@ def parse_episode(text: str, name: str, people: dict[str, str]) -> tuple[Episode
             guests=guests,
             season=_as_int(meta.get("season")),
             number=_as_int(meta.get("episode")),
-            date=str(meta.get("date") or meta.get("dateadded") or "") or None,
+            date=_clean(meta.get("date") or meta.get("dateadded") or "") or None,
             lines=tuple(lines),
             source=name,
         ),
@@ -286,30 +308,84 @@ def parse_people_file(text: str, name: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- sources
 
 
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
+_TRANSPORT = re.compile(r"[A-Za-z0-9+.-]+::")  # git's `<transport>::<address>` (ext::, fd::, ...)
+_SCP_USER = re.compile(r"(?<!\S)[^\s/@]+@(?=[^\s/@:]+:)")  # "user[:secret]@" of user@host:path (ssh)
+_CLONE_SCHEMES = ("https://", "file://")
+
+
+def public_source(text: str) -> str:
+    """A source, command line or git message fit to show or save: every URL in `text`
+    passed through `rag.urls.public_url` (no user info, query or fragment), and the
+    user of a `user@host:path` dropped. Local paths are kept as they are.
+
+        >>> public_source("rag ingest https://user:token@github.com/o/corpus.git?x=1 --index idx")
+        'rag ingest https://github.com/o/corpus.git --index idx'
+    """
+    return _SCP_USER.sub("", _URL_IN_TEXT.sub(lambda m: public_url(m[0]), text))
+
+
 def is_git_url(source: str) -> bool:
-    return source.startswith(("http://", "https://", "git@", "file://", "ssh://")) or (
-        source.endswith(".git") and not Path(source).exists()
-    )
+    """A source to clone (or refuse) rather than read as a local folder: any URL, git's
+    `transport::` and `[user@]host:path` forms, or a missing or bare `*.git` path."""
+    if "://" in source or _TRANSPORT.match(source) or ":" in source.split("/")[0]:
+        return True
+    path = Path(source)
+    return source.endswith(".git") and (not path.exists() or (path / "HEAD").is_file())
+
+
+def check_clone_url(url: str) -> None:
+    """Raise `CorpusError` unless `url` is https://, file:// or a local path.
+
+    ssh (and `user@host:path`), git://, http:// and `transport::` URLs are refused:
+    an index built for a public page must not reach servers or run helpers that an
+    operator did not mean to trust.
+    """
+    lowered = url.lower()
+    if lowered.startswith(_CLONE_SCHEMES):
+        return
+    if "://" in url or _TRANSPORT.match(url) or ":" in url.split("/")[0]:
+        raise CorpusError(f"{public_source(url)}: refused: only https:// and file:// URLs or local paths can be cloned")
+
+
+# Only https and local (file) transports, whatever the user's git config says (insteadOf
+# rewrites included); no credential prompt; symlinks checked out as plain files.
+_GIT_SAFETY = (
+    "-c", "protocol.allow=never",
+    "-c", "protocol.https.allow=always",
+    "-c", "protocol.file.allow=always",
+    "-c", "core.symlinks=false",
+)
 
 
 def clone_repository(url: str, into: Path) -> Path:
-    """Shallow-clone `url` into `into`; raise `CorpusError` naming the URL on failure."""
+    """Shallow-clone `url` into the empty or missing folder `into`.
+
+    Raises `CorpusError` naming the URL without its credentials when the URL is
+    refused (`check_clone_url`) or the clone fails. The clone itself may use them.
+    """
+    shown = public_source(url)
+    check_clone_url(url)
     into.parent.mkdir(parents=True, exist_ok=True)
     try:
         subprocess.run(
-            ["git", "clone", "--quiet", "--depth", "1", url, str(into)],
+            ["git", *_GIT_SAFETY, "clone", "--quiet", "--depth", "1", "--", url, str(into)],
             check=True,
             capture_output=True,
+            stdin=subprocess.DEVNULL,
             text=True,
             timeout=600,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
         )
     except FileNotFoundError:
-        raise CorpusError(f"{url}: cannot clone, 'git' is not installed") from None
+        raise CorpusError(f"{shown}: cannot clone, 'git' is not installed") from None
     except subprocess.TimeoutExpired:
-        raise CorpusError(f"{url}: git clone timed out") from None
+        raise CorpusError(f"{shown}: git clone timed out") from None
     except subprocess.CalledProcessError as exc:
-        detail = (exc.stderr or "").strip().splitlines()
-        raise CorpusError(f"{url}: git clone failed: {detail[-1] if detail else exc}") from None
+        lines = [line.strip() for line in (exc.stderr or "").splitlines() if line.strip()]
+        detail = next((line for line in lines if line.startswith("fatal:")), lines[-1] if lines else "")
+        detail = public_source(detail.replace(url, shown)) or f"exit code {exc.returncode}"
+        raise CorpusError(f"{shown}: git clone failed: {detail}") from None
     return into
 
 
@@ -333,6 +409,26 @@ def find_corpus_files(source: Path) -> CorpusFiles:
     return CorpusFiles(tuple(sorted(p for p in source.glob("*.md") if p.name.lower() != "readme.md")), ())
 
 
+def drop_outside_links(files: CorpusFiles, root: Path, notes: list[FileNote]) -> CorpusFiles:
+    """Keep the files that resolve inside `root`; a symlink out of the corpus gets a note.
+
+    A link inside the corpus is fine. One that leads out could make a public index
+    show any text file of the machine.
+    """
+    root = root.resolve()
+
+    def inside(path: Path) -> bool:
+        if path.resolve().is_relative_to(root):
+            return True
+        notes.append(FileNote(str(path), "skipped", "symlink points outside the corpus"))
+        return False
+
+    return CorpusFiles(
+        tuple(p for p in files.episode_files if inside(p)),
+        tuple(p for p in files.people_files if inside(p)),
+    )
+
+
 def load_people(files: Iterable[Path], notes: list[FileNote]) -> dict[str, str]:
     people: dict[str, str] = {}
     for path in files:
@@ -345,7 +441,7 @@ def load_people(files: Iterable[Path], notes: list[FileNote]) -> dict[str, str]:
     return people
 
 
-def _reason(exc: Exception, path: Path) -> str:
+def _reason(exc: Exception, path: str | Path) -> str:
     message = str(exc)
     for prefix in (f"{path}: ", f"{path}:"):
         if message.startswith(prefix):
@@ -371,15 +467,30 @@ def load_corpus(
 ) -> Corpus:
     """Read every episode of `sources`; bad files become notes, never exceptions.
 
+    A git URL is cloned into a private temporary folder under `clone_dir` (or the
+    system's temporary folder), removed once the files are read.
     Raises `CorpusError` only when no source could be read at all.
     """
+    clones: list[Path] = []
+    try:
+        return _load_corpus(sources, clone_dir, clones, show_progress)
+    finally:
+        for clone in clones:
+            shutil.rmtree(clone, ignore_errors=True)
+
+
+def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: list[Path],
+                 show_progress: bool) -> Corpus:
     corpus = Corpus()
     all_files: list[CorpusFiles] = []
     for source in sources:
         try:
-            all_files.append(find_corpus_files(_local_source(str(source), clone_dir)))
+            root = _local_source(str(source), clone_dir, clones)
+            files = find_corpus_files(root)
+            all_files.append(files if root.is_file() else drop_outside_links(files, root, corpus.notes))
         except CorpusError as exc:
-            corpus.notes.append(FileNote(str(source), "error", _reason(exc, Path(str(source)))))
+            shown = public_source(str(source))
+            corpus.notes.append(FileNote(shown, "error", _reason(exc, shown)))
     if not all_files:
         raise CorpusError("; ".join(f"{n.path}: {n.reason}" for n in corpus.notes) or "no corpus source given")
 
@@ -399,17 +510,17 @@ def load_corpus(
     return corpus
 
 
-def _local_source(source: str, clone_dir: Path | None) -> Path:
+def _local_source(source: str, clone_dir: Path | None, clones: list[Path]) -> Path:
+    """The folder to read `source` from; a git URL is cloned into a new private folder
+    (appended to `clones` for the caller to remove), never a shared fixed path."""
     if not is_git_url(source):
         return Path(source)
-    if clone_dir is None:
-        raise CorpusError(f"{source}: a git URL needs a clone folder")
-    target = clone_dir / hashlib.sha256(source.encode()).hexdigest()[:16]
-    if target.exists():
-        import shutil
-
-        shutil.rmtree(target)
-    return clone_repository(source, target)
+    check_clone_url(source)
+    if clone_dir is not None:
+        clone_dir.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="clone-", dir=clone_dir))
+    clones.append(folder)
+    return clone_repository(source, folder / "repo")
 
 
 def drop_duplicate_episodes(episodes: list[Episode], notes: list[FileNote]) -> list[Episode]:

@@ -32,9 +32,11 @@ _PACKAGED_MODELS = {
 
 
 class Embedder(Protocol):
-    model_id: str
+    model_id: str  # recorded in index manifests; names the model a query must use
     dim: int
     max_tokens: int
+    # An embedder may also have `recipe_version: str`, bumped when the same model id
+    # starts giving other vectors (see `embedder_key`).
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Shape (len(texts), dim), float32, each row of unit length."""
@@ -228,23 +230,35 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class EmbeddingCache:
-    """Vectors keyed by (model id, text hash), kept in one `.npz` file per model.
+def embedder_key(embedder: Embedder) -> str:
+    """What an embedder's vectors depend on: its model id, plus `@<recipe_version>` when
+    it has one. It keys the embedding cache; manifests keep the bare `model_id`.
 
-    Re-ingesting an unchanged corpus then embeds nothing; a new episode embeds only
-    its own passages.
+        >>> embedder_key(HashingEmbedder(dim=64))
+        'hashing-64'
+    """
+    version = getattr(embedder, "recipe_version", None)
+    return f"{embedder.model_id}@{version}" if version else embedder.model_id
+
+
+class EmbeddingCache:
+    """Vectors keyed by (embedder key, text hash), kept in one `.npz` file per key.
+
+    `key` is `embedder_key(embedder)`, so vectors of another model, or of an older
+    recipe of the same model, are never reused. Re-ingesting an unchanged corpus
+    then embeds nothing; a new episode embeds only its own passages.
     """
 
-    def __init__(self, folder: str | Path, model_id: str) -> None:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_id)
+    def __init__(self, folder: str | Path, key: str) -> None:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
         self.path = Path(folder) / f"{slug}.npz"
-        self.model_id = model_id
+        self.key = key
         self._vectors: dict[str, np.ndarray] = {}
         self._dirty = False
         if self.path.exists():
             try:
                 with np.load(self.path, allow_pickle=False) as data:
-                    if str(data["model_id"]) == model_id:
+                    if str(data["model_id"]) == key:
                         self._vectors = dict(zip(data["keys"].tolist(), data["vectors"]))
             except Exception:  # noqa: BLE001 - a broken cache only costs re-embedding
                 self._vectors = {}
@@ -276,7 +290,7 @@ class EmbeddingCache:
             with os.fdopen(fd, "wb") as handle:
                 np.savez(
                     handle,
-                    model_id=np.array(self.model_id),
+                    model_id=np.array(self.key),
                     keys=np.array(keys),
                     vectors=np.stack([self._vectors[k] for k in keys]) if keys else np.zeros((0, 0), np.float32),
                 )

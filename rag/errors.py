@@ -21,6 +21,10 @@ class IndexCorruptError(RagError):
     """An index file is unreadable or inconsistent with its manifest."""
 
 
+class IndexBusyError(RagError):
+    """Another process is building the same index."""
+
+
 class IndexMismatchError(RagError):
     """The index was built with a different embedding model than requested."""
 
@@ -31,3 +35,7 @@ class EmbedderError(RagError):
 
 class LLMError(RagError):
     """The LLM server failed or answered something unusable."""
+
+
+class QuestionTooLongError(RagError):
+    """A question is longer than the configured limit (`max_question_chars`)."""

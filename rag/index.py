@@ -9,12 +9,16 @@ One directory per index:
 
 `save_index` builds the new directory beside the old one and swaps it in with
 renames, so an ingest killed at any moment leaves a usable index behind.
+`lock_index` holds `.DIR.lock` (beside DIR) for a whole ingest, so that two
+ingests never build or swap the same index at once.
 `load_index` checks every file against the manifest and names what is wrong.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import math
 import os
@@ -22,12 +26,12 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from rag.chunking import Passage
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from rag.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
 
 FORMAT_VERSION = 2  # 2: passages carry each line's second
 MANIFEST = "manifest.json"
@@ -263,6 +267,42 @@ def save_index(
     os.replace(building, directory)
     shutil.rmtree(previous, ignore_errors=True)
     return directory
+
+
+@contextlib.contextmanager
+def lock_index(directory: str | Path, holder: str) -> Iterator[None]:
+    """Hold an exclusive lock on the index at `directory` for the `with` block.
+
+    The lock is an `flock` on `.<name>.lock` beside the directory, holding our pid
+    and `holder` (a command line without secrets). The kernel drops it when the
+    process dies, so a killed ingest never leaves the index locked. A second
+    holder fails at once with `IndexBusyError` naming the first one's pid:
+
+        >>> with lock_index("indexes/dtc", "rag ingest corpus"):  # doctest: +SKIP
+        ...     save_index("indexes/dtc", ...)
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    path = directory.with_name(f".{directory.name}.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid, _, command = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip().partition("\n")
+            other = f"pid {pid}: {command}" if pid else "pid unknown"
+            raise IndexBusyError(
+                f"{directory}: another ingest is building this index ({other}); "
+                "wait for it to finish, or stop that process"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n{' '.join(holder.split())}\n".encode("utf-8"), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
 def _previous_path(directory: Path) -> Path:

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +18,10 @@ from typing import Callable, Sequence
 from tqdm import tqdm
 
 from rag.chunking import Passage, chunk_episode, embedding_text
-from rag.corpus import Corpus, Episode, FileNote, load_corpus
-from rag.embedding import Embedder, EmbeddingCache
+from rag.corpus import Corpus, Episode, FileNote, load_corpus, public_source
+from rag.embedding import Embedder, EmbeddingCache, embedder_key
 from rag.errors import CorpusError, IndexCorruptError, IndexMissingError
-from rag.index import FaissStore, LexicalIndex, read_manifest, save_index
+from rag.index import FaissStore, LexicalIndex, lock_index, read_manifest, save_index
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,10 @@ class IngestReport:
 
 
 def corpus_fingerprint(episodes: Sequence[Episode]) -> str:
+    """Hash of everything the episodes bring to the index (`Episode.fingerprint`), in id order."""
     digest = hashlib.sha256()
     for episode in sorted(episodes, key=lambda e: e.id):
-        record = [episode.id, episode.title, episode.youtube_id, list(episode.guests), episode.season]
-        digest.update(json.dumps(record).encode() + episode.transcript_fingerprint().encode())
+        digest.update(episode.fingerprint().encode())
     return digest.hexdigest()
 
 
@@ -108,13 +108,34 @@ def ingest(
 ) -> IngestReport:
     """Build (or refresh) the index at `index_dir` from `sources`.
 
+    The whole ingest holds the index's lock (`lock_index`): a second ingest into the
+    same index raises `IndexBusyError` at once and leaves this one untouched.
     `on_progress` receives one-line status texts (for a page that shows the build).
+    Sources are shown and recorded without URL credentials (`public_source`).
     Returns a report; raises `CorpusError` when no episode could be indexed.
     """
+    index_dir = Path(index_dir)
+    with lock_index(index_dir, public_source(" ".join(sys.argv))):
+        return _ingest_locked(sources, index_dir, embedder, settings=settings, cache_dir=cache_dir,
+                              show_progress=show_progress, force=force, on_note=on_note, on_progress=on_progress)
+
+
+def _ingest_locked(
+    sources: Sequence[str | Path],
+    index_dir: Path,
+    embedder: Embedder,
+    *,
+    settings: ChunkSettings,
+    cache_dir: str | Path | None,
+    show_progress: bool,
+    force: bool,
+    on_note: Callable[[FileNote], None] | None,
+    on_progress: Callable[[str], None] | None,
+) -> IngestReport:
     progress = on_progress or (lambda text: None)
     started = time.perf_counter()
-    progress(f"reading transcripts from {', '.join(map(str, sources))}")
-    index_dir = Path(index_dir)
+    shown_sources = [public_source(str(s)) for s in sources]
+    progress(f"reading transcripts from {', '.join(shown_sources)}")
     cache_dir = Path(cache_dir) if cache_dir else index_dir.parent / "cache"
     corpus: Corpus = load_corpus(sources, clone_dir=cache_dir / "git", show_progress=show_progress)
     report = IngestReport(notes=list(corpus.notes))
@@ -122,14 +143,15 @@ def ingest(
         for note in corpus.notes:
             on_note(note)
     if not corpus.episodes:
-        raise CorpusError(f"no episode could be indexed from {', '.join(map(str, sources))}")
+        raise CorpusError(f"no episode could be indexed from {', '.join(shown_sources)}")
 
     manifest = {
         "model": embedder.model_id,
+        "embedder": embedder_key(embedder),  # model + recipe: a new recipe rebuilds the index
         "episodes": len(corpus.episodes),
         "corpus_fingerprint": corpus_fingerprint(corpus.episodes),
         "chunking": settings.as_dict(embedder),
-        "sources": [str(s) for s in sources],
+        "sources": shown_sources,
     }
     if not force and _up_to_date(index_dir, manifest):
         existing = read_manifest(index_dir)
@@ -139,7 +161,7 @@ def ingest(
 
     progress(f"cutting {len(corpus.episodes)} episodes into passages")
     passages = chunk_corpus(corpus.episodes, embedder, settings)
-    cache = EmbeddingCache(cache_dir, embedder.model_id)
+    cache = EmbeddingCache(cache_dir, embedder_key(embedder))
     texts = [embedding_text(p, settings.with_context) for p in passages]
     cached_before = len(cache)
     vectors = _embed_in_batches(cache, embedder, texts, show_progress, progress)

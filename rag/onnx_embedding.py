@@ -28,7 +28,8 @@ import numpy as np
 from rag.embedding import resolve_model_path
 from rag.errors import EmbedderError
 
-# Bump when the export / quantization recipe changes so stale cache entries are not reused.
+# Bump when the export / quantization recipe changes so stale cache entries are not reused:
+# it names the ONNX files' folder and, as `recipe_version`, keys the embedding cache.
 _RECIPE_VERSION = "v2"  # v2: per-channel int8 weights
 
 # Files whose content defines the model's behaviour (weights, config, tokenizer, pooling).
@@ -150,6 +151,7 @@ class OnnxInt8Embedder:
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.model_dir = _local_model_dir(model, self.cache_dir)
         self.model_id = f"{model}+onnx-int8"
+        self.recipe_version = _RECIPE_VERSION
         self.show_progress = show_progress
         st_config = _read_json(self.model_dir / "sentence_bert_config.json", {})
         self.max_seq_length = int(st_config.get("max_seq_length", 256))

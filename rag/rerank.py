@@ -19,7 +19,7 @@ from typing import Sequence
 
 from rag.chunking import format_timestamp
 from rag.errors import LLMError
-from rag.llm import LLM
+from rag.llm import LLM, Deadline
 from rag.retrieve import Hit
 
 RERANK_CANDIDATES = 10
@@ -46,8 +46,10 @@ def _as_data(text: str) -> str:
 
 def format_candidates(hits: Sequence[Hit]) -> str:
     return "\n".join(
-        f"[{n}] {_as_data(hit.passage.episode_title)} @ {format_timestamp(hit.link_sec)}\n"
-        f"<<<\n{_as_data(hit.passage.text[:PASSAGE_CHARS])}\n>>>"
+        # The title comes from a transcript too: inside the fence, on one line.
+        f"[{n}] @ {format_timestamp(hit.link_sec)}\n"
+        f"<<<\nEpisode: {_as_data(' '.join(hit.passage.episode_title.split()))}\n"
+        f"{_as_data(hit.passage.text[:PASSAGE_CHARS])}\n>>>"
         for n, hit in enumerate(hits, 1)
     )
 
@@ -74,13 +76,15 @@ class LLMReranker:
     llm: LLM
     candidates: int = RERANK_CANDIDATES
 
-    def rerank(self, question: str, hits: Sequence[Hit], warnings: list[str] | None = None) -> list[Hit]:
+    def rerank(
+        self, question: str, hits: Sequence[Hit], warnings: list[str] | None = None, deadline: Deadline | None = None
+    ) -> list[Hit]:
         head, tail = list(hits[: self.candidates]), list(hits[self.candidates :])
         if len(head) < 2:
             return list(hits)
         prompt = PROMPT.format(question=_as_data(question), candidates=format_candidates(head))
         try:
-            reply = self.llm.complete([{"role": "user", "content": prompt}])
+            reply = self.llm.complete([{"role": "user", "content": prompt}], deadline)
         except LLMError as exc:
             if warnings is not None:
                 warnings.append(f"could not re-rank with the LLM ({exc}); kept the retrieval order")

@@ -25,8 +25,9 @@ from urllib.parse import parse_qs, urlparse
 from rag.answer import Answer, Citation, Delta
 from rag.chunking import Passage, format_timestamp
 from rag.config import Config
+from rag.corpus import public_source
 from rag.errors import IndexMissingError, RagError
-from rag.feedback import FeedbackLog, feedback_record
+from rag.feedback import FeedbackLog, answer_details, new_answer_id
 from rag.retrieve import Filters
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ EXAMPLES = (
 _VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _MARKER = re.compile(r"\[(\d+)\]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# What GFM (Gradio's marked) turns into a link by itself: "scheme:" of a URL, "www.",
+# an e-mail's "@". Escaping the last character of each match breaks the autolink.
+_AUTOLINK = re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:|www\.|@", re.IGNORECASE)
 REFUSAL_SPLIT = " The closest moments I found:"
 
 # Clicks on moment links drive the embedded player: a YouTube link (which also
@@ -93,9 +97,15 @@ def escape_markdown(text: str) -> str:
 
 def escape_llm(text: str) -> str:
     """LLM text keeps its emphasis and lists but can neither inject HTML nor make
-    links or images (only our own citation links are links)."""
+    links or images (only our own citation links are links). Bare URLs, www. names
+    and e-mail addresses are broken up with escapes so GFM does not autolink them.
+
+    >>> escape_llm("See https://evil.example/x or www.evil.example, mail a@evil.example")
+    'See https\\\\://evil.example/x or www\\\\.evil.example, mail a\\\\@evil.example'
+    """
     text = html.escape(text, quote=False)
-    return re.sub(r"([\[\]()!`\\])", r"\\\1", text)
+    text = re.sub(r"([\[\]()!`\\])", r"\\\1", text)
+    return _AUTOLINK.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], text)
 
 
 def video_moment(url: str) -> tuple[str, int] | None:
@@ -263,13 +273,35 @@ class Catalog:
         if not episode:
             return ""
         if episode not in self.episodes:
-            return f"No episode {escape_markdown(episode)!s} in this index: searching all episodes."
+            return f"No episode {_shown(episode)} in this index: searching all episodes."
         return f"### Chatting about: {escape_markdown(self.episodes[episode])}"
 
+    def filters(self, episode: Any, guest: Any, season: Any) -> tuple[Filters, list[str]]:
+        """The filters chosen, each accepted only from this catalog, and a note per value ignored.
 
-def make_filters(episode: str | None, guest: str | None, season: Any) -> Filters:
-    season_value = int(season) if season not in (None, "") else None
-    return Filters(episode=episode or None, guest=guest or None, season=season_value)
+        >>> Catalog({"e1": "Ep"}, ("Ann Lee",), (2,)).filters("e1", "Bob", "2")
+        (Filters(episode='e1', guest=None, season=2), ['No guest “Bob” in this index: searched all guests.'])
+        """
+        notes: list[str] = []
+
+        def known(value: Any, allowed: Any, what: str) -> str | None:
+            if value in (None, ""):
+                return None
+            text = value if isinstance(value, str) else str(value)
+            if text in allowed:
+                return text
+            notes.append(f"No {what} {_shown(text)} in this index: searched all {what}s.")
+            return None
+
+        episode_id = known(episode, self.episodes, "episode")
+        guest_name = known(guest, self.guests, "guest")
+        season_text = known(season, {str(s) for s in self.seasons}, "season")
+        return Filters(episode=episode_id, guest=guest_name, season=int(season_text) if season_text else None), notes
+
+
+def _shown(value: str, width: int = 80) -> str:
+    """A value a visitor typed, quoted back to them: shortened and escaped."""
+    return f"“{escape_markdown(value if len(value) <= width else value[:width] + '…')}”"
 
 
 # --------------------------------------------------------------------------- the app
@@ -327,7 +359,7 @@ class IndexBuild:
             return f"⚠️ Building the index failed: {escape_markdown(self.error)}"
         if self.answerer is not None:
             return ""
-        return f"⏳ Building the search index from {escape_markdown(self.corpus)}: {escape_markdown(self.status)}. " \
+        return f"⏳ Building the search index from {escape_markdown(public_source(self.corpus))}: {escape_markdown(self.status)}. " \
                "Questions can be asked when it is ready (a few minutes on 2 CPUs)."
 
 
@@ -359,24 +391,28 @@ def build_app(
         return _problem_app(str(exc), config)
     # Filled once the index is loaded: at once, or when the start-up build finishes.
     live: dict[str, Any] = {"answerer": answerer, "catalog": _catalog_of(answerer)}
-    feedback = FeedbackLog(feedback_path, secrets=[config.llm.api_key])
+    feedback = FeedbackLog(feedback_path, secrets=config.llm.secrets)
+    limits = config.limits
 
     def current_answerer() -> Any:
         if live["answerer"] is None and build is not None and build.answerer is not None:
             live["answerer"], live["catalog"] = build.answerer, _catalog_of(build.answerer)
         return live["answerer"]
 
-    def ask(message: str, chat: list, records: list, episode: str, guest: str, season: Any) -> Iterator[tuple]:
+    def ask(message: str, chat: list, records: list, episode: Any, guest: Any, season: Any) -> Iterator[tuple]:
+        """Stream one answer. `records` (session state) keeps the last `max_session_records`
+        answers, each with its id and its message's index in the chat, for history and votes."""
         message = (message or "").strip()
         chat = list(chat or [])
-        records = list(records or [])
+        records = list(records or [])[-limits.max_session_records :]
         if not message:
             yield chat, "", gr.skip(), gr.skip(), records
             return
-        history = [r["question"] for r in records]
-        filters = make_filters(episode, guest, season)
-        chat = [*chat, {"role": "user", "content": escape_markdown(message)}, {"role": "assistant", "content": "▌"}]
         answerer = current_answerer()
+        filters, notes = live["catalog"].filters(episode, guest, season)
+        note = "".join(f"*{n}*\n\n" for n in notes)
+        shown = message if len(message) <= limits.max_question_chars else message[: limits.max_question_chars] + " …"
+        chat = [*chat, {"role": "user", "content": escape_markdown(shown)}, {"role": "assistant", "content": "▌"}]
         if answerer is None:
             chat[-1] = {"role": "assistant", "content": build.message() if build else "⚠️ No index."}
             yield chat, "", gr.skip(), gr.skip(), records
@@ -385,15 +421,15 @@ def build_app(
         text = ""
         final: Answer | None = None
         try:
-            for event in answerer.stream(message, history, filters):
+            for event in answerer.stream(message, [r["question"] for r in records], filters):
                 if isinstance(event, Delta):
                     text += event.text
-                    chat[-1] = {"role": "assistant", "content": render_streaming(text)}
+                    chat[-1] = {"role": "assistant", "content": note + render_streaming(text)}
                     yield chat, "", gr.skip(), gr.skip(), records
                 else:
                     final = event
         except RagError as exc:
-            chat[-1] = {"role": "assistant", "content": f"⚠️ {escape_markdown(str(exc))}"}
+            chat[-1] = {"role": "assistant", "content": f"{note}⚠️ {escape_markdown(str(exc))}"}
             yield chat, "", gr.skip(), gr.skip(), records
             return
         except Exception:  # noqa: BLE001 - a bug must not leak a traceback to the page
@@ -402,35 +438,31 @@ def build_app(
             yield chat, "", gr.skip(), gr.skip(), records
             return
         assert final is not None
-        chat[-1] = {"role": "assistant", "content": render_answer(final)}
+        chat[-1] = {"role": "assistant", "content": note + render_answer(final)}
+        chosen = {"episode": filters.episode, "guest": filters.guest, "season": filters.season}
         records.append(
             {
-                "question": message,
-                "answer": final.text,
-                "citations": citations_json(final),
-                "mode": final.mode,
-                "filters": {"episode": filters.episode, "guest": filters.guest, "season": filters.season},
+                "id": new_answer_id(),
+                "message": len(chat) - 1,  # the index gr.LikeData gives for this answer
+                **answer_details(message, final.text, citations_json(final), mode=final.mode, filters=chosen),
             }
         )
+        records = records[-limits.max_session_records :]
         first = final.citations[0] if final.citations else (final.sources[0].passage if final.sources else None)
         yield chat, "", render_sources(final), player_html(first), records
 
     def vote(records: list, data: gr.LikeData) -> None:
+        """One click on a message's thumbs: logged against the answer shown in that message.
+        Messages without a record (errors, build notices, turns older than the session
+        keeps) take no vote."""
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-        turn = (int(index) - 1) // 2
-        if not 0 <= turn < len(records) or int(index) % 2 != 1:
+        record = next((r for r in records or [] if r.get("message") == index), None)
+        liked = data.liked if isinstance(data.liked, (bool, str)) or data.liked is None else "?"
+        choice = {True: "up", "Like": "up", False: "down", "Dislike": "down", "": "none", None: "none"}.get(liked)
+        if record is None or choice is None:
             return
-        liked = data.liked
-        if liked not in (True, False, "Like", "Dislike"):
-            return
-        record = records[turn]
-        feedback.append(
-            feedback_record(
-                record["question"], record["answer"], record["citations"],
-                "up" if liked in (True, "Like") else "down",
-                mode=record["mode"], filters=record["filters"],
-            )
-        )
+        details = {key: record[key] for key in ("question", "answer", "citations", "mode", "filters")}
+        feedback.vote(record["id"], choice, details)
 
     def pick_example(data: gr.SelectData) -> str:
         return data.value["text"] if isinstance(data.value, Mapping) else str(data.value)
@@ -481,19 +513,24 @@ def build_app(
                         placeholder="Your question", show_label=False, scale=5, elem_id="rag-question", submit_btn=True
                     )
                     new_chat = gr.Button("New chat", scale=1, variant="secondary")
+                # Every filter is checked against the live catalog in `ask` (`Catalog.filters`):
+                # a value not in it is ignored with a note in the chat, never searched. Gradio's
+                # own check is off (allow_custom_value) because it checks the choices a session
+                # was sent — empty for API callers while the start-up build runs — and answers
+                # with an error listing every choice instead of a note.
                 with gr.Accordion("Filters", open=True):
                     with gr.Row():
                         episode = gr.Dropdown(
-                            _episode_choices(catalog),
-                            value="", label="Episode", filterable=True, elem_id="rag-episode", scale=3,
+                            _episode_choices(catalog), value="", label="Episode", filterable=True,
+                            allow_custom_value=True, elem_id="rag-episode", scale=3,
                         )
                         guest = gr.Dropdown(
                             _guest_choices(catalog),
                             value="", label="Guest", filterable=True, allow_custom_value=True, elem_id="rag-guest",
                         )
                         season = gr.Dropdown(
-                            _season_choices(catalog),
-                            value="", label="Season", elem_id="rag-season",
+                            _season_choices(catalog), value="", label="Season", allow_custom_value=True,
+                            elem_id="rag-season",
                         )
             with gr.Column(scale=2):
                 player = gr.HTML(player_html(None), elem_id="rag-player", js_on_load=PLAYER_JS)

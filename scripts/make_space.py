@@ -63,6 +63,7 @@ def make_space(index: Path, out: Path) -> int:
             shutil.copy2(source, out / "rag" / source.name)
     shutil.copy2(ROOT / "app.py", out / "app.py")
     shutil.copy2(ROOT / "requirements.txt", out / "requirements.txt")
+    shutil.copy2(ROOT / "constraints.txt", out / "constraints.txt")
     shutil.copytree(index, out / "indexes" / "dtc", ignore=shutil.ignore_patterns("*.tmp", "*.lock"))
     (out / "README.md").write_text(front_matter() + README_BODY, encoding="utf-8")
     (out / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")

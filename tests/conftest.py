@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,23 @@ transcript:
 """
 
 
-def episode_text(title: str = "Test episode", guest: str = "annlee", youtube: str = "vid123",
+def episode_text(title: str = "Test episode", guest: str = "annlee", youtube: str = "vid123abcde",
                  topic: str = "streaming", first: str = "Ann") -> str:
     return EPISODE.format(title=title, guest=guest, youtube=youtube, topic=topic, first=first)
+
+
+def commit_git_repo(folder: Path) -> Path:
+    """Make `folder` a git repository with everything in it committed (for file:// clones)."""
+    git = ["git", "-C", str(folder), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "episodes"], check=True)
+    return folder
+
+
+def git_config_env(monkeypatch: pytest.MonkeyPatch, config: dict[str, str]) -> None:
+    """Give every git the test starts extra config (GIT_CONFIG_COUNT), e.g. an insteadOf rewrite."""
+    monkeypatch.setenv("GIT_CONFIG_COUNT", str(len(config)))
+    for n, (key, value) in enumerate(config.items()):
+        monkeypatch.setenv(f"GIT_CONFIG_KEY_{n}", key)
+        monkeypatch.setenv(f"GIT_CONFIG_VALUE_{n}", value)

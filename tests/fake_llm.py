@@ -7,11 +7,13 @@ streaming, failures, stalls) and records every request it received.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Iterator
 
 
 @dataclass
@@ -22,6 +24,9 @@ class Reply:
     stall_s: float = 0.0  # sleep before answering (or mid-stream when streaming)
     malformed_sse: bool = False
     chunk_words: int = 3  # words per streamed delta
+    keepalive_only: bool = False  # stream SSE comments (": ping") forever, never a token
+    endless: bool = False  # stream `text` as a delta over and over, never [DONE]
+    ping_s: float = 0.1  # between two keep-alive comments
 
 
 @dataclass
@@ -36,6 +41,8 @@ class FakeLLMServer:
         self.replies = list(replies or [])
         self.default = default or Reply("I have no scripted answer.")
         self.received: list[Received] = []
+        self.streams_ended = threading.Semaphore(0)  # released when a streamed reply ends or its client left
+        self._stop = threading.Event()
         self._lock = threading.Lock()
         server = self
 
@@ -80,6 +87,13 @@ class FakeLLMServer:
                 words = reply.text.split(" ")
                 pieces = [" ".join(words[i : i + reply.chunk_words]) for i in range(0, len(words), reply.chunk_words)]
                 try:
+                    while reply.keepalive_only and not server._stop.is_set():
+                        self.wfile.write(b": ping\n\n")
+                        self.wfile.flush()
+                        time.sleep(reply.ping_s)
+                    while reply.endless and not server._stop.is_set():
+                        self.wfile.write(f"data: {json.dumps(chunk(reply.text, body.get('model', '')))}\n\n".encode())
+                        self.wfile.flush()
                     for index, piece in enumerate(pieces):
                         delta = piece if index == 0 else " " + piece
                         if reply.malformed_sse and index == 1:
@@ -93,6 +107,7 @@ class FakeLLMServer:
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
+                server.streams_ended.release()
                 self.close_connection = True
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -106,11 +121,23 @@ class FakeLLMServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 
     def chat_requests(self) -> list[Received]:
         return [r for r in self.received if r.path.endswith("/chat/completions")]
+
+
+@contextmanager
+def stalled_listener() -> Iterator[str]:
+    """The base URL of a port whose connects stall: it listens but never accepts,
+    and its one-place backlog is already taken, so the kernel drops new SYNs."""
+    with socket.socket() as listener, socket.socket() as filler:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        filler.connect(listener.getsockname())
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
 
 
 def completion(text: str, model: str) -> dict:

@@ -143,9 +143,29 @@ def test_transcript_markup_is_escaped_not_rendered(tmp_path: Path) -> None:
     rendered = render_answer(answer)
     assert "<img" not in rendered and "<b>" not in rendered
     assert '&lt;img src=x onerror="alert\\(3\\)"&gt;' in rendered
-    assert "\\!\\[pic\\]\\(http://evil.test/x.png\\)" in rendered  # no image, no link
+    assert "\\!\\[pic\\]\\(http\\://evil.test/x.png\\)" in rendered  # no image, no link
     assert "[\\[1\\]](https://www.youtube.com/watch?v=abcdefghijk&t=61s)" in rendered
     assert escape_markdown(passage_text).count("&lt;script&gt;") == 1
+
+
+def test_bare_urls_in_an_llm_answer_are_text_not_links() -> None:
+    from markdown_it import MarkdownIt
+
+    from rag.chunking import Passage
+
+    passage = Passage("e#0", "e", "Title", "", ("Ann",), 61, 90, "Ann: Bloom filters.",
+                      "https://www.youtube.com/watch?v=abcdefghijk&t=61s", 0)
+    text = ("Bloom filters [1]. Details at https://evil.example/x and HTTP://evil.example/y, "
+            "www.evil.example or mail me@evil.example")
+    rendered = render_answer(Answer(text, (Citation(1, passage, True),), False, "llm"))
+    ours = "(https://www.youtube.com/watch?v=abcdefghijk&t=61s)"
+    assert rendered.count(ours) == 2  # the [1] marker and the Sources line
+    # What GFM (Gradio's marked) autolinks: a URL scheme, "www.", an e-mail address.
+    rest = rendered.replace(ours, "")
+    assert not re.search(r"(?i)(https?|ftp)://|www\.|\w@\w", rest)
+    assert "https\\://evil.example/x" in rendered and "www\\.evil.example" in rendered
+    html_out = MarkdownIt("commonmark").render(rendered)
+    assert html_out.count("<a ") == 2 and "evil.example" in html_out and 'href="https://evil' not in html_out
 
 
 def test_missing_index_page_says_how_to_build_it(tmp_path: Path) -> None:
@@ -221,3 +241,50 @@ def test_start_up_build_reports_progress_and_failure(tmp_path: Path, corpus_dir:
     broken = IndexBuild(load_config(env=env_for(tmp_path / "idx2", RAG_MODEL="hashing-256")), str(tmp_path / "nope")).start()
     assert broken.wait(60) and broken.answerer is None
     assert broken.message().startswith("⚠️ Building the index failed:") and "no such file or folder" in broken.message()
+
+
+def test_too_long_question_gets_the_limit_in_the_chat_and_no_llm_request(built_index: Path, tmp_path: Path) -> None:
+    with FakeLLMServer(default=Reply("Bloom filters check membership [1].")) as llm:
+        env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model")
+        with running_app(env, tmp_path / "fb.jsonl") as url:
+            chat, box, _, _ = Client(url, verbose=False).predict("a" * 2_001, api_name="/ask")
+        assert llm.chat_requests() == []
+    assert text_of(chat[1]) == "⚠️ the question is 2,001 characters long; the limit is 2,000 \\(RAG\\_MAX\\_QUESTION\\_CHARS\\)"
+    assert text_of(chat[0]) == "a" * 2_000 + " …"  # echoed cut to the limit
+    assert box == ""
+
+
+def test_filters_outside_the_catalog_are_ignored_with_a_note(built_index: Path, tmp_path: Path) -> None:
+    with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
+        chat, _, sources, _ = Client(url, verbose=False).predict(
+            "What are bloom filters used for?", [], "no-such-episode", "Nobody " * 30, "99", api_name="/ask"
+        )
+    answer = text_of(chat[-1])
+    assert answer.startswith(
+        "*No episode “no\\-such\\-episode” in this index: searched all episodes.*\n\n"
+        f"*No guest “{'Nobody ' * 11}Nob…” in this index: searched all guests.*\n\n"  # shortened to 80
+        "*No season “99” in this index: searched all seasons.*\n\n"
+    ), answer
+    assert DEEP_LINK.search(answer) and "Bloom Filters" in answer  # answered over everything
+
+
+def test_session_keeps_only_the_last_records(built_index: Path, tmp_path: Path) -> None:
+    with FakeLLMServer(default=Reply("Bloom filters check membership [1].")) as llm:
+        env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model", RAG_MAX_SESSION_RECORDS="1")
+        with running_app(env, tmp_path / "fb.jsonl") as url:
+            client = Client(url, verbose=False)
+            chat, *_ = client.predict("What are bloom filters used for?", api_name="/ask")
+            chat, *_ = client.predict("How should a data scientist write technical documentation?", chat, api_name="/ask")
+            chat, *_ = client.predict("And where are they used?", chat, api_name="/ask")
+        prompts = [json.dumps(r.body["messages"]) for r in llm.chat_requests()]
+    rewrite = next(p for p in prompts if "And where are they used?" in p and "technical documentation" in p)
+    assert "What are bloom filters used for?" not in rewrite  # the first turn is no longer kept
+
+
+def test_the_build_page_never_shows_credentials_of_a_corpus_url(tmp_path: Path) -> None:
+    from rag.web import IndexBuild
+
+    build = IndexBuild(load_config(env=env_for(tmp_path / "idx")), "https://reader:ghp_secret@github.com/o/corpus.git")
+    shown = build.message()
+    assert "ghp_secret" not in shown and "reader" not in shown
+    assert "github\\.com/o/corpus\\.git" in shown  # escaped for Markdown

@@ -158,3 +158,51 @@ def test_thumbs_down_is_logged_and_play_here_drives_the_player(built_index: Path
     assert (record["vote"], record["question"], record["mode"]) == ("down", "What are bloom filters used for?", "extractive")
     assert record["citations"] and all("&t=" in c["url"] for c in record["citations"])
     assert record["answer"].startswith("- ")
+
+
+def test_votes_attach_to_their_own_turn_and_fold_to_the_last_click(built_index: Path, tmp_path: Path, page: Page, shots: Path) -> None:
+    from rag.feedback import FeedbackLog
+
+    feedback = tmp_path / "fb.jsonl"
+
+    def lines() -> int:
+        return len(feedback.read_text().splitlines()) if feedback.exists() else 0
+
+    def wait_for_lines(n: int) -> None:
+        for _ in range(50):
+            if lines() >= n:
+                return
+            page.wait_for_timeout(100)
+
+    with running_app(env_for(built_index, RAG_MAX_QUESTION_CHARS="40"), feedback) as url:
+        page.goto(url)
+        ask(page, "x" * 41)  # an error turn: no answer, no record
+        page.wait_for_function("() => document.querySelector('#rag-chat').innerText.includes('the limit is 40')")
+        ask(page, "What are bloom filters used for?")
+        page.wait_for_selector(f"#rag-chat {DEEP}", timeout=30000)
+        bots = page.locator("#rag-chat .message-buttons-left")  # the thumbs under each bot message
+        assert bots.count() == 2
+        bots.nth(0).get_by_role("button", name="Dislike", exact=True).click()  # on the error message: not logged
+        page.wait_for_timeout(500)
+        assert lines() == 0
+        bots.nth(1).get_by_role("button", name="Like", exact=True).click()
+        wait_for_lines(1)
+        bots.nth(1).get_by_role("button", name="Dislike", exact=True).click()  # changed their mind
+        wait_for_lines(2)
+        page.screenshot(path=shots / "votes.png")
+    assert lines() == 2
+    votes = FeedbackLog(feedback).read()
+    assert votes.skipped == 0 and len(votes.records) == 1
+    record = votes.records[0]
+    assert (record["vote"], record["question"]) == ("down", "What are bloom filters used for?")
+    assert record["citations"] and record["answer_id"]
+
+
+def test_unknown_episode_in_the_url_is_ignored_with_a_note(built_index: Path, tmp_path: Path, page: Page) -> None:
+    with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
+        page.goto(f"{url}?episode=" + "nope" * 40)
+        page.wait_for_function("() => (document.querySelector('#rag-scope')?.innerText || '').includes('No episode')")
+        assert page.inner_text("#rag-scope") == f"No episode “{'nope' * 20}…” in this index: searching all episodes."
+        ask(page, "What are bloom filters used for?")
+        page.wait_for_selector(f"#rag-chat {DEEP}", timeout=30000)
+        assert "Bloom Filters" in last_answer(page).inner_text()

@@ -134,3 +134,38 @@ def test_ask_with_llm_server_streams_and_lists_sources(built_index: Path, monkey
 def test_ask_exits_1_when_index_missing(tmp_path: Path) -> None:
     result = run("ask", "anything", "--index", str(tmp_path / "missing"))
     assert result.exit_code == 1 and "Error: no index at" in result.output
+
+
+def test_ask_and_search_refuse_a_question_over_the_limit_in_one_line(built_index: Path, monkeypatch) -> None:
+    question = "a" * 2_001
+    message = "Error: the question is 2,001 characters long; the limit is 2,000 (RAG_MAX_QUESTION_CHARS)\n"
+    for command in ("ask", "search"):
+        result = run(command, question, "--index", str(built_index))
+        assert (result.exit_code, result.output) == (1, message), command
+    assert run("search", "bloom filters " + "x" * 1_986, "--index", str(built_index)).exit_code == 0  # 2,000: fine
+    monkeypatch.setenv("RAG_MAX_QUESTION_CHARS", "20")
+    result = run("ask", "What are bloom filters used for?", "--index", str(built_index))
+    assert result.output == "Error: the question is 32 characters long; the limit is 20 (RAG_MAX_QUESTION_CHARS)\n"
+
+
+def test_interactive_search_skips_an_over_long_line_and_goes_on(built_index: Path, monkeypatch) -> None:
+    monkeypatch.setenv("RAG_MAX_QUESTION_CHARS", "20")
+    result = run("search", "--index", str(built_index), "-k", "1", input="x" * 30 + "\nbloom filters\n\n")
+    assert result.exit_code == 0
+    assert "Error: the question is 30 characters long; the limit is 20 (RAG_MAX_QUESTION_CHARS)\n" in result.output
+    assert result.output.count("\n1. ") == 1
+
+
+def test_ask_keeps_the_last_history_turns_each_cut_to_the_question_limit(built_index: Path, monkeypatch) -> None:
+    from tests.fake_llm import FakeLLMServer, Reply
+
+    monkeypatch.setenv("RAG_MAX_HISTORY_TURNS", "2")
+    monkeypatch.setenv("RAG_MAX_QUESTION_CHARS", "60")
+    history = ["Who founded the data team?", "How do bloom filters work?", "Where are bloom filters used? " + "z" * 100]
+    with FakeLLMServer([Reply("bloom filters in crawlers"), Reply("Crawlers skip visited pages [1].")]) as server:
+        result = run("ask", "And why?", "--index", str(built_index), "--llm-base-url", server.base_url,
+                     "--llm-model", "m", *[arg for turn in history for arg in ("--history", turn)])
+        rewrite = json.dumps(server.chat_requests()[0].body["messages"])
+    assert result.exit_code == 0, result.output
+    assert "How do bloom filters work?" in rewrite and "Who founded" not in rewrite  # older turns dropped
+    assert ("Where are bloom filters used? " + "z" * 30) in rewrite and "z" * 31 not in rewrite  # cut to 60

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-import subprocess
+import os
 from pathlib import Path
 
 import pytest
 
-from rag.corpus import episode_id_from_path, load_corpus, parse_episode, parse_timestamp
+from rag.corpus import episode_id_from_path, load_corpus, parse_episode, parse_timestamp, public_source
 from rag.errors import CorpusError, TranscriptParseError
-from tests.conftest import DATA, episode_text, write_episode
+from tests.conftest import DATA, commit_git_repo, episode_text, git_config_env, write_episode
 
 
 def notes_for(corpus, name: str) -> list[str]:
@@ -141,8 +141,8 @@ def test_transcript_with_no_spoken_line_is_an_error() -> None:
 
 def test_duplicate_youtube_id_keeps_one_and_says_which(tmp_path: Path) -> None:
     folder = tmp_path / "eps"
-    write_episode(folder, "a-first.md", episode_text(youtube="same", topic="kafka"))
-    write_episode(folder, "b-second.md", episode_text(youtube="same", topic="flink"))
+    write_episode(folder, "a-first.md", episode_text(youtube="sameVideoId", topic="kafka"))
+    write_episode(folder, "b-second.md", episode_text(youtube="sameVideoId", topic="flink"))
     corpus = load_corpus([folder])
     assert [e.id for e in corpus.episodes] == ["a-first"]
     [note] = notes_for(corpus, "b-second.md")
@@ -151,8 +151,8 @@ def test_duplicate_youtube_id_keeps_one_and_says_which(tmp_path: Path) -> None:
 
 def test_duplicate_transcript_keeps_the_episode_whose_guest_speaks(tmp_path: Path) -> None:
     # Same transcript (spoken by Ann) filed under another guest's episode first.
-    write_episode(tmp_path / "podcast", "a-wrong.md", episode_text(guest="bobsmith", youtube="v1"))
-    write_episode(tmp_path / "podcast", "b-right.md", episode_text(guest="annlee", youtube="v2"))
+    write_episode(tmp_path / "podcast", "a-wrong.md", episode_text(guest="bobsmith", youtube="videoNumbr1"))
+    write_episode(tmp_path / "podcast", "b-right.md", episode_text(guest="annlee", youtube="videoNumbr2"))
     write_episode(tmp_path / "people", "annlee.md", "---\ntitle: Ann Lee\n---\n")
     write_episode(tmp_path / "people", "bobsmith.md", "---\ntitle: Bob Smith\n---\n")
     corpus = load_corpus([tmp_path])
@@ -203,17 +203,138 @@ def test_git_url_source_is_shallow_cloned(tmp_path: Path) -> None:
     repo = tmp_path / "website"
     write_episode(repo / "_podcast", "ep.md", episode_text())
     write_episode(repo / "_people", "annlee.md", "---\ntitle: Ann Lee\n---\n")
-    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "episodes"], check=True)
+    commit_git_repo(repo)
     corpus = load_corpus([f"file://{repo}"], clone_dir=tmp_path / "clones")
     assert [(e.id, e.guests) for e in corpus.episodes] == [("ep", ("Ann Lee",))]
 
 
 def test_bad_git_url_names_the_url(tmp_path: Path) -> None:
-    with pytest.raises(CorpusError, match=r"file:///nonexistent/repo: git clone failed"):
+    with pytest.raises(CorpusError, match=r"^file:///nonexistent/repo: git clone failed: fatal: "):
         load_corpus(["file:///nonexistent/repo"], clone_dir=tmp_path / "clones")
+
+
+def test_clone_goes_to_a_private_folder_removed_afterwards(tmp_path: Path) -> None:
+    repo = commit_git_repo(write_episode(tmp_path / "website" / "_podcast", "ep.md", episode_text()).parent.parent)
+    clones = tmp_path / "clones"
+    (clones / "someone-elses-checkout").mkdir(parents=True)
+    corpus = load_corpus([f"file://{repo}", str(repo)], clone_dir=clones)
+    assert [e.id for e in corpus.episodes] == ["ep"] and corpus.count("duplicate") == 1
+    assert [p.name for p in clones.iterdir()] == ["someone-elses-checkout"]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("ssh://example.invalid/corpus.git", "ssh://example.invalid/corpus.git"),
+        ("ssh://user:secret@example.invalid/corpus.git", "ssh://example.invalid/corpus.git"),
+        ("git://example.invalid/corpus.git", "git://example.invalid/corpus.git"),
+        ("http://example.invalid/corpus.git?token=secret", "http://example.invalid/corpus.git"),
+        ("git@example.invalid:corpus.git", "example.invalid:corpus.git"),
+        ("ext::sh -c touch% pwned", "ext::sh -c touch% pwned"),
+        ("ftp://example.invalid/corpus.git", "ftp://example.invalid/corpus.git"),
+    ],
+)
+def test_only_https_file_and_local_git_sources_are_cloned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, shown: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CorpusError) as caught:
+        load_corpus([url], clone_dir=tmp_path / "clones")
+    assert str(caught.value) == f"{shown}: refused: only https:// and file:// URLs or local paths can be cloned"
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_git_url_credentials_never_appear_in_errors(tmp_path: Path) -> None:
+    url = "https://user:s3cr3t@127.0.0.1:1/corpus.git?private_token=t0k3n"  # nothing listens on port 1
+    with pytest.raises(CorpusError) as caught:
+        load_corpus([url], clone_dir=tmp_path / "clones")
+    message = str(caught.value)
+    assert message.startswith("https://127.0.0.1:1/corpus.git: git clone failed: fatal: ")
+    assert "s3cr3t" not in message and "t0k3n" not in message and "user" not in message
+
+
+def test_a_source_that_looks_like_an_option_reaches_git_as_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CorpusError) as caught:
+        load_corpus(["--upload-pack=touch pwned.git"], clone_dir=tmp_path / "clones")
+    assert str(caught.value) == (
+        "--upload-pack=touch pwned.git: git clone failed: "
+        "fatal: repository '--upload-pack=touch pwned.git' does not exist"
+    )
+    assert not (tmp_path / "pwned.git").exists()
+
+
+def test_git_config_cannot_turn_an_https_clone_into_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    git_config_env(monkeypatch, {"url.ssh://git@example.invalid/.insteadOf": "https://example.invalid/"})
+    monkeypatch.setenv("GIT_SSH_COMMAND", "false")
+    with pytest.raises(CorpusError) as caught:
+        load_corpus(["https://example.invalid/corpus.git"], clone_dir=tmp_path / "clones")
+    assert str(caught.value) == "https://example.invalid/corpus.git: git clone failed: fatal: transport 'ssh' not allowed"
+
+
+def test_cloned_symlinks_are_plain_files(tmp_path: Path) -> None:
+    repo = tmp_path / "website"
+    write_episode(repo / "_podcast", "ep.md", episode_text())
+    os.symlink("ep.md", repo / "_podcast" / "link.md")
+    commit_git_repo(repo)
+    corpus = load_corpus([f"file://{repo}"], clone_dir=tmp_path / "clones")
+    assert [e.id for e in corpus.episodes] == ["ep"]
+    assert notes_for(corpus, "link.md") == ["skipped: no YAML front matter (no '---' line)"]
+
+
+def test_public_source_strips_user_info_and_query_from_every_url() -> None:
+    text = "rag ingest https://user:tok@github.com/o/c.git?x=1#top --index idx user:pw@host:repo.git"
+    assert public_source(text) == "rag ingest https://github.com/o/c.git --index idx host:repo.git"
+    assert public_source("/data/corpus@2024/podcast") == "/data/corpus@2024/podcast"
+
+
+def test_symlinks_that_leave_the_corpus_are_skipped(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    write_episode(outside, "secret.md", episode_text(title="Secret", topic="passwords", youtube="secretVideo"))
+    write_episode(outside, "ghost.md", "---\ntitle: Ghost Writer\n---\n")
+    corpus_dir = tmp_path / "corpus"
+    write_episode(corpus_dir / "podcast", "ep.md", episode_text(topic="kafka"))
+    write_episode(corpus_dir / "drafts", "draft.md", episode_text(topic="flink", youtube="draftVideo1"))
+    write_episode(corpus_dir / "people", "annlee.md", "---\ntitle: Ann Lee\n---\n")
+    os.symlink(outside / "secret.md", corpus_dir / "podcast" / "leak.md")
+    os.symlink(outside / "ghost.md", corpus_dir / "people" / "ghost.md")
+    os.symlink(corpus_dir / "drafts" / "draft.md", corpus_dir / "podcast" / "draft.md")  # inside: fine
+    os.symlink(corpus_dir, tmp_path / "alias")  # a linked corpus folder is read as itself
+    for source in (corpus_dir, tmp_path / "alias"):
+        corpus = load_corpus([source])
+        assert sorted(e.id for e in corpus.episodes) == ["draft", "ep"]
+        assert [str(n) for n in corpus.notes] == [
+            f"skipped: {source / 'podcast' / 'leak.md'}: symlink points outside the corpus",
+            f"skipped: {source / 'people' / 'ghost.md'}: symlink points outside the corpus",
+        ]
+
+
+def test_titles_and_names_are_single_line() -> None:
+    text = """---
+title: |
+  Streaming
+  at   scale
+guests: ["ann\\nlee", bobsmith]
+ids: {youtube: ScDIB-3O77A}
+transcript:
+- line: Hello
+  sec: 1
+  who: "Bob\\n  Smith"
+---
+"""
+    episode, repairs = parse_episode(text, "t.md", {"bobsmith": "Bob\nSmith"})
+    assert episode.title == "Streaming at scale"
+    assert episode.guests == ("ann lee", "Bob Smith")
+    assert episode.lines[0].speaker == "Bob Smith"
+    assert (episode.youtube_id, repairs) == ("ScDIB-3O77A", [])
+
+
+@pytest.mark.parametrize("raw", ["vid123", "ScDIB-3O77A&t=1", "ScDIB-3O77A\" onclick=\"x", "https://youtu.be/ScDIB-3O77A"])
+def test_invalid_youtube_id_is_dropped_and_reported(raw: str) -> None:
+    text = "---\ntitle: T\nids:\n  youtube: '" + raw + "'\ntranscript:\n- line: Hi\n  sec: 4\n  who: A\n---\n"
+    episode, repairs = parse_episode(text, "t.md", {})
+    assert (episode.youtube_id, episode.url_at(4)) == (None, "")
+    assert repairs == [f"invalid YouTube id {raw!r} dropped (no video link)"]
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from rag.embedding import HashingEmbedder
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from rag.index import FaissStore, load_index, read_manifest
 from rag.ingest import ingest
+from tests.conftest import commit_git_repo, git_config_env
 
 
 def test_index_round_trips_passages_vectors_and_manifest(built_index: Path, embedder: HashingEmbedder) -> None:
@@ -82,7 +83,7 @@ def test_adding_one_episode_embeds_only_its_passages(tmp_path: Path, corpus_dir:
     index_dir = tmp_path / "idx"
     first = ingest([corpus_dir], index_dir, embedder)
     new_episode = (corpus_dir / "podcast" / "building-data-team.md").read_text()
-    new_episode = new_episode.replace("ScDIB-3O77A", "NEWVIDEO").replace("Dat needs no introduction", "Dat is back")
+    new_episode = new_episode.replace("ScDIB-3O77A", "NEWVIDEO123").replace("Dat needs no introduction", "Dat is back")
     (corpus_dir / "podcast" / "new-episode.md").write_text(new_episode)
     second = ingest([corpus_dir], index_dir, embedder)
     new_passages = [p for p in load_index(index_dir).passages if p.episode_id == "new-episode"]
@@ -151,3 +152,122 @@ def test_swap_interrupted_between_renames_is_recovered(built_index: Path) -> Non
 
     recover_interrupted_swap(built_index)
     assert (built_index / "manifest.json").exists() and not previous.exists()
+
+
+FIRST_LINE = "Today we have pleasure to have Dat as a guest."
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "corrected"),
+    [
+        ("  who: Alexey\n", "  who: Alexey Grigorev\n", (("Alexey Grigorev", 126), "Guest Overview & Career Snapshot")),
+        ("  sec: 126\n", "  sec: 127\n", (("Alexey", 127), "Guest Overview & Career Snapshot")),
+        ("- header: Guest Overview & Career Snapshot\n", "- header: Guest Overview\n", (("Alexey", 126), "Guest Overview")),
+    ],
+)
+def test_a_corrected_speaker_second_or_header_rebuilds_the_index(
+    tmp_path: Path, corpus_dir: Path, embedder: HashingEmbedder, old: str, new: str, corrected: tuple
+) -> None:
+    index_dir = tmp_path / "idx"
+    ingest([corpus_dir], index_dir, embedder)
+    episode_file = corpus_dir / "podcast" / "building-data-team.md"
+    text = episode_file.read_text()
+    assert old in text
+    episode_file.write_text(text.replace(old, new, 1))
+    report = ingest([corpus_dir], index_dir, embedder)
+    assert not report.up_to_date
+    [passage] = [p for p in load_index(index_dir).passages if FIRST_LINE in p.text]
+    assert (passage.line_at(0), passage.section) == corrected
+
+
+class VersionedEmbedder(HashingEmbedder):
+    """The same model id under another recipe: as an ONNX export after `_RECIPE_VERSION` is bumped."""
+
+    def __init__(self, recipe_version: str) -> None:
+        super().__init__(dim=256)
+        self.recipe_version = recipe_version
+
+
+def test_cached_vectors_are_not_reused_under_another_recipe_version(tmp_path: Path, corpus_dir: Path) -> None:
+    cache = tmp_path / "cache"
+    first = ingest([corpus_dir], tmp_path / "idx", VersionedEmbedder("v1"), cache_dir=cache)
+    same = VersionedEmbedder("v1")
+    assert ingest([corpus_dir], tmp_path / "copy", same, cache_dir=cache).from_cache == first.passages
+    assert same.embed_calls == 0
+    bumped = VersionedEmbedder("v2")
+    report = ingest([corpus_dir], tmp_path / "idx", bumped, cache_dir=cache)
+    assert not report.up_to_date and report.embedded == report.passages == bumped.embed_calls
+    assert load_index(tmp_path / "idx", expected_model="hashing-256").model_id == "hashing-256"
+
+
+def test_git_credentials_stay_out_of_progress_notes_and_manifest(
+    tmp_path: Path, corpus_dir: Path, embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (corpus_dir / "podcast" / "empty.md").write_text("")
+    repo = commit_git_repo(corpus_dir)
+    url = "https://user:s3cr3t@example.invalid/corpus.git"
+    git_config_env(monkeypatch, {f"url.file://{repo}.insteadOf": url})  # the clone may use the credentials
+    shown: list[str] = []
+    report = ingest([url], tmp_path / "idx", embedder, on_note=lambda n: shown.append(str(n)), on_progress=shown.append)
+    assert report.episodes == 4 and report.count("skipped") == 1
+    manifest = (tmp_path / "idx" / "manifest.json").read_text()
+    assert json.loads(manifest)["sources"] == ["https://example.invalid/corpus.git"]
+    assert shown[0] == "reading transcripts from https://example.invalid/corpus.git"
+    assert not [text for text in [*shown, manifest] if "s3cr3t" in text or "user" in text]
+    assert list((tmp_path / "cache" / "git").iterdir()) == []  # the checkout is gone
+
+
+HOLD_LOCK = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from rag.embedding import HashingEmbedder
+    from rag.ingest import ingest
+
+    class WaitingEmbedder(HashingEmbedder):
+        def embed(self, texts):
+            Path(sys.argv[3]).write_text("embedding")
+            deadline = time.monotonic() + 60
+            while not Path(sys.argv[4]).exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return super().embed(texts)
+
+    print(ingest([sys.argv[1]], sys.argv[2], WaitingEmbedder()).summary())
+    """
+)
+
+
+def test_second_ingest_into_a_locked_index_fails_at_once_and_the_first_completes(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    index_dir, marker, release = tmp_path / "idx", tmp_path / "embedding", tmp_path / "release"
+    repo_root = Path(__file__).parent.parent
+    first = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(corpus_dir), str(index_dir), str(marker), str(release)],
+        cwd=repo_root, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert first.poll() is None, "first ingest exited before embedding"
+            assert time.monotonic() < deadline, "first ingest never started embedding"
+            time.sleep(0.05)
+        second = subprocess.run(
+            [sys.executable, "-m", "rag.cli", "ingest", str(corpus_dir), "--index", str(index_dir),
+             "--model", "hashing-256", "-q"],
+            cwd=repo_root, capture_output=True, text=True, timeout=120,
+        )
+        assert first.poll() is None
+    finally:
+        release.touch()
+        out, _ = first.communicate(timeout=60)
+    assert (second.returncode, second.stdout) == (1, "")
+    holder = f"-c {corpus_dir} {index_dir} {marker} {release}"
+    assert second.stderr == (
+        f"Error: {index_dir}: another ingest is building this index (pid {first.pid}: {holder}); "
+        "wait for it to finish, or stop that process\n"
+    )
+    assert first.returncode == 0 and out.startswith("indexed 4 episodes, ")
+    index = load_index(index_dir)
+    assert index.manifest["episodes"] == 4 and len(index.passages) == index.manifest["count"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".idx")) == [".idx.lock"]

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
+import threading
 import time
+from typing import Any, Callable
 
 import pytest
 
 from rag.errors import LLMError
-from rag.llm import HF_ROUTER_URL, LLMSettings, OpenAIChat, settings_from_env
-from tests.fake_llm import FakeLLMServer, Reply
+from rag.llm import HF_ROUTER_URL, Deadline, LLMSettings, OpenAIChat, settings_from_env
+from tests.fake_llm import FakeLLMServer, Reply, stalled_listener
 
 SECRET = "sk-test-SECRET-never-shown"
 MESSAGES = [{"role": "user", "content": "Hello?"}]
@@ -21,6 +24,25 @@ def chat(server: FakeLLMServer, **overrides: float) -> OpenAIChat:
     return OpenAIChat(settings)
 
 
+def timed(call: Callable[[], Any], limit: float) -> tuple[Any, float]:
+    """(result or raised exception, seconds taken) of `call`; fails instead of hanging
+    when it is still running after `limit` seconds."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            outcome.append(exc)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(limit)
+    assert outcome, f"still running after {limit} s"
+    return outcome[0], time.monotonic() - started
+
+
 def test_streams_deltas_and_sends_model_messages_and_key() -> None:
     with FakeLLMServer([Reply("Bloom filters answer membership queries [1].")]) as server:
         deltas = list(chat(server).stream(MESSAGES))
@@ -31,10 +53,12 @@ def test_streams_deltas_and_sends_model_messages_and_key() -> None:
     assert request.headers["authorization"] == f"Bearer {SECRET}"
 
 
-def test_two_server_errors_then_success_is_retried() -> None:
+def test_two_server_errors_then_success_is_retried_within_the_deadline() -> None:
     replies = [Reply(status=500), Reply(status=503), Reply("Finally.")]
     with FakeLLMServer(replies) as server:
-        assert "".join(chat(server).stream(MESSAGES)) == "Finally."
+        started = time.monotonic()
+        assert "".join(chat(server, total=4).stream(MESSAGES, Deadline.after(4))) == "Finally."
+        assert time.monotonic() - started < 4
     assert len(server.chat_requests()) == 3
 
 
@@ -89,3 +113,115 @@ def test_settings_from_environment() -> None:
     assert settings_from_env({"OPENAI_API_KEY": "sk"}).model == "gpt-4o-mini"
     with pytest.raises(LLMError, match="RAG_LLM_TIMEOUT='soon' is not a number"):
         settings_from_env({"OPENAI_API_KEY": "sk", "RAG_LLM_TIMEOUT": "soon"})
+
+
+# Wall-clock bounds below are behaviour bounds (control comes back at the deadline,
+# not when the server next sends something), deliberately generous: not benchmarks.
+SLACK_S = 1.5
+
+
+def test_keepalive_comments_without_tokens_end_at_the_deadline_and_close_the_connection() -> None:
+    with FakeLLMServer(default=Reply(keepalive_only=True)) as server:
+        # Pings every 0.1 s keep resetting the client's 1 s read timeout: only the deadline ends this.
+        llm = chat(server, read=1, total=2, retries=0)
+        error, took = timed(lambda: list(llm.stream(MESSAGES)), limit=2 + 10)
+        assert isinstance(error, LLMError), error
+        assert str(error) == (f"LLM test-model at {server.base_url}: timed out: no complete answer "
+                              "within the 2 s deadline (RAG_LLM_TIMEOUT)")
+        assert took <= 2 + SLACK_S
+        assert server.streams_ended.acquire(timeout=SLACK_S)  # the server saw the connection go
+
+
+def test_a_connect_that_stalls_ends_at_the_deadline() -> None:
+    with stalled_listener() as base_url:
+        settings = LLMSettings(base_url=base_url, model="m", connect_timeout_s=30, read_timeout_s=30,
+                               total_timeout_s=2, max_retries=2)
+        error, took = timed(lambda: OpenAIChat(settings).complete(MESSAGES), limit=2 + 10)
+    assert isinstance(error, LLMError) and "timed out" in str(error), error
+    assert took <= 2 + SLACK_S
+
+
+def test_retries_stop_at_the_deadline() -> None:
+    with FakeLLMServer(default=Reply(status=503, headers={"Retry-After": "1"})) as server:
+        llm = chat(server, total=2.5, retries=10)
+        error, took = timed(lambda: list(llm.stream(MESSAGES)), limit=2.5 + 15)
+    assert isinstance(error, LLMError) and str(error).startswith(f"LLM test-model at {server.base_url}: HTTP 503")
+    assert took <= 2.5 + SLACK_S
+    assert 2 <= len(server.chat_requests()) <= 3  # at 0 s, 1 s, 2 s: a retry at 3 s would pass the deadline
+
+
+def test_one_deadline_is_shared_by_consecutive_calls() -> None:
+    with FakeLLMServer([Reply("slow first reply", stall_s=1.5), Reply(keepalive_only=True)]) as server:
+        llm = chat(server, read=5, total=30, retries=0)
+        deadline = Deadline.after(2)
+        assert llm.complete(MESSAGES, deadline) == "slow first reply"
+        error, took = timed(lambda: list(llm.stream(MESSAGES, deadline)), limit=10)
+    assert isinstance(error, LLMError) and "within the 2 s deadline" in str(error)
+    assert took <= 0.5 + SLACK_S
+
+
+def test_every_completion_request_sends_max_tokens() -> None:
+    with FakeLLMServer(default=Reply("ok")) as server:
+        chat(server).complete(MESSAGES)
+        list(OpenAIChat(dataclasses.replace(chat(server).settings, max_tokens=50)).stream(MESSAGES))
+    assert [r.body["max_tokens"] for r in server.chat_requests()] == [600, 50]
+    assert settings_from_env({"OPENAI_API_KEY": "sk", "RAG_LLM_MAX_TOKENS": "50"}).max_tokens == 50
+    with pytest.raises(LLMError, match="RAG_LLM_MAX_TOKENS='lots' is not a whole number of tokens above 0"):
+        settings_from_env({"OPENAI_API_KEY": "sk", "RAG_LLM_MAX_TOKENS": "lots"})
+
+
+def test_complete_reads_at_most_max_reply_chars_then_closes_the_stream() -> None:
+    from rag.llm import MAX_REPLY_CHARS
+
+    with FakeLLMServer(default=Reply("word " * 20, endless=True)) as server:
+        text, took = timed(lambda: chat(server, total=30).complete(MESSAGES), limit=10)
+        assert text == ("word " * 2000)[:MAX_REPLY_CHARS]
+        assert server.streams_ended.acquire(timeout=SLACK_S)
+
+
+@pytest.mark.parametrize("base_url", [
+    "https://api.groq.com/openai/v1",
+    "http://router.huggingface.co/v1",  # not https
+    "https://router.huggingface.co.evil.example/v1",
+    "https://evil.example/router.huggingface.co/v1",
+    "https://router.huggingface.co@evil.example/v1",
+    "https://evil.example/v1?h=x.hf.space",
+])
+def test_hf_token_is_not_sent_to_other_hosts(base_url: str) -> None:
+    env = {"HF_TOKEN": "hf_secret", "OPENAI_BASE_URL": base_url, "RAG_LLM_MODEL": "m"}
+    assert settings_from_env(env).key() is None
+    assert settings_from_env({**env, "OPENAI_API_KEY": "sk-other"}).key() == "sk-other"
+
+
+@pytest.mark.parametrize("base_url", [HF_ROUTER_URL, "https://api-inference.huggingface.co/v1",
+                                      "https://someone-my-llm.hf.space/v1"])
+def test_hf_token_goes_to_hugging_face_hosts(base_url: str) -> None:
+    env = {"HF_TOKEN": "hf_secret", "OPENAI_BASE_URL": base_url, "RAG_LLM_MODEL": "m", "OPENAI_API_KEY": "sk"}
+    assert settings_from_env(env).key() == "hf_secret"
+
+
+def test_hf_token_stays_home_when_the_base_url_changes_later() -> None:
+    router = settings_from_env({"HF_TOKEN": "hf_secret"})
+    assert router.base_url == HF_ROUTER_URL and router.key() == "hf_secret"
+    assert router.secrets == ("hf_secret",) and "hf_secret" not in repr(router)  # for redaction, never shown
+    with FakeLLMServer(default=Reply("ok")) as server:
+        # As `rag ask --llm-base-url` or a config file's llm_base_url do.
+        moved = dataclasses.replace(router, base_url=server.base_url, model="m")
+        assert moved.key() is None
+        OpenAIChat(moved).complete(MESSAGES)
+        from_env = settings_from_env({"HF_TOKEN": "hf_secret", "OPENAI_BASE_URL": server.base_url, "RAG_LLM_MODEL": "m"})
+        OpenAIChat(from_env).complete(MESSAGES)
+    assert [r.headers["authorization"] for r in server.chat_requests()] == ["Bearer not-needed"] * 2
+
+
+def test_user_info_and_query_never_shown_in_descriptions_or_errors() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://alice:pw-SECRET@127.0.0.1:{port}/v1?api-key=q-SECRET"
+    settings = LLMSettings(base_url=url, model="m", max_retries=0)
+    assert settings.describe() == f"m at http://127.0.0.1:{port}/v1"
+    with pytest.raises(LLMError) as info:
+        OpenAIChat(settings).complete(MESSAGES)
+    assert str(info.value).startswith(f"LLM m at http://127.0.0.1:{port}/v1: cannot connect")
+    assert "SECRET" not in str(info.value) and "SECRET" not in repr(OpenAIChat(settings))

@@ -80,3 +80,38 @@ def test_real_index_never_truncates_and_finds_the_moment(tmp_path: Path, corpus_
 def test_unknown_model_is_a_clear_error() -> None:
     with pytest.raises(EmbedderError, match=r"cannot load embedding model '/nonexistent/model'"):
         SentenceTransformerEmbedder("/nonexistent/model")
+
+
+@pytest.fixture(scope="module")
+def minilm_answerer(tmp_path_factory: pytest.TempPathFactory, minilm_int8: OnnxInt8Embedder):  # type: ignore[no-untyped-def]
+    """The answer stage with its calibrated thresholds, over a real MiniLM index of the test slice."""
+    from rag.answer import Answerer
+    from tests.conftest import DATA
+
+    index_dir = tmp_path_factory.mktemp("minilm") / "idx"
+    ingest([DATA / "corpus"], index_dir, minilm_int8)
+    return Answerer(Searcher(load_index(index_dir), minilm_int8), None)
+
+
+def test_calibrated_refusal_answers_a_covered_question_and_refuses_others(minilm_answerer) -> None:  # type: ignore[no-untyped-def]
+    from rag.answer import REFUSAL_MIN_COSINE, REFUSAL_MIN_COVERAGE
+
+    assert (minilm_answerer.refusal_min_cosine, minilm_answerer.refusal_min_coverage) == (
+        REFUSAL_MIN_COSINE, REFUSAL_MIN_COVERAGE)
+    covered = minilm_answerer.answer("What are Bloom filters used for?")
+    assert not covered.refused and covered.confidence >= REFUSAL_MIN_COSINE
+    assert covered.citations[0].passage.episode_id == "algorithms-data-structures-for-engineers"
+    off_topic = minilm_answerer.answer("What is the best recipe for sourdough bread?")
+    assert off_topic.refused and off_topic.confidence < REFUSAL_MIN_COSINE
+    # On topic (Bloom filters are discussed), close enough for the cosine gate, but most
+    # of its rare words were never said.
+    unsaid = minilm_answerer.answer("Which quantum annealer vendor sponsored the Bloom filter benchmarks?")
+    assert unsaid.refused and unsaid.confidence >= REFUSAL_MIN_COSINE and unsaid.coverage < REFUSAL_MIN_COVERAGE
+
+
+def test_calibrated_support_accepts_a_paraphrase_and_rejects_an_unrelated_claim(minilm_answerer) -> None:  # type: ignore[no-untyped-def]
+    hits = minilm_answerer.searcher.search("What are Bloom filters used for?", k=1)
+    passage = hits[0].passage
+    said = next(line.partition(": ")[2] for line in passage.text.split("\n") if "bloom" in line.lower())
+    assert minilm_answerer.support(said, passage)[0] is True
+    assert minilm_answerer.support("The guest moved to Lisbon to open a bakery with her sister.", passage)[0] is False

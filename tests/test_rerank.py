@@ -66,7 +66,7 @@ def test_answerer_answers_from_the_reranked_moments(searcher: Searcher) -> None:
         rerank_request, answer_request = server.chat_requests()
     assert answer.sources[0].passage == retrieved[6].passage
     assert len(answer.sources) == 5
-    assert "[1] Episode: " in answer_request.body["messages"][1]["content"]
+    assert "[1] Time: " in answer_request.body["messages"][1]["content"]
     assert "JSON list" in rerank_request.body["messages"][0]["content"]
 
 
