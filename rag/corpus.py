@@ -36,6 +36,7 @@ from rag.urls import public_url
 
 YOUTUBE_WATCH = "https://www.youtube.com/watch?v={video}&t={sec}s"
 YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")  # what youtube.com/watch?v= takes
+_PASTED_YOUTUBE_ID = re.compile(r"([A-Za-z0-9_-]{11})[&?#].*")
 
 # libyaml's loader is ~10x faster than the pure-Python one: it keeps re-ingest quick.
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -206,8 +207,14 @@ def parse_episode(text: str, name: str, people: dict[str, str]) -> tuple[Episode
     ids = meta.get("ids") if isinstance(meta.get("ids"), dict) else {}
     youtube_id = str(ids["youtube"]).strip() if ids.get("youtube") else None
     if youtube_id is not None and not YOUTUBE_ID.fullmatch(youtube_id):
-        repairs.append(f"invalid YouTube id {youtube_id!r} dropped (no video link)")
-        youtube_id = None
+        # A pasted link's tail ("NfAJAr7FvyY&t") leaves a valid id in front of it.
+        pasted = _PASTED_YOUTUBE_ID.fullmatch(youtube_id)
+        if pasted:
+            repairs.append(f"YouTube id {youtube_id!r} cut to {pasted[1]!r}")
+            youtube_id = pasted[1]
+        else:
+            repairs.append(f"invalid YouTube id {youtube_id!r} dropped (no video link)")
+            youtube_id = None
     title = _clean(meta.get("title") or meta.get("short") or episode_id)
 
     transcript = meta.get("transcript")

@@ -329,7 +329,7 @@ transcript:
     assert (episode.youtube_id, repairs) == ("ScDIB-3O77A", [])
 
 
-@pytest.mark.parametrize("raw", ["vid123", "ScDIB-3O77A&t=1", "ScDIB-3O77A\" onclick=\"x", "https://youtu.be/ScDIB-3O77A"])
+@pytest.mark.parametrize("raw", ["vid123", "ScDIB-3O77A\" onclick=\"x", "https://youtu.be/ScDIB-3O77A", "ScDIB-3O77"])
 def test_invalid_youtube_id_is_dropped_and_reported(raw: str) -> None:
     text = "---\ntitle: T\nids:\n  youtube: '" + raw + "'\ntranscript:\n- line: Hi\n  sec: 4\n  who: A\n---\n"
     episode, repairs = parse_episode(text, "t.md", {})
@@ -343,3 +343,10 @@ def test_invalid_youtube_id_is_dropped_and_reported(raw: str) -> None:
 )
 def test_parse_timestamp(raw: object, expected: int | None) -> None:
     assert parse_timestamp(raw) == expected
+
+
+def test_a_pasted_link_tail_after_a_youtube_id_is_cut_off() -> None:
+    text = "---\ntitle: T\nids:\n  youtube: 'NfAJAr7FvyY&t'\ntranscript:\n- line: Hi\n  sec: 4\n  who: A\n---\n"
+    episode, repairs = parse_episode(text, "t.md", {})
+    assert episode.url_at(4) == "https://www.youtube.com/watch?v=NfAJAr7FvyY&t=4s"
+    assert repairs == ["YouTube id 'NfAJAr7FvyY&t' cut to 'NfAJAr7FvyY'"]
