@@ -13,23 +13,29 @@ of faithfulness and relevance, 1-5, reported separately.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tqdm import tqdm
+
+from rag.answer import Answer, Answerer, format_sources
+from rag.errors import LLMError
+from rag.evaluation import (
+    Question,
+    bootstrap_interval,
+    eval_parser,
+    hits_gold,
+    lands_gold,
+    load_run,
+    percentile,
+    write_jsonl_atomic,
+)
+from rag.pipeline import open_answerer
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from tqdm import tqdm  # noqa: E402
-
-from rag.answer import Answer, Answerer, format_sources  # noqa: E402
-from rag.config import load_config  # noqa: E402
-from rag.errors import LLMError, RagError  # noqa: E402
-from rag.evaluation import Question, bootstrap_interval, hits_gold, lands_gold, load_questions, percentile  # noqa: E402
 
 
 def judge(answerer: Answerer, question: Question, answer: Answer) -> dict | None:
@@ -39,7 +45,7 @@ def judge(answerer: Answerer, question: Question, answer: Answer) -> dict | None
         sources=format_sources(answer.sources, answerer.prompts), question=question.question, answer=answer.text
     )
     try:
-        reply = answerer.llm.complete([{"role": "user", "content": prompt}])  # type: ignore[attr-defined]
+        reply = answerer.llm.complete([{"role": "user", "content": prompt}])
         match = re.search(r"\{.*\}", reply, re.S)
         scores = json.loads(match.group(0)) if match else None
         return {"faithfulness": float(scores["faithfulness"]), "relevance": float(scores["relevance"])} if scores else None
@@ -118,42 +124,23 @@ def _interval(per_question: list[float]) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--questions", nargs="+", required=True)
-    parser.add_argument("--index", default=None, help="index directory [RAG_INDEX or indexes/dtc]")
+    parser = eval_parser(__doc__)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--out", help="one JSON line per question")
     parser.add_argument("--judge", action="store_true", help="LLM-as-judge scores (needs an LLM)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-
-    from rag.cli import open_answerer
-
-    try:
-        config = load_config().with_overrides(index_dir=args.index)
-        questions = load_questions(args.questions)
-        answerer = open_answerer(config)
-    except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    questions, config, answerer = load_run(args, open_answerer, llm=True)
     if args.judge and answerer.llm is None:
         print("error: --judge needs an LLM (set OPENAI_BASE_URL/OPENAI_API_KEY/RAG_LLM_MODEL or HF_TOKEN)", file=sys.stderr)
         return 1
     summary, rows = evaluate(answerer, questions, args.judge, not args.quiet)
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(
-            "".join(
-                json.dumps({"id": r["id"], "answer": r["answer"], "refused": r["refused"],
-                            "citations": [{k: c[k] for k in ("episode", "start_sec", "end_sec", "url")} for c in r["citations"]]})
-                + "\n"
-                for r in rows
-            ),
-            encoding="utf-8",
-        )
-        os.replace(tmp, out)
+        write_jsonl_atomic(args.out, (
+            {"id": r["id"], "answer": r["answer"], "refused": r["refused"],
+             "citations": [{k: c[k] for k in ("episode", "start_sec", "end_sec", "url")} for c in r["citations"]]}
+            for r in rows
+        ))
     if args.json:
         print(json.dumps(summary))
         return 0

@@ -26,19 +26,20 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+
+from rag.chunking import embedding_text
+from rag.config import Config
+from rag.corpus import find_corpus_files, load_corpus
+from rag.embedding import DEFAULT_MODEL, resolve_model_path
+from rag.evaluation import load_questions, percentile
+from rag.index import load_index
+from rag.ingest import ChunkSettings, chunk_corpus, ingest
+from rag.pipeline import ingest_embedder, query_embedder
+from rag.retrieve import Searcher
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-import numpy as np  # noqa: E402
-
-from rag.chunking import embedding_text  # noqa: E402
-from rag.corpus import find_corpus_files, load_corpus  # noqa: E402
-from rag.embedding import DEFAULT_MODEL, make_embedder, resolve_model_path  # noqa: E402
-from rag.evaluation import load_questions, percentile  # noqa: E402
-from rag.index import load_index  # noqa: E402
-from rag.ingest import ChunkSettings, chunk_corpus, ingest  # noqa: E402
-from rag.retrieve import Searcher  # noqa: E402
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before anything imports huggingface_hub (nothing above does)
 
 DEV_QUESTIONS = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev-questions.jsonl"
 
@@ -60,7 +61,7 @@ def timed(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
 def bench_embedding(corpus: str, sample: int, quantize: str) -> dict:
     from sentence_transformers import SentenceTransformer
 
-    ours = make_embedder(DEFAULT_MODEL, quantize=quantize)
+    ours = ingest_embedder(Config(quantize=quantize))
     episodes = load_corpus([corpus]).episodes
     passages = chunk_corpus(episodes, ours, ChunkSettings())[:sample]
     texts = [embedding_text(p, True) for p in passages]
@@ -83,7 +84,7 @@ def bench_embedding(corpus: str, sample: int, quantize: str) -> dict:
 
 def bench_ingest_slice(corpus: str, episodes: int, quantize: str) -> dict:
     files = find_corpus_files(Path(corpus))
-    embedder = make_embedder(DEFAULT_MODEL, quantize=quantize)
+    embedder = ingest_embedder(Config(quantize=quantize))
     with tempfile.TemporaryDirectory() as tmp:
         slice_dir = Path(tmp) / "corpus"
         (slice_dir / "podcast").mkdir(parents=True)
@@ -107,14 +108,14 @@ def bench_ingest_slice(corpus: str, episodes: int, quantize: str) -> dict:
     }
 
 
+# VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a child of this
+# (large) process would report the parent's peak.
 _PEAK_RSS = """
-import resource, sys
-sys.path.insert(0, {root!r})
 import faiss, bm25s, Stemmer, numpy  # the libraries, loaded in both runs
 from rag.index import load_index
 if {load!r}:
     index = load_index({index!r})
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) / 1024)
 """
 
 
@@ -125,7 +126,7 @@ def index_memory_mb(index_dir: str) -> tuple[float, float]:
     import subprocess
 
     def peak(load: bool) -> float:
-        code = _PEAK_RSS.format(root=str(Path(__file__).resolve().parent.parent), load=load, index=index_dir)
+        code = _PEAK_RSS.format(load=load, index=index_dir)
         return float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
 
     base = peak(False)
@@ -144,7 +145,7 @@ def search_latencies(searcher: Searcher, questions: list[tuple[str, str]], round
 
 def bench_full_index(corpus: str, index_dir: str, questions: list[tuple[str, str]]) -> dict:
     index, load_s = timed(load_index, index_dir)
-    embedder = make_embedder(index.model_id)
+    embedder = query_embedder(index, Config(index_dir=Path(index_dir)))
     after_model = rss_mb()
     report, reingest_s = timed(ingest, [corpus], index_dir, embedder)
     # Baselines in the same process: a dense-only search (query embedding + one FAISS

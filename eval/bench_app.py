@@ -11,7 +11,6 @@ latency p50/p95 (submit -> final answer, queueing included); `--json` writes the
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -19,7 +18,9 @@ import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+
+from rag.evaluation import percentile, write_json_atomic
+from rag.moment import Moment
 
 QUESTIONS = [
     "What are bloom filters used for?",
@@ -28,14 +29,16 @@ QUESTIONS = [
     "What is technical debt in machine learning systems?",
     "How do I get my first job as a data engineer?",
 ]
-DEEP_LINK = re.compile(r"https://www\.youtube\.com/watch\?v=[\w-]{11}&t=\d+s")
+_LINK_TARGET = re.compile(r"\]\(([^)\s]+)\)")  # the URL of a Markdown link
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile: percentile([1, 2, 3, 4], 0.5) == 2."""
-    ordered = sorted(values)
-    rank = max(1, -(-int(q * 100) * len(ordered) // 100))
-    return ordered[min(rank, len(ordered)) - 1]
+def cites_a_moment(text: str) -> bool:
+    """True when a chat message links a YouTube moment, as every cited answer does.
+
+    >>> cites_a_moment("Bloom filters [\\[1\\]](https://www.youtube.com/watch?v=RiQa-9LguW8&t=1902s).")
+    True
+    """
+    return any(Moment.parse(url) for url in _LINK_TARGET.findall(text))
 
 
 def one_session(url: str, question: str) -> tuple[float, bool, str]:
@@ -50,7 +53,7 @@ def one_session(url: str, question: str) -> tuple[float, bool, str]:
     elapsed = time.perf_counter() - started
     content = chat[-1]["content"] if chat else ""
     text = content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
-    return elapsed, bool(DEEP_LINK.search(text)), text[:120]
+    return elapsed, cites_a_moment(text), text[:120]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         "answered_with_citation": answered,
         "all_answered": answered == args.sessions,
         "latency_p50_s": round(statistics.median(latencies), 3),
-        "latency_p95_s": round(percentile(latencies, 0.95), 3),
+        "latency_p95_s": round(percentile(latencies, 95), 3),
         "latency_max_s": round(max(latencies), 3),
         "wall_s": round(wall, 3),
         "hardware": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}",
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         if not ok:
             print(f"  not answered ({latency:.2f}s): {text}")
     if args.json_path:
-        Path(args.json_path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_json_atomic(args.json_path, report)
     return 0 if report["all_answered"] else 1
 
 

@@ -19,27 +19,25 @@ REFUSAL_MIN_COVERAGE is set from this output.
 Then the citation check: each sentence of a reference answer (a paraphrase, like an
 LLM's) against its gold passage (supported) and against a passage of the same episode
 far from it (unsupported), with the share of each accepted under candidate thresholds
-(word overlap OR sentence cosine). SUPPORT_MIN_OVERLAP / SUPPORT_MIN_COSINE come from it.
+(word overlap OR sentence cosine). rag/citations.py's
+SUPPORT_MIN_OVERLAP / SUPPORT_MIN_COSINE come from it.
 """
 
 from __future__ import annotations
 
-import argparse
-import random
 import os
+import random
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+
+from rag.answer import Answerer
+from rag.citations import lexical_support, split_sentences
+from rag.evaluation import Question, eval_parser, hits_gold, load_run, two_fold_split
+from rag.followup import search_request
+from rag.pipeline import open_answerer
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-import numpy as np  # noqa: E402
-
-from rag.answer import Answerer, lexical_support, split_sentences  # noqa: E402
-from rag.cli import open_searcher  # noqa: E402
-from rag.config import Config  # noqa: E402
-from rag.errors import RagError  # noqa: E402
-from rag.evaluation import Question, hits_gold, load_questions, two_fold_split  # noqa: E402
 
 FOLD_SEED = 0  # the seed eval/retrieval.py splits with
 COVERAGE_GRID = [round(0.02 * i, 2) for i in range(0, 41)]  # 0.00 .. 0.80
@@ -55,24 +53,16 @@ def suggest_threshold(answerable: list[float], unanswerable: list[float], max_fa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--questions", nargs="+", required=True)
-    parser.add_argument("--index", default=os.environ.get("RAG_INDEX", "indexes/dtc"))
+    parser = eval_parser(__doc__)
     parser.add_argument("--max-false-refusals", type=float, default=0.0)
     args = parser.parse_args(argv)
-    try:
-        searcher = open_searcher(Config(index_dir=Path(args.index)))
-        questions = load_questions(args.questions)
-    except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    index = searcher.index
-    answerer = Answerer(searcher)
+    questions, _, answerer = load_run(args, open_answerer)  # no LLM: follow-ups keep their scope
+    index = answerer.searcher.index
     scores: dict[bool, list[float]] = {True: [], False: []}
     points: list[tuple[Question, float, float]] = []
     print(f"{'id':<6} {'type':<13} cosine coverage")
     for question in questions:
-        query, context = answerer.search_request(question.question, question.history, [])
+        query, context = search_request(question.question, question.history, [])
         standalone = f"{context} {query}" if context else query
         hits = answerer.searcher.search(query, k=answerer.k, context=context)
         confidence = answerer.confidence(standalone, hits)

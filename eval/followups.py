@@ -9,26 +9,22 @@
 2. Every follow-up question is asked with its history: the share that the answer
    stage treats as a follow-up, and its hit@5.
 
-The answer stage decides with `rag.answer.is_followup`; no LLM is used.
+The answer stage decides with `rag.followup.is_followup`; no LLM is used.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from rag.answer import Answerer
+from rag.evaluation import Question, Result, eval_parser, first_hit_rank, load_run
+from rag.followup import search_request
+from rag.pipeline import open_answerer
+from rag.retrieve import Hit
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from rag.answer import Answerer  # noqa: E402
-from rag.cli import open_searcher  # noqa: E402
-from rag.config import Config  # noqa: E402
-from rag.errors import RagError  # noqa: E402
-from rag.evaluation import Question, Result, first_hit_rank, load_questions  # noqa: E402
-from rag.retrieve import Hit  # noqa: E402
 
 
 def moments(hits: list[Hit]) -> list[tuple[str, int, int]]:
@@ -41,7 +37,7 @@ def hit_at_5(question: Question, hits: list[Hit]) -> bool:
 
 
 def search(answerer: Answerer, question: str, history: list[str]) -> tuple[list[Hit], bool]:
-    query, context = answerer.search_request(question, history, [])
+    query, context = search_request(question, history, [])
     return answerer.searcher.search(query, k=5, context=context), bool(context)
 
 
@@ -53,17 +49,10 @@ def unrelated_before(questions: list[Question], position: int) -> Question:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--questions", nargs="+", required=True)
-    parser.add_argument("--index", default=os.environ.get("RAG_INDEX", "indexes/dtc"))
+    parser = eval_parser(__doc__)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        questions = load_questions(args.questions)
-        answerer = Answerer(open_searcher(Config(index_dir=Path(args.index))), None)
-    except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    questions, _, answerer = load_run(args, open_answerer)  # no LLM: the detection alone
 
     standalone = [q for q in questions if q.type != "followup"]
     changed: list[str] = []

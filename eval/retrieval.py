@@ -16,7 +16,6 @@ Follow-up questions are searched with their history joined to the question.
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import json
 import os
@@ -24,29 +23,28 @@ import platform
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
-
-from rag.embedding import make_embedder  # noqa: E402
-from rag.errors import RagError  # noqa: E402
-from rag.evaluation import (  # noqa: E402
+from rag.config import Config
+from rag.evaluation import (
     Question,
     Result,
     Scored,
     bootstrap_interval,
-    load_questions,
+    eval_parser,
+    load_run,
     percentile,
     reciprocal_rank,
     retrieval_metrics,
     score_results,
     two_fold_split,
+    write_jsonl_atomic,
 )
-from rag.index import load_index  # noqa: E402
-from rag.retrieve import Searcher  # noqa: E402
+from rag.pipeline import open_searcher
+from rag.retrieve import Searcher
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 MODES = ("hybrid", "lexical", "dense")
 SEARCHER_OPTIONS = tuple(
@@ -177,9 +175,7 @@ def print_table(reports: dict[str, dict], header: dict, folds: dict[str, dict] |
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--questions", nargs="+", required=True, help="JSONL question files")
-    parser.add_argument("--index", default=os.environ.get("RAG_INDEX", "indexes/dtc"))
+    parser = eval_parser(__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--out", help="write one JSON line per question (hybrid top 10)")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
@@ -194,22 +190,21 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    try:
-        questions = load_questions(args.questions)
-        index = load_index(args.index)
-    except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    embedder = make_embedder(index.model_id)
+
+    def hybrid_searcher(config: Config) -> Searcher:
+        try:
+            searcher = open_searcher(config, **options)
+            searcher.search("warm up the model and caches", k=10)
+        except (TypeError, ValueError) as exc:
+            if not options:
+                raise
+            raise SystemExit(f"error: --option {' '.join(args.option)}: {exc}") from None
+        return searcher
+
+    questions, config, hybrid = load_run(args, hybrid_searcher)
+    index = hybrid.index
     modes = ["hybrid", *[m for m in args.modes if m != "hybrid"]]
-    try:
-        searchers = {mode: Searcher(index, embedder, mode=mode, **(options if mode == "hybrid" else {})) for mode in modes}
-        searchers["hybrid"].search("warm up the model and caches", k=10)
-    except (TypeError, ValueError) as exc:
-        if not options:
-            raise
-        print(f"error: --option {' '.join(args.option)}: {exc}", file=sys.stderr)
-        return 1
+    searchers = {mode: hybrid if mode == "hybrid" else Searcher(index, hybrid.embedder, mode=mode) for mode in modes}
 
     results = {mode: evaluate_mode(searchers[mode], questions, not args.quiet) for mode in modes}
     reports = {mode: result["report"] for mode, result in results.items()}
@@ -224,18 +219,14 @@ def main(argv: list[str] | None = None) -> int:
         "questions": len(questions),
         "n_answerable": sum(q.answerable for q in questions),
         "n_unanswerable": sum(not q.answerable for q in questions),
-        "index": str(args.index),
+        "index": str(config.index_dir),
         "model": index.model_id,
         "passages": len(index.passages),
         "options": options,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
     }
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text("".join(json.dumps(row) + "\n" for row in results["hybrid"]["per_question"]), encoding="utf-8")
-        os.replace(tmp, out)
+        write_jsonl_atomic(args.out, results["hybrid"]["per_question"])
     if args.json:
         extra = {"folds": folds} if folds else {}
         print(json.dumps({**reports["hybrid"], "modes": {m: r for m, r in reports.items() if m != "hybrid"}, **extra, **header}))

@@ -6,10 +6,10 @@ limit. A line longer than the budget is split at sentence boundaries (then at wo
 boundaries for a run-on sentence); every piece keeps its line's second.
 
     >>> from rag.corpus import Episode, Line
-    >>> ep = Episode("e1", "T", "vid", ("Ann Lee",), 1, 1, None,
+    >>> ep = Episode("e1", "T", "vid123abcde", ("Ann Lee",), 1, 1, None,
     ...              (Line("Hi there.", 5, "Ann Lee", "Intro"),), "e1.md")
     >>> [p.url for p in chunk_episode(ep, lambda texts: [len(t.split()) for t in texts], 50)]
-    ['https://www.youtube.com/watch?v=vid&t=5s']
+    ['https://www.youtube.com/watch?v=vid123abcde&t=5s']
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from rag.corpus import Episode, Line
+from rag.moment import Moment
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=\S)")
-_URL_SECOND = re.compile(r"&t=\d+s$")
 UNKNOWN_SPEAKER = "Unknown speaker"
 
 
@@ -37,7 +37,7 @@ class Passage:
     start_s: int
     end_s: int
     text: str  # "Speaker: words" lines joined by newlines
-    url: str  # the video at start_s
+    url: str  # the video at start_s (`Moment.watch_url`); "" when the episode has none
     ordinal: int  # position within the episode: neighbours differ by one
     season: int | None = None
     guests: tuple[str, ...] = ()
@@ -52,9 +52,8 @@ class Passage:
 
     def url_at(self, second: int) -> str:
         """The passage's video link re-timed to open at `second`; "" when it has no video."""
-        if not self.url:
-            return ""
-        return _URL_SECOND.sub(f"&t={int(second)}s", self.url) if _URL_SECOND.search(self.url) else self.url
+        moment = Moment.parse(self.url)
+        return moment.at(second).watch_url if moment else self.url
 
     def label(self) -> str:
         """`Episode title — Speaker @ mm:ss`, the way a citation reads."""

@@ -13,15 +13,15 @@ from typing import Sequence
 
 import click
 
+from rag.answer import Answer, Delta
 from rag.chunking import format_timestamp
 from rag.config import Config, load_config
 from rag.errors import RagError
 from rag.limits import Limits, check_question
+from rag.pipeline import ingest_embedder, open_answerer, open_searcher
 from rag.retrieve import Filters, Hit, Searcher
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-DEFAULT_QUANTIZE = "int8"
 
 
 def _config(ctx: click.Context) -> Config:
@@ -44,7 +44,8 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 @click.option("--index", "index_dir", type=click.Path(file_okay=False), help="Index directory [indexes/dtc].")
 @click.option("--model", help="sentence-transformers model name or path [all-MiniLM-L6-v2].")
 @click.option("--quantize", type=click.Choice(["int8", "fp32"]), help="Embedding precision [int8].")
-@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), help="Embedding cache [<index parent>/cache].")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
+              help="Cache root: vectors and clones in it, the ONNX export in its onnx/ [<index parent>/cache; ~/.cache/podcast-rag].")
 @click.option("--max-tokens", type=click.IntRange(min=32), help="Passage size in word pieces [model limit].")
 @click.option("--overlap", type=click.IntRange(min=0), default=0, show_default=True, help="Lines repeated between passages.")
 @click.option("--force", is_flag=True, help="Rebuild even when the corpus is unchanged.")
@@ -99,7 +100,7 @@ def ingest(
 @click.option("--guest", help="Only episodes with this guest (part of the name).")
 @click.option("--season", type=int, help="Only this season.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
-@click.option("--model", help="Query embedding model; must match the index.")
+@click.option("--model", help="Refuse an index built with another model (the model id its manifest records).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context
 def search(
@@ -120,7 +121,7 @@ def search(
     Example:
         rag search "what are bloom filters used for?" -k 3
     """
-    config = _config(ctx).with_overrides(index_dir=index_dir, model=model)
+    config = _config(ctx).with_overrides(index_dir=index_dir, expected_model=model)
     filters = Filters(episode=episode, guest=guest, season=season)
     try:
         if question is not None:
@@ -171,8 +172,6 @@ def ask(
         OPENAI_BASE_URL=http://localhost:11434/v1 RAG_LLM_MODEL=llama3.2 \\
             rag ask "Why did JigsawLabs drop Kubernetes?"
     """
-    from rag.answer import Answer, Delta
-
     config = _config(ctx).with_overrides(index_dir=index_dir, rerank_with_llm=rerank).with_llm(llm_model, llm_base_url)
     try:
         answerer = open_answerer(config)
@@ -194,7 +193,11 @@ def ask(
         return
     if not streamed:  # a refusal is decided before any text is generated
         click.echo(final.text, nl=False)
-    click.echo()
+    if final.refused and final.sources:  # the refusal's sources are the closest moments
+        click.echo(" The closest moments I found:")
+        click.echo("\n".join(f"- {hit.label()}: {hit.url}" if hit.url else f"- {hit.label()}" for hit in final.sources))
+    else:
+        click.echo()
     if final.citations:
         click.echo("\nSources:")
         for citation in final.citations:
@@ -204,12 +207,18 @@ def ask(
         click.echo(f"warning: {warning}", err=True)
 
 
-def answer_to_json(answer) -> dict:  # type: ignore[no-untyped-def]
+def answer_to_json(answer: Answer) -> dict:
+    """`rag ask --json`: the answer, its citations, and on a refusal the closest moments."""
     return {
         "answer": answer.text,
         "refused": answer.refused,
         "mode": answer.mode,
         "warnings": list(answer.warnings),
+        "closest": [
+            {"episode": hit.passage.episode_id, "title": hit.passage.episode_title, "speaker": hit.speaker,
+             "link_sec": hit.link_sec, "url": hit.url}
+            for hit in (answer.sources if answer.refused else ())
+        ],
         "citations": [
             {
                 "n": c.n,
@@ -224,39 +233,6 @@ def answer_to_json(answer) -> dict:  # type: ignore[no-untyped-def]
             for c in answer.citations
         ],
     }
-
-
-def ingest_embedder(config: Config, *, show_progress: bool = False):  # type: ignore[no-untyped-def]
-    """The embedder that builds an index: the configured model and precision, or the defaults."""
-    from rag.embedding import DEFAULT_MODEL, make_embedder
-
-    return make_embedder(config.model or DEFAULT_MODEL, quantize=config.quantize or DEFAULT_QUANTIZE, show_progress=show_progress)
-
-
-def open_answerer(config: Config):  # type: ignore[no-untyped-def]
-    """The answer stage over the configured index, with the configured LLM (or none)."""
-    from rag.answer import Answerer
-    from rag.llm import OpenAIChat
-
-    from rag.rerank import LLMReranker
-
-    llm = OpenAIChat(config.llm) if config.llm.configured else None
-    reranker = LLMReranker(llm) if llm is not None and config.rerank_with_llm else None
-    answerer = Answerer(open_searcher(config), llm, reranker=reranker, limits=config.limits)
-    if config.refusal_min_cosine is not None:
-        answerer.refusal_min_cosine = config.refusal_min_cosine
-    if config.refusal_min_coverage is not None:
-        answerer.refusal_min_coverage = config.refusal_min_coverage
-    return answerer
-
-
-def open_searcher(config: Config, *, mode: str = "hybrid") -> Searcher:
-    """Load the index once and the embedder it was built with."""
-    from rag.embedding import make_embedder
-    from rag.index import load_index
-
-    index = load_index(config.index_dir, expected_model=config.model)
-    return Searcher(index, make_embedder(index.model_id), mode=mode)
 
 
 def _interactive(searcher: Searcher, k: int, filters: Filters, as_json: bool, limits: Limits) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from rag.embedding import DEFAULT_MODEL, DEFAULT_QUANTIZE
 from rag.errors import RagError
 from rag.limits import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, MAX_SESSION_RECORDS, Limits
 from rag.llm import LLMSettings, settings_from_env
@@ -24,9 +25,19 @@ DEFAULT_INDEX = Path("indexes/dtc")
 @dataclass(frozen=True)
 class Config:
     index_dir: Path = DEFAULT_INDEX
-    cache_dir: Path | None = None  # None: <index parent>/cache
-    model: str | None = None  # None: the model recorded in the index manifest
-    quantize: str | None = None  # "int8" or "fp32"; None: the default for ingest
+    # One root for every cache (`rag ingest --cache`, RAG_CACHE). Set: cached vectors and git
+    # clones in it, the ONNX export in its onnx/ and models/. Unset: vectors and clones beside
+    # the index (`effective_cache_dir`), the export in ~/.cache/podcast-rag (`default_cache_dir`
+    # in rag/embedding/onnx_int8.py).
+    cache_dir: Path | None = None
+    # Building an index (`rag ingest --model/--quantize`, RAG_MODEL, RAG_QUANTIZE): the
+    # sentence-transformers name or path passages are embedded with, and the precision.
+    model: str = DEFAULT_MODEL
+    quantize: str = DEFAULT_QUANTIZE  # "int8" (ONNX Runtime) or "fp32" (torch)
+    # Searching (`rag search --model`): refuse an index whose manifest records another model
+    # id (e.g. "sentence-transformers/all-MiniLM-L6-v2+onnx-int8"); None: any. Queries are
+    # always embedded with the model the index records, whatever `model` says.
+    expected_model: str | None = None
     llm: LLMSettings = field(default_factory=LLMSettings)  # not configured: extractive answers
     refusal_min_cosine: float | None = None  # None: rag.answer's value, calibrated for all-MiniLM-L6-v2
     refusal_min_coverage: float | None = None  # None: rag.answer's value, calibrated on the dev set
@@ -69,6 +80,11 @@ class Config:
 
     @property
     def effective_cache_dir(self) -> Path:
+        """Where ingest keeps cached vectors and git clones: `cache_dir`, else beside the index.
+
+        >>> Config(index_dir=Path("indexes/dtc")).effective_cache_dir
+        PosixPath('indexes/cache')
+        """
         return self.cache_dir or self.index_dir.parent / "cache"
 
 

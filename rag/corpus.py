@@ -32,11 +32,10 @@ import yaml
 from tqdm import tqdm
 
 from rag.errors import CorpusError, TranscriptParseError
+from rag.moment import VIDEO_ID, Moment
 from rag.urls import public_url
 
-YOUTUBE_WATCH = "https://www.youtube.com/watch?v={video}&t={sec}s"
-YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")  # what youtube.com/watch?v= takes
-_PASTED_YOUTUBE_ID = re.compile(r"([A-Za-z0-9_-]{11})[&?#].*")
+_PASTED_YOUTUBE_ID = re.compile(rf"({VIDEO_ID.pattern})[&?#].*")  # a valid id, then a pasted link's tail
 
 # libyaml's loader is ~10x faster than the pure-Python one: it keeps re-ingest quick.
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -56,7 +55,7 @@ class Line:
 class Episode:
     id: str  # the file name without one `.md`
     title: str
-    youtube_id: str | None
+    youtube_id: str | None  # a `rag.moment.VIDEO_ID`; parse_episode repairs or drops any other
     guests: tuple[str, ...]  # display names
     season: int | None
     number: int | None
@@ -66,9 +65,7 @@ class Episode:
 
     def url_at(self, sec: int) -> str:
         """Link that opens the episode's video at `sec`; "" when it has no video."""
-        if not self.youtube_id:
-            return ""
-        return YOUTUBE_WATCH.format(video=self.youtube_id, sec=int(sec))
+        return Moment(self.youtube_id, sec).watch_url if self.youtube_id else ""
 
     def transcript_fingerprint(self) -> str:
         """Hash of the spoken words only: two files with the same words are duplicates,
@@ -206,7 +203,7 @@ def parse_episode(text: str, name: str, people: dict[str, str]) -> tuple[Episode
     guests = tuple(_clean(people.get(str(g), str(g))) for g in guest_ids if g)
     ids = meta.get("ids") if isinstance(meta.get("ids"), dict) else {}
     youtube_id = str(ids["youtube"]).strip() if ids.get("youtube") else None
-    if youtube_id is not None and not YOUTUBE_ID.fullmatch(youtube_id):
+    if youtube_id is not None and not VIDEO_ID.fullmatch(youtube_id):
         # A pasted link's tail ("NfAJAr7FvyY&t") leaves a valid id in front of it.
         pasted = _PASTED_YOUTUBE_ID.fullmatch(youtube_id)
         if pasted:

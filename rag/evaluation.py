@@ -12,17 +12,24 @@ the second its link opens at plays the gold moment within a minute of the click.
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import hashlib
 import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 
+from rag.atomic import atomic_write
+from rag.config import Config, load_config
 from rag.errors import RagError
+from rag.llm import LLMSettings
+
+T = TypeVar("T")
 
 GOLD_SLACK_S = 30
 # README "Landing on the moment": the link may open up to a minute before the gold
@@ -292,3 +299,45 @@ def two_fold_split(questions: Sequence[Question], seed: int = 0) -> tuple[list[Q
     fold_a = [q for i, q in enumerate(questions) if i in in_a]
     fold_b = [q for i, q in enumerate(questions) if i not in in_a]
     return fold_a, fold_b
+
+
+# --------------------------------------------------------------------------- the eval/ scripts
+
+
+def eval_parser(description: str) -> argparse.ArgumentParser:
+    """An eval script's parser: `description` (its docstring) as help, `--questions` and `--index`."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--questions", nargs="+", required=True, help="JSONL question files")
+    parser.add_argument("--index", help="index directory [RAG_INDEX or indexes/dtc]")
+    return parser
+
+
+def load_run(
+    args: argparse.Namespace, build: Callable[[Config], T], *, llm: bool = False
+) -> tuple[list[Question], Config, T]:
+    """The questions, the config and `build(config)` (e.g. `rag.pipeline.open_answerer`).
+
+    The config is the file and environment (RAG_CONFIG, RAG_*) with `--index` over them;
+    the configured LLM is kept only when `llm`. A `RagError` (no such file, no index)
+    exits with status 1 and one line, `error: ...`, on stderr.
+    """
+    try:
+        config = load_config().with_overrides(index_dir=args.index)
+        if not llm:
+            config = dataclasses.replace(config, llm=LLMSettings())
+        questions = load_questions(args.questions)
+        return questions, config, build(config)
+    except RagError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def write_jsonl_atomic(path: str | Path, rows: Iterable[dict]) -> None:
+    """One JSON object per line; readers see the old file or the whole new one (`atomic_write`)."""
+    with atomic_write(path) as tmp:
+        tmp.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
+def write_json_atomic(path: str | Path, data: dict) -> None:
+    """`data` as indented JSON, written as `write_jsonl_atomic` writes."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

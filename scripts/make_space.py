@@ -16,6 +16,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from rag.errors import RagError
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,6 +48,16 @@ indexes/**/bm25/* filter=lfs diff=lfs merge=lfs -text
 """
 
 
+def _not_package_files(folder: str, names: list[str]) -> set[str]:
+    """For `shutil.copytree`: skip all but .py and .yaml files and sub-packages (no __pycache__)."""
+
+    def keep(name: str) -> bool:
+        path = Path(folder, name)
+        return name != "__pycache__" if path.is_dir() else path.suffix in (".py", ".yaml")
+
+    return {name for name in names if not keep(name)}
+
+
 def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
@@ -57,10 +69,7 @@ def make_space(index: Path, out: Path) -> int:
     load_index(index)  # refuse to ship a missing or broken index
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"error: {out} is not empty")
-    (out / "rag").mkdir(parents=True)
-    for source in sorted((ROOT / "rag").iterdir()):
-        if source.suffix in (".py", ".yaml"):
-            shutil.copy2(source, out / "rag" / source.name)
+    shutil.copytree(ROOT / "rag", out / "rag", ignore=_not_package_files)
     shutil.copy2(ROOT / "app.py", out / "app.py")
     shutil.copy2(ROOT / "requirements.txt", out / "requirements.txt")
     shutil.copy2(ROOT / "constraints.txt", out / "constraints.txt")
@@ -76,8 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", default="indexes/dtc", help="Prebuilt index to ship [indexes/dtc].")
     parser.add_argument("--out", required=True, help="Folder to write (new or empty).")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
-    from rag.errors import RagError
 
     try:
         size = make_space(Path(args.index), Path(args.out))

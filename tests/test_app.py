@@ -10,17 +10,21 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
 
 from gradio_client import Client
 
-from fake_llm import FakeLLMServer, Reply
-from rag.answer import Answer, Citation
+from rag.answer import Answer
+from rag.citations import Citation
 from rag.config import load_config
 from rag.index import load_index
-from rag.web import build_app, escape_markdown, launch_kwargs, render_answer, video_moment
+from rag.moment import Moment
+from rag.render import escape_markdown, render_answer
+from rag.web import build_app, launch_kwargs
+from tests.fake_llm import FakeLLMServer, Reply
 
 ROOT = Path(__file__).parent.parent
 DEEP_LINK = re.compile(r"\]\((https://www\.youtube\.com/watch\?v=([A-Za-z0-9_-]{11})&t=(\d+)s)\)")
@@ -54,9 +58,9 @@ def text_of(message: dict) -> str:
 
 def video_of(index: Path, episode: str) -> str:
     passage = next(p for p in load_index(index).passages if p.episode_id == episode)
-    moment = video_moment(passage.url)
+    moment = Moment.parse(passage.url)
     assert moment
-    return moment[0]
+    return moment.video_id
 
 
 def page_config(url: str) -> str:
@@ -168,6 +172,23 @@ def test_bare_urls_in_an_llm_answer_are_text_not_links() -> None:
     assert html_out.count("<a ") == 2 and "evil.example" in html_out and 'href="https://evil' not in html_out
 
 
+def test_a_refusal_says_so_then_links_its_closest_moments() -> None:
+    from rag.chunking import Passage
+    from rag.retrieve import Hit
+
+    passage = Passage("e#0", "e", "Bloom *Filters*", "", ("Ann",), 61, 90, "Ann: Bloom filters.",
+                      "https://www.youtube.com/watch?v=abcdefghijk&t=61s", 0)
+    unlinked = Passage("f#0", "f", "No video", "", ("Bob",), 5, 9, "Bob: Hi.", "", 0)
+    refusal = Answer("That is not covered in the podcast.", (), True, "llm",
+                     sources=(Hit(passage, 0.2, "hybrid", link_s=75), Hit(unlinked, 0.1, "hybrid")))
+    assert render_answer(refusal) == (
+        "That is not covered in the podcast.\n\nThe closest moments I found:\n\n"
+        "- [Bloom \\*Filters\\* — Ann @ 1:15](https://www.youtube.com/watch?v=abcdefghijk&t=75s)\n"
+        "- No video — Bob @ 0:05"
+    )
+    assert render_answer(replace(refusal, sources=())) == "That is not covered in the podcast."
+
+
 def test_missing_index_page_says_how_to_build_it(tmp_path: Path) -> None:
     missing = tmp_path / "none"
     with running_app(env_for(missing), tmp_path / "fb.jsonl") as url:
@@ -225,7 +246,7 @@ def test_missing_index_is_built_at_start_up_then_answers(tmp_path: Path, corpus_
 
 
 def test_start_up_build_reports_progress_and_failure(tmp_path: Path, corpus_dir: Path) -> None:
-    from rag.web import IndexBuild
+    from rag.live import IndexBuild
 
     config = load_config(env=env_for(tmp_path / "idx", RAG_MODEL="hashing-256"))
     statuses: list[str] = []
@@ -282,7 +303,7 @@ def test_session_keeps_only_the_last_records(built_index: Path, tmp_path: Path) 
 
 
 def test_the_build_page_never_shows_credentials_of_a_corpus_url(tmp_path: Path) -> None:
-    from rag.web import IndexBuild
+    from rag.live import IndexBuild
 
     build = IndexBuild(load_config(env=env_for(tmp_path / "idx")), "https://reader:ghp_secret@github.com/o/corpus.git")
     shown = build.message()

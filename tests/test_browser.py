@@ -13,11 +13,11 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from conftest import episode_text, write_episode
-from fake_llm import FakeLLMServer, Reply
 from rag.embedding import HashingEmbedder
 from rag.ingest import ingest
-from test_app import env_for, running_app, video_of
+from tests.conftest import episode_text, write_episode
+from tests.fake_llm import FakeLLMServer, Reply
+from tests.test_app import env_for, running_app, video_of
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = [

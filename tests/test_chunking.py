@@ -12,7 +12,7 @@ count_words = HashingEmbedder().count_tokens
 
 
 def make_episode(lines: list[Line]) -> Episode:
-    return Episode("ep", "Title", "vid", ("Ann Lee",), 2, 5, None, tuple(lines), "ep.md")
+    return Episode("ep", "Title", "vid123abcde", ("Ann Lee",), 2, 5, None, tuple(lines), "ep.md")
 
 
 def real_episodes(corpus_dir: Path) -> list[Episode]:
@@ -89,7 +89,7 @@ def test_passage_knows_speakers_url_and_label() -> None:
     assert passage.speakers == ("Ann Lee", "Alexey")  # who spoke most first
     assert passage.text == "Alexey: Hi.\nAnn Lee: Hello! Glad to be here."
     assert (passage.start_s, passage.end_s, passage.season, passage.guests) == (61, 65, 2, ("Ann Lee",))
-    assert passage.url == "https://www.youtube.com/watch?v=vid&t=61s"
+    assert passage.url == "https://www.youtube.com/watch?v=vid123abcde&t=61s"
     assert passage.label() == "Title — Ann Lee @ 1:01"
     assert passage.line_starts == (61, 65) and passage.line_at(1) == ("Ann Lee", 65)
 

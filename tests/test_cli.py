@@ -84,6 +84,13 @@ def test_search_with_other_model_exits_1_with_mismatch(built_index: Path) -> Non
     assert result.exit_code == 1 and "was built with model 'hashing-256'" in result.output
 
 
+def test_the_ingest_model_setting_does_not_block_searching(built_index: Path) -> None:
+    # RAG_MODEL names the model `rag ingest` embeds with; queries use the model the index records.
+    result = CliRunner().invoke(cli, ["search", "bloom filters", "--index", str(built_index), "-k", "1"],
+                                env={"RAG_MODEL": "sentence-transformers/all-MiniLM-L6-v2"}, catch_exceptions=False)
+    assert result.exit_code == 0 and result.output.startswith("1. ")
+
+
 def test_interactive_search_answers_each_line_until_blank(built_index: Path) -> None:
     result = run("search", "--index", str(built_index), "-k", "1", input="bloom filters\ntake-home assignment\n\n")
     assert result.exit_code == 0
@@ -102,8 +109,8 @@ def test_ask_json_shape_offline(built_index: Path) -> None:
     result = run("ask", "What are bloom filters used for?", "--index", str(built_index), "--json")
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
-    assert set(answer) == {"answer", "refused", "mode", "warnings", "citations"}
-    assert answer["mode"] == "extractive" and answer["citations"]
+    assert set(answer) == {"answer", "refused", "mode", "warnings", "citations", "closest"}
+    assert answer["mode"] == "extractive" and answer["citations"] and answer["closest"] == []
     citation = answer["citations"][0]
     assert set(citation) == {"n", "episode", "title", "speaker", "start_sec", "end_sec", "url", "verified"}
     assert citation["url"].endswith(f"&t={citation['start_sec']}s")
@@ -117,6 +124,24 @@ def test_ask_refuses_a_question_whose_rare_terms_were_never_said(built_index: Pa
     monkeypatch.setenv("RAG_REFUSAL_MIN_COVERAGE", "0")
     result = run("ask", question, "--index", str(built_index), "--json")
     assert json.loads(result.output)["refused"] is False
+
+
+def test_ask_refusal_prints_not_covered_then_the_closest_moments(built_index: Path, monkeypatch) -> None:
+    monkeypatch.setenv("RAG_REFUSAL_MIN_COSINE", "0.99")
+    result = run("ask", "What are bloom filters used for?", "--index", str(built_index))
+    assert result.exit_code == 0, result.output
+    first, *moments = result.output.splitlines()
+    assert first == "The podcast episodes I have do not cover this. The closest moments I found:"
+    assert len(moments) == 3
+    for line in moments:
+        assert re.fullmatch(r"- .+ — .+ @ \d+:\d\d: https://www\.youtube\.com/watch\?v=[\w-]{11}&t=\d+s", line), line
+    answer = json.loads(run("ask", "What are bloom filters used for?", "--index", str(built_index), "--json").output)
+    assert answer["refused"] is True and answer["answer"] == "The podcast episodes I have do not cover this."
+    assert answer["citations"] == [] and len(answer["closest"]) == 3
+    for moment, line in zip(answer["closest"], moments):
+        assert set(moment) == {"episode", "title", "speaker", "link_sec", "url"}
+        assert moment["url"].endswith(f"&t={moment['link_sec']}s") and line.endswith(f": {moment['url']}")
+        assert line.startswith(f"- {moment['title']} — {moment['speaker']} @ ")
 
 
 def test_ask_with_llm_server_streams_and_lists_sources(built_index: Path, monkeypatch) -> None:

@@ -26,6 +26,7 @@ from rag.evaluation import (
     score_results,
     span_median,
     two_fold_split,
+    write_jsonl_atomic,
 )
 from rag.index import load_index
 
@@ -151,6 +152,16 @@ def test_two_fold_split_does_not_depend_on_the_process_hash_seed() -> None:
         for seed in ("1", "2")
     }
     assert len(outputs) == 1 and outputs.pop().count("Q") == 10
+
+
+def test_jsonl_is_written_whole_and_a_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
+    out = tmp_path / "runs" / "out.jsonl"
+    write_jsonl_atomic(out, [{"id": "D1"}, {"id": "D2"}])
+    assert out.read_text() == '{"id": "D1"}\n{"id": "D2"}\n'
+    with pytest.raises(TypeError):
+        write_jsonl_atomic(out, [{"id": "D3"}, {"id": object()}])
+    assert out.read_text() == '{"id": "D1"}\n{"id": "D2"}\n'
+    assert [p.name for p in out.parent.iterdir()] == ["out.jsonl"]  # no temporary file left behind
 
 
 def test_followup_searches_with_its_history() -> None:
@@ -314,7 +325,7 @@ def test_answers_script_counts_a_first_citation_landing_only_near_the_gold_start
 
 
 def test_answers_script_with_llm_and_judge(tmp_path: Path, built_index: Path) -> None:
-    from fake_llm import FakeLLMServer, Reply
+    from tests.fake_llm import FakeLLMServer, Reply
 
     questions = tmp_path / "q.jsonl"
     questions.write_text(json.dumps(

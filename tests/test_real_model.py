@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 from rag.chunking import embedding_text
+from rag.config import Config
 from rag.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, make_embedder, resolve_model_path
 from rag.errors import EmbedderError
 from rag.index import load_index
 from rag.ingest import ingest
-from rag.onnx_embedding import OnnxInt8Embedder
+from rag.pipeline import ingest_embedder
+from rag.embedding.onnx_int8 import OnnxInt8Embedder
 from rag.retrieve import Searcher
 
 
@@ -66,6 +68,13 @@ def test_onnx_export_is_cached_and_reused(minilm_int8: OnnxInt8Embedder) -> None
     assert make_embedder(minilm_int8.model_id, cache_dir=minilm_int8.cache_dir).model_id == minilm_int8.model_id
 
 
+def test_the_onnx_export_lives_under_the_configured_cache_root(minilm_int8: OnnxInt8Embedder) -> None:
+    config = Config(cache_dir=minilm_int8.cache_dir)
+    embedder = ingest_embedder(config)
+    assert embedder.onnx_path == minilm_int8.onnx_path  # type: ignore[attr-defined]
+    assert embedder.onnx_path.is_relative_to(config.cache_dir / "onnx")  # type: ignore[attr-defined]
+
+
 def test_real_index_never_truncates_and_finds_the_moment(tmp_path: Path, corpus_dir: Path,
                                                         minilm_int8: OnnxInt8Embedder) -> None:
     report = ingest([corpus_dir], tmp_path / "idx", minilm_int8)
@@ -113,5 +122,5 @@ def test_calibrated_support_accepts_a_paraphrase_and_rejects_an_unrelated_claim(
     hits = minilm_answerer.searcher.search("What are Bloom filters used for?", k=1)
     passage = hits[0].passage
     said = next(line.partition(": ")[2] for line in passage.text.split("\n") if "bloom" in line.lower())
-    assert minilm_answerer.support(said, passage)[0] is True
-    assert minilm_answerer.support("The guest moved to Lisbon to open a bakery with her sister.", passage)[0] is False
+    assert minilm_answerer.verifier.support(said, passage)[0] is True
+    assert minilm_answerer.verifier.support("The guest moved to Lisbon to open a bakery with her sister.", passage)[0] is False

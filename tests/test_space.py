@@ -17,6 +17,7 @@ def test_make_space_writes_code_index_requirements_and_front_matter(tmp_path: Pa
     for line in ("sdk: gradio", "app_file: app.py", "title: ", "emoji: ", "sdk_version: "):
         assert line in front
     assert (out / "app.py").exists() and (out / "rag" / "answer.py").exists() and (out / "rag" / "prompts.yaml").exists()
+    assert (out / "rag" / "embedding" / "onnx_int8.py").exists() and not list(out.rglob("__pycache__"))
     assert (out / "indexes" / "dtc" / "manifest.json").exists()
     requirements = (out / "requirements.txt").read_text()
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in requirements and "gradio" in requirements

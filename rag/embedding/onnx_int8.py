@@ -4,8 +4,10 @@ cores, cosine 0.993 to fp32 (measured by eval/bench.py; torch's own dynamic int8
 only 0.92 and a much changed neighbourhood, so it is not offered).
 
 The first use exports the model to ONNX with torch and quantizes it (per-channel int8,
-MatMul weights only); the file is cached under `cache_dir`, keyed by a hash of the model
-folder's content, and later processes just load it.
+MatMul weights only); the files are cached in `<cache_dir>/onnx/`, keyed by a hash of the
+model folder's content, and later processes just load them. A model that must come from
+the hub is saved once in `<cache_dir>/models/`. `cache_dir` is `Config.cache_dir`, else
+`default_cache_dir()` (~/.cache/podcast-rag).
 
     >>> embedder = OnnxInt8Embedder("sentence-transformers/all-MiniLM-L6-v2")   # doctest: +SKIP
     >>> embedder.embed(["some text"]).shape                                      # doctest: +SKIP
@@ -18,14 +20,13 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
-
 from typing import Sequence
 
 import numpy as np
 
-from rag.embedding import resolve_model_path
+from rag.atomic import atomic_write
+from rag.embedding.base import resolve_model_path
 from rag.errors import EmbedderError
 
 # Bump when the export / quantization recipe changes so stale cache entries are not reused:
@@ -61,20 +62,6 @@ def _hash_model_dir(model_dir: Path) -> str:
                 h.update(chunk)
         h.update(b"\0")
     return h.hexdigest()[:16]
-
-
-def _atomic_build(final_path: Path, build_fn) -> None:
-    """Run build_fn(tmp_path) writing into a temp file next to final_path, then os.replace."""
-    final_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=final_path.name + ".", suffix=".tmp", dir=final_path.parent)
-    os.close(fd)
-    try:
-        build_fn(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, final_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _export_fp32(model_dir: Path, out_path: str) -> None:
@@ -222,6 +209,7 @@ class OnnxInt8Embedder:
 
 
 def default_cache_dir() -> Path:
+    """The user's cache folder for ONNX exports and saved models: $XDG_CACHE_HOME/podcast-rag or ~/.cache/podcast-rag."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "podcast-rag"
 
@@ -270,7 +258,9 @@ def _ensure_int8_model(model_dir: Path, cache_dir: Path) -> Path:
     with open(base / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not fp32.is_file():
-            _atomic_build(fp32, lambda tmp: _export_fp32(model_dir, tmp))
+            with atomic_write(fp32) as tmp:
+                _export_fp32(model_dir, str(tmp))
         if not target.is_file():
-            _atomic_build(target, lambda tmp: _quantize_int8(str(fp32), tmp))
+            with atomic_write(target) as tmp:
+                _quantize_int8(str(fp32), str(tmp))
     return target

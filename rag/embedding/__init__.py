@@ -1,0 +1,78 @@
+"""Embedders: texts -> 2-D, L2-normalized float32 arrays; `make_embedder` picks one by model id.
+
+Every embedder has a `model_id` (recorded in the index manifest), a `dim`, a
+`max_tokens` budget (word pieces it embeds without truncation) and `count_tokens`,
+which the chunker uses to size passages.
+
+    base.py                   Embedder protocol, normalize_rows, resolve_model_path, DEFAULT_MODEL
+    hashing.py                HashingEmbedder: deterministic, no model files (tests, demos)
+    sentence_transformers.py  SentenceTransformerEmbedder: any sentence-transformers model, fp32 torch
+    onnx_int8.py              OnnxInt8Embedder: ONNX Runtime, int8 passages and fp32 queries (the default)
+    cache.py                  EmbeddingCache, embedder_key: vectors re-used across ingests
+
+    >>> embedder = make_embedder("hashing-64")
+    >>> embedder.embed(["hello world", "hello"]).shape
+    (2, 64)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.embedding.base import DEFAULT_MODEL, Embedder, normalize_rows, resolve_model_path
+from rag.embedding.cache import EmbeddingCache, embedder_key, text_key
+from rag.embedding.hashing import HashingEmbedder
+from rag.embedding.onnx_int8 import OnnxInt8Embedder
+from rag.embedding.sentence_transformers import SentenceTransformerEmbedder
+from rag.errors import EmbedderError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_QUANTIZE",
+    "INT8_SUFFIX",
+    "Embedder",
+    "EmbeddingCache",
+    "HashingEmbedder",
+    "OnnxInt8Embedder",
+    "SentenceTransformerEmbedder",
+    "embedder_key",
+    "make_embedder",
+    "normalize_rows",
+    "resolve_model_path",
+    "text_key",
+]
+
+DEFAULT_QUANTIZE = "int8"  # what `rag ingest` embeds passages with unless told otherwise
+INT8_SUFFIX = "+onnx-int8"  # how a manifest's model id records int8 passages
+
+
+def make_embedder(
+    model: str = DEFAULT_MODEL,
+    *,
+    quantize: str | None = None,
+    show_progress: bool = False,
+    cache_dir: str | Path | None = None,
+) -> Embedder:
+    """Build an embedder from a model id.
+
+    `model` is a sentence-transformers name or path, optionally with the
+    `+onnx-int8` suffix that index manifests record, or `hashing-<dim>` for the
+    test embedder. `quantize` is "int8" (ONNX Runtime) or "fp32"/None (torch).
+    `cache_dir` is the root the ONNX export is cached under (None: the user cache).
+
+        >>> make_embedder("hashing-32").model_id
+        'hashing-32'
+        >>> make_embedder("x", quantize="int4")
+        Traceback (most recent call last):
+        ...
+        rag.errors.EmbedderError: unknown quantization 'int4'; use 'int8' or 'fp32'
+    """
+    if model.startswith("hashing-") and model[len("hashing-"):].isdigit():
+        return HashingEmbedder(dim=int(model[len("hashing-"):]))
+    if model.endswith(INT8_SUFFIX):
+        model, quantize = model[: -len(INT8_SUFFIX)], "int8"
+    if quantize not in (None, "", "fp32", "int8"):
+        raise EmbedderError(f"unknown quantization {quantize!r}; use 'int8' or 'fp32'")
+    if quantize == "int8":
+        return OnnxInt8Embedder(model, cache_dir=cache_dir, show_progress=show_progress)
+    return SentenceTransformerEmbedder(model, show_progress=show_progress)

@@ -1,0 +1,65 @@
+"""Assembly: a `Config` in, the working parts out. The CLI, the web app, the eval scripts
+and the benchmarks build their embedders, `Searcher`s and `Answerer`s here and nowhere else.
+
+    ingest_embedder(config)   the embedder `rag ingest` builds an index with
+    query_embedder(index, c)  the embedder an index's questions need (the model it records)
+    open_searcher(config)     load the index once, with its query embedder
+    open_answerer(config)     a searcher, the LLM (or none), re-ranker, thresholds and limits
+
+    >>> ingest_embedder(Config(model="hashing-64")).model_id
+    'hashing-64'
+    >>> from pathlib import Path
+    >>> open_answerer(Config(index_dir=Path("no/such/index")))
+    Traceback (most recent call last):
+    ...
+    rag.errors.IndexMissingError: no index at no/such/index: build it with `rag ingest CORPUS --index no/such/index`
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag.answer import Answerer
+from rag.config import Config
+from rag.embedding import Embedder, make_embedder
+from rag.index import Index, load_index
+from rag.llm import OpenAIChat
+from rag.rerank import LLMReranker
+from rag.retrieve import Searcher
+
+
+def ingest_embedder(config: Config, *, show_progress: bool = False) -> Embedder:
+    """The configured model (`Config.model`) at the configured precision (`Config.quantize`)."""
+    return make_embedder(config.model, quantize=config.quantize, show_progress=show_progress, cache_dir=config.cache_dir)
+
+
+def query_embedder(index: Index, config: Config) -> Embedder:
+    """The model the index was built with, as its manifest records it (`+onnx-int8` included)."""
+    return make_embedder(index.model_id, cache_dir=config.cache_dir)
+
+
+def open_searcher(config: Config, *, mode: str = "hybrid", **options: Any) -> Searcher:
+    """Load `config.index_dir` (checked against `config.expected_model`) and its query embedder.
+
+    `options` are `Searcher` keyword arguments (`focus_episodes=0`, `locate=False`, ...).
+    """
+    index = load_index(config.index_dir, expected_model=config.expected_model)
+    return Searcher(index, query_embedder(index, config), mode=mode, **options)
+
+
+def open_answerer(config: Config) -> Answerer:
+    """The answer stage over the configured index: the configured LLM (none: extractive
+    answers), the LLM re-ranker when `rerank_with_llm`, the refusal thresholds given in
+    the config (else rag.answer's calibrated values) and the input limits."""
+    llm = OpenAIChat(config.llm) if config.llm.configured else None
+    reranker = LLMReranker(llm) if llm is not None and config.rerank_with_llm else None
+    thresholds = {
+        name: value
+        for name, value in (
+            ("refusal_min_cosine", config.refusal_min_cosine),
+            ("refusal_min_coverage", config.refusal_min_coverage),
+        )
+        if value is not None
+    }
+    return Answerer(open_searcher(config), llm, reranker=reranker, limits=config.limits, **thresholds)
+

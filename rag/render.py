@@ -1,0 +1,157 @@
+"""`Answer`s and `Hit`s -> escaped Markdown and HTML for the web chat.
+
+    >>> print(render_answer(answer))                 # doctest: +SKIP
+    Bloom filters skip pages already seen [\\[1\\]](https://www.youtube.com/watch?v=RiQa-9LguW8&t=1902s).
+
+Three places show an answer: the chat message (`render_streaming` while it streams,
+then `render_answer`), the sources panel (`render_sources`) and the embedded player
+(`player_html`). Everything that comes from a transcript or the LLM is HTML-escaped
+and Markdown-escaped here, and only YouTube moments (`rag.moment.Moment`) become
+links. Pure functions: no Gradio, no I/O.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import textwrap
+from typing import Any
+
+from rag.answer import Answer
+from rag.chunking import Passage, format_timestamp
+from rag.citations import Citation
+from rag.moment import Moment
+from rag.retrieve import Hit
+
+CLOSEST_MOMENTS = "The closest moments I found:"
+NO_SOURCES_YET = "*Ask a question: the passages behind the answer appear here.*"
+_MARKER = re.compile(r"\[(\d+)\]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# What GFM (Gradio's marked) turns into a link by itself: "scheme:" of a URL, "www.",
+# an e-mail's "@". Escaping the last character of each match breaks the autolink.
+_AUTOLINK = re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:|www\.|@", re.IGNORECASE)
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown literally: HTML entities for markup, backslashes for Markdown syntax.
+
+    >>> escape_markdown("<b>*hi*</b> [1]")
+    '&lt;b&gt;\\\\*hi\\\\*&lt;/b&gt; \\\\[1\\\\]'
+    """
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def escape_llm(text: str) -> str:
+    """LLM text keeps its emphasis and lists but can neither inject HTML nor make
+    links or images (only our own citation links are links). Bare URLs, www. names
+    and e-mail addresses are broken up with escapes so GFM does not autolink them.
+
+    >>> escape_llm("See https://evil.example/x or www.evil.example, mail a@evil.example")
+    'See https\\\\://evil.example/x or www\\\\.evil.example, mail a\\\\@evil.example'
+    """
+    text = html.escape(text, quote=False)
+    text = re.sub(r"([\[\]()!`\\])", r"\\\1", text)
+    return _AUTOLINK.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], text)
+
+
+def safe_link(label: str, url: str) -> str:
+    """A Markdown link for a YouTube moment; otherwise the escaped label alone.
+
+    >>> safe_link("Ep — Ann @ 1:15", "https://youtu.be/dQw4w9WgXcQ?t=75")
+    '[Ep — Ann @ 1:15](https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=75s)'
+    >>> safe_link("x", "javascript:alert(1)")
+    'x'
+    """
+    moment = Moment.parse(url)
+    return f"[{escape_markdown(label)}]({moment.watch_url})" if moment else escape_markdown(label)
+
+
+def render_streaming(text: str) -> str:
+    """The chat message while the answer streams: the text so far and a cursor."""
+    return escape_llm(text) + " ▌"
+
+
+def render_answer(answer: Answer) -> str:
+    """The final chat message: answer text with linked [n] markers, then the citations;
+    a refusal says so, then lists the closest moments (`answer.sources`)."""
+    if answer.refused:
+        return _render_refusal(answer)
+    by_n = {c.n: c for c in answer.citations}
+    parts = []
+    for i, piece in enumerate(_MARKER.split(answer.text)):
+        if i % 2 == 0:
+            parts.append(escape_llm(piece))
+            continue
+        citation = by_n.get(int(piece))
+        moment = Moment.parse(citation.url) if citation else None
+        parts.append(f"[\\[{piece}\\]]({moment.watch_url})" if moment else f"\\[{piece}\\]")
+    text = "".join(parts)
+    if answer.citations:
+        text += "\n\n**Sources**\n\n" + "\n".join(citation_line(c) for c in answer.citations)
+    return text
+
+
+def _render_refusal(answer: Answer) -> str:
+    body = escape_llm(answer.text)
+    if not answer.sources:
+        return body
+    closest = "\n".join(f"- {safe_link(hit.label(), hit.url)}" for hit in answer.sources)
+    return f"{body}\n\n{CLOSEST_MOMENTS}\n\n{closest}"
+
+
+def citation_line(citation: Citation) -> str:
+    """`n. [Episode title — Speaker @ mm:ss](link)`, marked when the transcript does not back it."""
+    mark = "" if citation.verified else " *(not verified against the transcript)*"
+    return f"{citation.n}. {safe_link(citation.label(), citation.url)}{mark}"
+
+
+def render_sources(answer: Answer) -> str:
+    """The sources panel: each passage behind the answer with speakers, time, excerpt and links."""
+    if not answer.sources:
+        return "*No passages matched.*"
+    cited = {c.passage.id for c in answer.citations}
+    blocks = []
+    for n, hit in enumerate(answer.sources, 1):
+        passage = hit.passage
+        when = f"{format_timestamp(passage.start_s)}–{format_timestamp(passage.end_s)}, opens at {format_timestamp(hit.link_sec)}"
+        moment = Moment.parse(hit.url)
+        links = [f"[▶ play here]({moment.embed_url})", safe_link("YouTube ↗", hit.url)] if moment else []
+        excerpt = textwrap.shorten(" ".join(passage.text.split()), width=420, placeholder=" …")
+        speakers = ", ".join(passage.speakers) or "Unknown speaker"
+        tag = " · cited" if passage.id in cited else ""
+        blocks.append(
+            f"**\\[{n}\\] {escape_markdown(passage.episode_title)}**{tag}  \n"
+            f"{escape_markdown(speakers)} · {when} · {' · '.join(links)}\n\n"
+            f"> {escape_markdown(excerpt)}"
+        )
+    return "\n\n---\n\n".join(blocks)
+
+
+def player_html(cue: Citation | Hit | Passage | None) -> str:
+    """The embedded player cued at a citation's line (or a passage's start); an empty
+    player with a hint when there is nothing to play."""
+    moment = Moment.parse(cue.url) if cue else None
+    if cue is None or moment is None:
+        return '<div class="rag-player-empty"><iframe title="Episode player" src="about:blank"></iframe>' \
+               "<p>Click a citation to play the episode from that moment.</p></div>"
+    return (
+        f'<iframe title="Episode player" src="{moment.embed_url}" '
+        'allow="autoplay; encrypted-media; picture-in-picture" allowfullscreen '
+        'referrerpolicy="strict-origin-when-cross-origin"></iframe>'
+        f"<p>{html.escape(cue.label())}</p>"
+    )
+
+
+def answer_cue(answer: Answer) -> Citation | Passage | None:
+    """What the player opens at after an answer: its first citation, else its first source's passage."""
+    if answer.citations:
+        return answer.citations[0]
+    return answer.sources[0].passage if answer.sources else None
+
+
+def citations_json(answer: Answer) -> list[dict[str, Any]]:
+    """The citations as the feedback log records them."""
+    return [
+        {"n": c.n, "label": c.label(), "episode": c.passage.episode_id, "url": c.url, "verified": c.verified}
+        for c in answer.citations
+    ]
