@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from rag.evaluation import percentile, write_json_atomic
-from rag.moment import Moment
+from rag.moment import media_link
 
 QUESTIONS = [
     "What are bloom filters used for?",
@@ -33,12 +33,12 @@ _LINK_TARGET = re.compile(r"\]\(([^)\s]+)\)")  # the URL of a Markdown link
 
 
 def cites_a_moment(text: str) -> bool:
-    """True when a chat message links a YouTube moment, as every cited answer does.
+    """True when a chat message links a moment (YouTube, media file or page), as every cited answer does.
 
     >>> cites_a_moment("Bloom filters [\\[1\\]](https://www.youtube.com/watch?v=RiQa-9LguW8&t=1902s).")
     True
     """
-    return any(Moment.parse(url) for url in _LINK_TARGET.findall(text))
+    return any(media_link(url) for url in _LINK_TARGET.findall(text))
 
 
 def one_session(url: str, question: str) -> tuple[float, bool, str]:

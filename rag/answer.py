@@ -1,7 +1,7 @@
 """Question (+ chat history) -> a grounded, cited `Answer`, streamed.
 
-    >>> answerer = Answerer(searcher, llm=None)                       # doctest: +SKIP
-    >>> for event in answerer.stream("What are bloom filters used for?"):  # doctest: +SKIP
+    answerer = Answerer(searcher, llm=None)
+    for event in answerer.stream("What are bloom filters used for?"):
     ...     print(event.text if isinstance(event, Delta) else event.citations)
 
 Flow: rewrite a follow-up into a standalone question (rag/followup.py) -> retrieve ->

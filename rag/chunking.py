@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from rag.corpus import Episode, Line
-from rag.moment import Moment
+from rag.moment import media_link
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -37,7 +37,7 @@ class Passage:
     start_s: int
     end_s: int
     text: str  # "Speaker: words" lines joined by newlines
-    url: str  # the video at start_s (`Moment.watch_url`); "" when the episode has none
+    url: str  # the episode at start_s (`Episode.url_at`: YouTube, media `#t=N` or page); "" when none
     ordinal: int  # position within the episode: neighbours differ by one
     season: int | None = None
     guests: tuple[str, ...] = ()
@@ -51,9 +51,9 @@ class Passage:
         return speaker, second
 
     def url_at(self, second: int) -> str:
-        """The passage's video link re-timed to open at `second`; "" when it has no video."""
-        moment = Moment.parse(self.url)
-        return moment.at(second).watch_url if moment else self.url
+        """The passage's link re-timed to open at `second` (a page link stays as is); "" when it has none."""
+        link = media_link(self.url, second)
+        return link.link_url if link else ""
 
     def label(self) -> str:
         """`Episode title — Speaker @ mm:ss`, the way a citation reads."""

@@ -66,11 +66,14 @@ def ingest(
     """Index episode transcripts from SOURCES.
 
     A source is a corpus folder (podcast/ + people/, or the website's _podcast/ +
-    _people/), a folder of episode files, one episode file, or a git URL.
+    _people/), a folder of episode files, one episode file, a git URL, or a
+    podcast's RSS feed (a file or an http(s) URL) whose items link Podcasting 2.0
+    transcripts.
 
     \b
     Example:
         rag ingest ../shared/corpus --index indexes/dtc
+        rag ingest https://example.com/feed.xml --index indexes/mycast
     """
     from rag.ingest import ChunkSettings, ingest as run_ingest
 

@@ -32,7 +32,8 @@ import yaml
 from tqdm import tqdm
 
 from rag.errors import CorpusError, TranscriptParseError
-from rag.moment import VIDEO_ID, Moment
+from rag.feed import is_feed_text, is_feed_url, load_feed
+from rag.moment import VIDEO_ID, Moment, media_link
 from rag.urls import public_url
 
 _PASTED_YOUTUBE_ID = re.compile(rf"({VIDEO_ID.pattern})[&?#].*")  # a valid id, then a pasted link's tail
@@ -62,10 +63,20 @@ class Episode:
     date: str | None
     lines: tuple[Line, ...]
     source: str  # the file it came from
+    # The episode's page, audio or video file (an http(s) URL) when there is no YouTube
+    # id: sidecar metadata, a feed's enclosure or a DTC file's `links:`. See rag.moment.
+    media_url: str | None = None
+    # True when `media_url` is known to be an audio/video file even without a media
+    # extension (an RSS enclosure): it then plays in the page's <audio> player.
+    media_is_file: bool = False
 
     def url_at(self, sec: int) -> str:
-        """Link that opens the episode's video at `sec`; "" when it has no video."""
-        return Moment(self.youtube_id, sec).watch_url if self.youtube_id else ""
+        """Link that opens the episode at `sec`: the YouTube video (`&t=Ns`), else the
+        media file (`#t=N`), else the page as is; "" when it has none (or not http(s))."""
+        if self.youtube_id:
+            return Moment(self.youtube_id, sec).watch_url
+        link = media_link(self.media_url, sec, media=self.media_is_file)
+        return link.link_url if link else ""
 
     def transcript_fingerprint(self) -> str:
         """Hash of the spoken words only: two files with the same words are duplicates,
@@ -83,6 +94,8 @@ class Episode:
             self.id, self.title, self.youtube_id, list(self.guests), self.season, self.number, self.date,
             [[line.text, line.sec, line.speaker, line.section] for line in self.lines],
         ]
+        if self.media_url:  # only then: the fingerprints of episodes without one stay as they were
+            record.append([self.media_url, self.media_is_file])
         return hashlib.sha256(json.dumps(record, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -212,6 +225,7 @@ def parse_episode(text: str, name: str, people: dict[str, str]) -> tuple[Episode
         else:
             repairs.append(f"invalid YouTube id {youtube_id!r} dropped (no video link)")
             youtube_id = None
+    media_url = _media_file_link(meta.get("links")) if youtube_id is None else None
     title = _clean(meta.get("title") or meta.get("short") or episode_id)
 
     transcript = meta.get("transcript")
@@ -236,9 +250,25 @@ def parse_episode(text: str, name: str, people: dict[str, str]) -> tuple[Episode
             date=_clean(meta.get("date") or meta.get("dateadded") or "") or None,
             lines=tuple(lines),
             source=name,
+            media_url=media_url,
         ),
         repairs,
     )
+
+
+# `links:` keys of a DTC file that name the episode's own audio file (played in the page).
+MEDIA_LINK_KEYS = ("mp3", "audio")
+
+
+def _media_file_link(links: object) -> str | None:
+    """The http(s) audio file of a DTC file's `links:` (`mp3:` or `audio:`), else None."""
+    if not isinstance(links, dict):
+        return None
+    for key in MEDIA_LINK_KEYS:
+        url = str(links.get(key) or "").strip()
+        if media_link(url, media=True):
+            return url
+    return None
 
 
 def _as_int(value: object) -> int | None:
@@ -407,10 +437,22 @@ def find_corpus_files(source: Path) -> CorpusFiles:
         if (source / episodes_dir).is_dir():
             people = source / people_dir
             return CorpusFiles(
-                tuple(sorted((source / episodes_dir).glob("*.md"))),
+                _transcript_files(source / episodes_dir),
                 tuple(sorted(people.glob("*.md"))) if people.is_dir() else (),
             )
-    return CorpusFiles(tuple(sorted(p for p in source.glob("*.md") if p.name.lower() != "readme.md")), ())
+    return CorpusFiles(_transcript_files(source), ())
+
+
+# Episode files: DTC Markdown and the `rag.formats` caption/JSON transcripts. A sidecar
+# (`NAME.yaml`) is metadata, never an episode.
+TRANSCRIPT_SUFFIXES = (".md", ".vtt", ".srt", ".json")
+
+
+def _transcript_files(folder: Path) -> tuple[Path, ...]:
+    return tuple(sorted(
+        p for p in folder.iterdir()
+        if p.suffix.lower() in TRANSCRIPT_SUFFIXES and p.name.lower() != "readme.md" and not p.is_dir()
+    ))
 
 
 def drop_outside_links(files: CorpusFiles, root: Path, notes: list[FileNote]) -> CorpusFiles:
@@ -463,7 +505,16 @@ def read_episode_file(path: Path, people: dict[str, str]) -> tuple[Episode, list
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise TranscriptParseError(f"{path}: not a UTF-8 text file") from None
-    return parse_episode(text, str(path), people)
+    if path.suffix.lower() == ".md" or not text.strip():
+        return parse_episode(text, str(path), people)
+    from rag.formats.episode import episode_from_transcript, sidecar_path  # rag.formats imports this module
+
+    sidecar = sidecar_path(path)
+    sidecar_text = None
+    if sidecar is not None and sidecar.resolve().is_relative_to(path.resolve().parent):
+        sidecar_text = sidecar.read_bytes().decode("utf-8-sig", errors="replace")
+    return episode_from_transcript(text, str(path), sidecar_text, people,
+                                   sidecar_name=str(sidecar or path.with_suffix(".yaml")))
 
 
 def load_corpus(
@@ -472,7 +523,9 @@ def load_corpus(
     """Read every episode of `sources`; bad files become notes, never exceptions.
 
     A git URL is cloned into a private temporary folder under `clone_dir` (or the
-    system's temporary folder), removed once the files are read.
+    system's temporary folder), removed once the files are read. An RSS feed
+    (`is_feed_source`) gives one episode per item with a readable transcript
+    (`rag.feed.load_feed`); every other item is a note on the feed.
     Raises `CorpusError` only when no source could be read at all.
     """
     clones: list[Path] = []
@@ -487,7 +540,20 @@ def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: 
                  show_progress: bool) -> Corpus:
     corpus = Corpus()
     all_files: list[CorpusFiles] = []
+    feed_episodes: list[Episode] = []
+    feeds_read = 0
     for source in sources:
+        if is_feed_source(str(source)):
+            shown = public_source(str(source))
+            try:
+                episodes, item_notes = load_feed(str(source), show_progress=show_progress)
+            except CorpusError as exc:
+                corpus.notes.append(FileNote(shown, "error", _reason(exc, shown)))
+                continue
+            feeds_read += 1
+            feed_episodes.extend(episodes)
+            corpus.notes.extend(FileNote(shown, note.action, note.reason) for note in item_notes)
+            continue
         try:
             root = _local_source(str(source), clone_dir, clones)
             files = find_corpus_files(root)
@@ -495,7 +561,7 @@ def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: 
         except CorpusError as exc:
             shown = public_source(str(source))
             corpus.notes.append(FileNote(shown, "error", _reason(exc, shown)))
-    if not all_files:
+    if not all_files and not feeds_read:
         raise CorpusError("; ".join(f"{n.path}: {n.reason}" for n in corpus.notes) or "no corpus source given")
 
     people = load_people((p for files in all_files for p in files.people_files), corpus.notes)
@@ -510,8 +576,24 @@ def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: 
         if repairs:
             corpus.notes.append(FileNote(str(path), "repaired", "; ".join(repairs)))
         parsed.append(episode)
-    corpus.episodes = drop_duplicate_episodes(parsed, corpus.notes)
+    corpus.episodes = drop_duplicate_episodes(parsed + feed_episodes, corpus.notes)
     return corpus
+
+
+def is_feed_source(source: str) -> bool:
+    """An RSS feed rather than a corpus folder, episode file or git URL: an http(s)
+    URL that `rag.feed.is_feed_url` accepts, a path ending in .xml or .rss, or a file
+    whose first bytes are `<?xml` ... `<rss`."""
+    if "://" in source:
+        return is_feed_url(source)
+    path = Path(source)
+    if path.suffix.lower() in (".xml", ".rss"):
+        return True
+    try:
+        with path.open("rb") as handle:
+            return path.is_file() and is_feed_text(handle.read(1024))
+    except OSError:
+        return False
 
 
 def _local_source(source: str, clone_dir: Path | None, clones: list[Path]) -> Path:
@@ -541,6 +623,7 @@ def drop_duplicate_episodes(episodes: list[Episode], notes: list[FileNote]) -> l
                 i
                 for i, other in enumerate(kept)
                 if (episode.youtube_id and episode.youtube_id == other.youtube_id)
+                or episode.id == other.id  # x.md and x.vtt: passage ids must stay unique
                 or episode.transcript_fingerprint() == other.transcript_fingerprint()
             ),
             None,
@@ -549,7 +632,11 @@ def drop_duplicate_episodes(episodes: list[Episode], notes: list[FileNote]) -> l
             kept.append(episode)
             continue
         other = kept[twin_index]
-        what = "YouTube id" if episode.youtube_id and episode.youtube_id == other.youtube_id else "transcript"
+        what = (
+            "YouTube id" if episode.youtube_id and episode.youtube_id == other.youtube_id
+            else "transcript" if episode.transcript_fingerprint() == other.transcript_fingerprint()
+            else "episode id"
+        )
         winner, loser = (
             (episode, other) if _duplicate_rank(episode) > _duplicate_rank(other) else (other, episode)
         )

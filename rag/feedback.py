@@ -1,10 +1,10 @@
 """Thumbs up/down on answers, appended to a JSONL file: one JSON object per line.
 
-    >>> log = FeedbackLog("feedback.jsonl", secrets=("sk-123",))      # doctest: +SKIP
-    >>> details = answer_details("Why Kafka?", "Because [1].", [])     # doctest: +SKIP
-    >>> log.vote("3f2a…", "up", details)    # first click: {time, answer_id, vote, question, ...}  # doctest: +SKIP
-    >>> log.vote("3f2a…", "down", details)  # later clicks: {time, answer_id, vote}                # doctest: +SKIP
-    >>> log.read().records[0]["vote"]                                                              # doctest: +SKIP
+    log = FeedbackLog("feedback.jsonl", secrets=("sk-123",))
+    details = answer_details("Why Kafka?", "Because [1].", [])
+    log.vote("3f2a…", "up", details)    # first click: {time, answer_id, vote, question, ...}
+    log.vote("3f2a…", "down", details)  # later clicks: {time, answer_id, vote}
+    log.read().records[0]["vote"]
     'down'
 
 Every click is one line; `read()` folds the lines of one `answer_id` into one record

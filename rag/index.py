@@ -155,7 +155,7 @@ class LexicalIndex:
         df = 0, above every known term's: a word no transcript says is the strongest
         sign that the question asks for something the podcast never covered.
 
-            >>> lexical.term_idf("Who mentioned quantum annealing?")  # doctest: +SKIP
+            lexical.term_idf("Who mentioned quantum annealing?")
             {'who': 1.8, 'mention': 2.5, 'quantum': 7.3, 'anneal': 9.1}  # 13,872 passages
         """
         indptr = self._bm25.scores["indptr"]
@@ -278,7 +278,7 @@ def lock_index(directory: str | Path, holder: str) -> Iterator[None]:
     process dies, so a killed ingest never leaves the index locked. A second
     holder fails at once with `IndexBusyError` naming the first one's pid:
 
-        >>> with lock_index("indexes/dtc", "rag ingest corpus"):  # doctest: +SKIP
+        with lock_index("indexes/dtc", "rag ingest corpus"):
         ...     save_index("indexes/dtc", ...)
     """
     directory = Path(directory)

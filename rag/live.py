@@ -1,8 +1,8 @@
 """The index the web chat answers from: `LiveIndex`, ready at once or built at start-up.
 
-    >>> live = LiveIndex(answerer=open_answerer(config))                  # doctest: +SKIP
-    >>> live = LiveIndex(build=IndexBuild(config, "../shared/corpus").start())  # doctest: +SKIP
-    >>> live.state, live.notice()                                         # doctest: +SKIP
+    live = LiveIndex(answerer=open_answerer(config))
+    live = LiveIndex(build=IndexBuild(config, "../shared/corpus").start())
+    live.state, live.notice()
     ('building', '⏳ Building the search index from ../shared/corpus: embedding passages: 120 of 900. ...')
 
 A Hugging Face Space ships without an index: `IndexBuild` makes it in a background

@@ -1,4 +1,12 @@
-"""A second of a YouTube video: `Moment(video_id, second)` parses and formats its own links.
+"""A second of an episode, as a link: YouTube (`Moment`), a media file (`MediaMoment`) or
+a page with no known player (`PageMoment`). `media_link(url)` reads any of them.
+
+    >>> media_link("https://cdn.example/ep1.mp3#t=75")
+    MediaMoment(url='https://cdn.example/ep1.mp3', second=75)
+    >>> media_link("https://pod.example/ep1", second=75).label_suffix
+    ' (at 1:15)'
+
+A YouTube moment alone: `Moment(video_id, second)` parses and formats its own links.
 
     >>> moment = Moment.parse("https://youtu.be/dQw4w9WgXcQ?t=75")
     >>> moment
@@ -9,14 +17,16 @@
     'https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ?start=90'
 
 Every link the app shows or stores is built here, and every link it is given is read
-here: anything that is not one of the three YouTube forms parses to None.
+here: `Moment.parse` takes only the three YouTube forms, and `media_link` takes only
+http(s) URLs (anything else is None: no link).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from urllib.parse import parse_qs, urlparse
+from typing import Union
+from urllib.parse import parse_qs, urlparse, urlsplit
 
 # What youtube.com/watch?v= takes. The player's click handler (PLAYER_JS in rag/web.py)
 # checks ids with this same pattern.
@@ -88,6 +98,133 @@ class Moment:
         """The privacy-enhanced (youtube-nocookie) player at this second."""
         return f"https://www.youtube-nocookie.com/embed/{self.video_id}?start={self.second}"
 
+    @property
+    def link_url(self) -> str:
+        """What citations link to (every link kind has one): the watch page."""
+        return self.watch_url
+
+    label_suffix = ""  # the link opens at the second: the label needs no hint
+
     def at(self, second: int) -> Moment:
         """The same video at another second."""
         return replace(self, second=second)
+
+
+# Media files a browser plays in <audio>/<video>; `#t=N` (W3C Media Fragments) opens them at N.
+AUDIO_EXTENSIONS = (".mp3", ".m4a", ".aac", ".ogg", ".opus", ".wav")
+VIDEO_EXTENSIONS = (".mp4", ".webm")
+_TIME_FRAGMENT = re.compile(r"t=(\d+)(?:\.\d*)?(?:,[\d.]*)?")
+_WEB_SCHEMES = ("http", "https")
+
+
+def _web_url(url: str) -> tuple[str, str] | None:
+    """(url without fragment, fragment) of an http(s) URL with a host; None otherwise."""
+    try:
+        parts = urlsplit((url or "").strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _WEB_SCHEMES or not parts.hostname or any(c in url for c in "\"'<> \n\r\t"):
+        return None
+    return parts._replace(fragment="").geturl(), parts.fragment
+
+
+def _clock(seconds: int) -> str:
+    hours, rest = divmod(max(int(seconds), 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@dataclass(frozen=True)
+class MediaMoment:
+    """An audio or video file (http(s) URL, no fragment) and the second to play it from.
+
+    >>> MediaMoment("https://cdn.example/ep1.mp3", 90).link_url
+    'https://cdn.example/ep1.mp3#t=90'
+    >>> MediaMoment("https://cdn.example/ep1.webm").kind
+    'video'
+    """
+
+    url: str
+    second: int = 0
+
+    def __post_init__(self) -> None:
+        web = _web_url(self.url)
+        if web is None or web[1]:
+            raise ValueError(f"not an http(s) media URL without a fragment: {self.url!r}")
+        if int(self.second) < 0:
+            raise ValueError(f"negative second {self.second!r} for {self.url}")
+        object.__setattr__(self, "second", int(self.second))
+
+    @property
+    def link_url(self) -> str:
+        """The file at this second (`#t=N`): what citations link to and passages store."""
+        return f"{self.url}#t={self.second}"
+
+    @property
+    def kind(self) -> str:
+        """"video" for .mp4/.webm files, else "audio": the player element to use."""
+        return "video" if urlsplit(self.url).path.lower().endswith(VIDEO_EXTENSIONS) else "audio"
+
+    label_suffix = ""  # the player opens at the second
+
+    def at(self, second: int) -> MediaMoment:
+        return replace(self, second=second)
+
+
+@dataclass(frozen=True)
+class PageMoment:
+    """A page (http(s) URL) with no player we know: linked as is, its label says when."""
+
+    url: str
+    second: int = 0
+
+    def __post_init__(self) -> None:
+        if _web_url(self.url) is None:
+            raise ValueError(f"not an http(s) URL: {self.url!r}")
+        if int(self.second) < 0:
+            raise ValueError(f"negative second {self.second!r} for {self.url}")
+        object.__setattr__(self, "second", int(self.second))
+
+    @property
+    def link_url(self) -> str:
+        return self.url
+
+    @property
+    def label_suffix(self) -> str:
+        """What a link's label adds, as the page cannot open at the second."""
+        return f" (at {_clock(self.second)})"
+
+    def at(self, second: int) -> PageMoment:
+        return replace(self, second=second)
+
+
+MediaLink = Union[Moment, MediaMoment, PageMoment]
+
+
+def media_link(url: str | None, second: int | None = None, *, media: bool = False) -> MediaLink | None:
+    """The link kind of an http(s) URL, at `second` (default: the second the URL itself
+    names, else 0); None for anything that is not http(s).
+
+    YouTube links are `Moment`s; a URL whose path ends in a media extension, that
+    carries a `#t=N` fragment, or that the caller knows is a media file (`media=True`:
+    an RSS enclosure) is a `MediaMoment`; any other http(s) URL is a `PageMoment`.
+
+    >>> media_link("https://youtu.be/dQw4w9WgXcQ?t=75").link_url
+    'https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=75s'
+    >>> media_link("https://anchor.example/play/123", 61, media=True).link_url
+    'https://anchor.example/play/123#t=61'
+    >>> media_link("javascript:alert(1)") is None
+    True
+    """
+    link: MediaLink | None = Moment.parse(url or "")
+    if link is None:
+        web = _web_url(url or "")
+        if web is None:
+            return None
+        bare, fragment = web
+        timed = _TIME_FRAGMENT.fullmatch(fragment)
+        if media or timed or urlsplit(bare).path.lower().endswith(AUDIO_EXTENSIONS + VIDEO_EXTENSIONS):
+            link = MediaMoment(bare, int(timed[1]) if timed else 0)
+        else:
+            link = PageMoment(url.strip())
+    return link if second is None else link.at(second)

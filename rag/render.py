@@ -1,13 +1,14 @@
 """`Answer`s and `Hit`s -> escaped Markdown and HTML for the web chat.
 
-    >>> print(render_answer(answer))                 # doctest: +SKIP
-    Bloom filters skip pages already seen [\\[1\\]](https://www.youtube.com/watch?v=RiQa-9LguW8&t=1902s).
+    print(render_answer(answer))
+    # Bloom filters skip pages already seen [\\[1\\]](https://www.youtube.com/watch?v=RiQa-9LguW8&t=1902s).
 
 Three places show an answer: the chat message (`render_streaming` while it streams,
 then `render_answer`), the sources panel (`render_sources`) and the embedded player
 (`player_html`). Everything that comes from a transcript or the LLM is HTML-escaped
-and Markdown-escaped here, and only YouTube moments (`rag.moment.Moment`) become
-links. Pure functions: no Gradio, no I/O.
+and Markdown-escaped here, and only http(s) links read by `rag.moment.media_link`
+become links: YouTube moments, media files (`#t=N`, played in the page's <audio>)
+and pages (linked as is, "at mm:ss" in the label). Pure functions: no Gradio, no I/O.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from rag.answer import Answer
 from rag.chunking import Passage, format_timestamp
 from rag.citations import Citation
-from rag.moment import Moment
+from rag.moment import MediaMoment, Moment, PageMoment, media_link
 from rag.retrieve import Hit
 
 CLOSEST_MOMENTS = "The closest moments I found:"
@@ -54,16 +55,27 @@ def escape_llm(text: str) -> str:
     return _AUTOLINK.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], text)
 
 
-def safe_link(label: str, url: str) -> str:
-    """A Markdown link for a YouTube moment; otherwise the escaped label alone.
+def safe_link(label: str, url: str, second: int | None = None) -> str:
+    """A Markdown link to an http(s) moment (at `second` when given); otherwise the
+    escaped label alone. A page link's label says when, as the page cannot seek.
 
     >>> safe_link("Ep — Ann @ 1:15", "https://youtu.be/dQw4w9WgXcQ?t=75")
     '[Ep — Ann @ 1:15](https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=75s)'
+    >>> safe_link("Ep", "https://pod.example/ep1", 75)
+    '[Ep \\\\(at 1:15\\\\)](https://pod.example/ep1)'
     >>> safe_link("x", "javascript:alert(1)")
     'x'
     """
-    moment = Moment.parse(url)
-    return f"[{escape_markdown(label)}]({moment.watch_url})" if moment else escape_markdown(label)
+    link = media_link(url, second)
+    if link is None:
+        return escape_markdown(label)
+    return f"[{escape_markdown(label + link.label_suffix)}]({markdown_url(link.link_url)})"
+
+
+def markdown_url(url: str) -> str:
+    """A link target that cannot end a Markdown link early: parentheses percent-encoded.
+    (`media_link` already refused quotes, spaces and angle brackets.)"""
+    return url.replace("(", "%28").replace(")", "%29")
 
 
 def render_streaming(text: str) -> str:
@@ -83,8 +95,8 @@ def render_answer(answer: Answer) -> str:
             parts.append(escape_llm(piece))
             continue
         citation = by_n.get(int(piece))
-        moment = Moment.parse(citation.url) if citation else None
-        parts.append(f"[\\[{piece}\\]]({moment.watch_url})" if moment else f"\\[{piece}\\]")
+        link = media_link(citation.url) if citation else None
+        parts.append(f"[\\[{piece}\\]]({markdown_url(link.link_url)})" if link else f"\\[{piece}\\]")
     text = "".join(parts)
     if answer.citations:
         text += "\n\n**Sources**\n\n" + "\n".join(citation_line(c) for c in answer.citations)
@@ -95,14 +107,14 @@ def _render_refusal(answer: Answer) -> str:
     body = escape_llm(answer.text)
     if not answer.sources:
         return body
-    closest = "\n".join(f"- {safe_link(hit.label(), hit.url)}" for hit in answer.sources)
+    closest = "\n".join(f"- {safe_link(hit.label(), hit.url, hit.link_sec)}" for hit in answer.sources)
     return f"{body}\n\n{CLOSEST_MOMENTS}\n\n{closest}"
 
 
 def citation_line(citation: Citation) -> str:
     """`n. [Episode title — Speaker @ mm:ss](link)`, marked when the transcript does not back it."""
     mark = "" if citation.verified else " *(not verified against the transcript)*"
-    return f"{citation.n}. {safe_link(citation.label(), citation.url)}{mark}"
+    return f"{citation.n}. {safe_link(citation.label(), citation.url, citation.start_s)}{mark}"
 
 
 def render_sources(answer: Answer) -> str:
@@ -114,8 +126,7 @@ def render_sources(answer: Answer) -> str:
     for n, hit in enumerate(answer.sources, 1):
         passage = hit.passage
         when = f"{format_timestamp(passage.start_s)}–{format_timestamp(passage.end_s)}, opens at {format_timestamp(hit.link_sec)}"
-        moment = Moment.parse(hit.url)
-        links = [f"[▶ play here]({moment.embed_url})", safe_link("YouTube ↗", hit.url)] if moment else []
+        links = _source_links(hit)
         excerpt = textwrap.shorten(" ".join(passage.text.split()), width=420, placeholder=" …")
         speakers = ", ".join(passage.speakers) or "Unknown speaker"
         tag = " · cited" if passage.id in cited else ""
@@ -127,15 +138,39 @@ def render_sources(answer: Answer) -> str:
     return "\n\n---\n\n".join(blocks)
 
 
+def _source_links(hit: Hit) -> list[str]:
+    """A source's links: play it in the page (YouTube embed or media file), and open it."""
+    link = media_link(hit.url)
+    if isinstance(link, Moment):
+        return [f"[▶ play here]({link.embed_url})", safe_link("YouTube ↗", hit.url)]
+    if isinstance(link, MediaMoment):
+        return [f"[▶ play here]({markdown_url(link.link_url)})"]
+    if isinstance(link, PageMoment):
+        return [safe_link("episode page ↗", hit.url, hit.link_sec)]
+    return []
+
+
 def player_html(cue: Citation | Hit | Passage | None) -> str:
-    """The embedded player cued at a citation's line (or a passage's start); an empty
-    player with a hint when there is nothing to play."""
-    moment = Moment.parse(cue.url) if cue else None
-    if cue is None or moment is None:
+    """The player cued at a citation's line (or a passage's start): YouTube's embed for a
+    video, an HTML5 <audio> (or <video>) for a media file, opening at the second with the
+    `#t=N` fragment; an empty player with a hint when there is nothing to play here.
+
+    >>> print(player_html(Passage("e#0", "e", "Ep <1>", "", ("Ann",), 75, 80, "Ann: hi",
+    ...                           "https://cdn.example/e.mp3#t=75", 0)))
+    <audio controls preload="none" src="https://cdn.example/e.mp3#t=75" data-rag-media="https://cdn.example/e.mp3"></audio><p>Ep &lt;1&gt; — Ann @ 1:15</p>
+    """
+    link = media_link(cue.url) if cue else None
+    if cue is None or link is None or isinstance(link, PageMoment):
         return '<div class="rag-player-empty"><iframe title="Episode player" src="about:blank"></iframe>' \
                "<p>Click a citation to play the episode from that moment.</p></div>"
+    if isinstance(link, MediaMoment):
+        return (
+            f'<{link.kind} controls preload="none" src="{html.escape(link.link_url)}" '
+            f'data-rag-media="{html.escape(link.url)}"></{link.kind}>'
+            f"<p>{html.escape(cue.label())}</p>"
+        )
     return (
-        f'<iframe title="Episode player" src="{moment.embed_url}" '
+        f'<iframe title="Episode player" src="{link.embed_url}" '
         'allow="autoplay; encrypted-media; picture-in-picture" allowfullscreen '
         'referrerpolicy="strict-origin-when-cross-origin"></iframe>'
         f"<p>{html.escape(cue.label())}</p>"

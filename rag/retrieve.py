@@ -1,7 +1,7 @@
 """Question -> ranked `Hit`s: dense (FAISS) + lexical (BM25), fused, then merged.
 
-    >>> searcher = Searcher(load_index("indexes/dtc"), make_embedder())   # doctest: +SKIP
-    >>> for hit in searcher.search("what is a bloom filter for?", k=3):    # doctest: +SKIP
+    searcher = Searcher(load_index("indexes/dtc"), make_embedder())
+    for hit in searcher.search("what is a bloom filter for?", k=3):
     ...     print(hit.passage.label(), hit.passage.url)
 
 Filters (episode, guest, season) restrict the candidate set *before* ranking, so a
@@ -51,7 +51,7 @@ class Hit:
 
     @property
     def url(self) -> str:
-        """The video at `link_sec`."""
+        """The episode at `link_sec` (YouTube, media file or page: `Passage.url_at`)."""
         return self.passage.url_at(self.link_sec)
 
     @property

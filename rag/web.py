@@ -1,13 +1,14 @@
 """The web chat: `build_app(config) -> gr.Blocks`, launched by `app.py`.
 
-    >>> demo = build_app(load_config())             # doctest: +SKIP
-    >>> demo.queue().launch(**launch_kwargs())      # doctest: +SKIP
+    demo = build_app(load_config())
+    demo.queue().launch(**launch_kwargs())
 
 One `Answerer` (index + embedder + LLM client) is loaded when the app is built
 and shared by every session (`rag.live.LiveIndex`; on a Space it is built at
 start-up). Each question streams into the chat; the final answer links every
 citation, "Episode title — Speaker @ mm:ss", to YouTube at that second (new tab)
-and cues the embedded privacy-enhanced player beside the chat. `ChatApp` holds the
+and cues the embedded privacy-enhanced player beside the chat; an audio-only
+episode plays in an HTML5 <audio> player from that second instead. `ChatApp` holds the
 handlers Gradio calls and lays out the page; what they show is rendered, escaped,
 by `rag.render`.
 """
@@ -52,16 +53,45 @@ EXAMPLES = (
 
 # Clicks on moment links drive the embedded player: a YouTube link (which also
 # opens its new tab) cues the player at that second; a "play here" link (the
-# player's own embed URL) plays it there instead of leaving the page. The JS reads
-# the same two link forms `rag.moment.Moment` writes, and checks ids with its VIDEO_ID.
+# player's own embed URL) plays it there instead of leaving the page. A media-file
+# link (http(s) with `#t=N`, `rag.moment.MediaMoment`) plays in the page's <audio>
+# (or <video>) from that second instead of opening the file. The JS reads the same
+# link forms `rag.moment` writes, and checks ids with its VIDEO_ID.
 PLAYER_JS = """
 if (!window.__ragPlayerClicks) {
   window.__ragPlayerClicks = true;
+  // Put `element` where the player's iframe/audio/video is (the player is rebuilt per answer).
+  const ragSwap = function (box, element) {
+    const old = box.querySelector('iframe, audio, video');
+    if (old) old.replaceWith(element); else box.prepend(element);
+    return element;
+  };
   document.addEventListener('click', function (event) {
     const link = event.target.closest && event.target.closest('a[href]');
     if (!link) return;
     let url;
     try { url = new URL(link.href); } catch (e) { return; }
+    const box = document.querySelector('#rag-player');
+    const timed = /^#t=(\\d+)$/.exec(url.hash);
+    if (timed && (url.protocol === 'https:' || url.protocol === 'http:')) {
+      if (!box) return;
+      event.preventDefault();
+      const start = parseInt(timed[1], 10);
+      const file = url.href.split('#')[0];
+      let media = box.querySelector('audio, video');
+      if (!media || media.dataset.ragMedia !== file) {
+        media = document.createElement(/\\.(mp4|webm)$/i.test(url.pathname) ? 'video' : 'audio');
+        media.controls = true;
+        media.preload = 'none';
+        media.dataset.ragMedia = file;
+        media.src = file + '#t=' + start;
+        ragSwap(box, media);
+      }
+      media.currentTime = start;
+      const playing = media.play();
+      if (playing && playing.catch) playing.catch(function () {});
+      return;
+    }
     let id = null, start = 0, play = false;
     if (url.hostname === 'www.youtube-nocookie.com' && url.pathname.startsWith('/embed/')) {
       id = url.pathname.slice('/embed/'.length);
@@ -72,8 +102,18 @@ if (!window.__ragPlayerClicks) {
       start = parseInt((url.searchParams.get('t') || '0').replace('s', ''), 10);
     }
     if (!id || !/^VIDEO_ID$/.test(id)) return;
-    const frame = document.querySelector('#rag-player iframe');
-    if (!frame) return;
+    if (!box) return;
+    let frame = box.querySelector('iframe');
+    if (!frame) {
+      const media = box.querySelector('audio, video');
+      if (media) media.pause();
+      frame = document.createElement('iframe');
+      frame.title = 'Episode player';
+      frame.allow = 'autoplay; encrypted-media; picture-in-picture';
+      frame.allowFullscreen = true;
+      frame.referrerPolicy = 'strict-origin-when-cross-origin';
+      ragSwap(box, frame);
+    }
     if (play) event.preventDefault();
     frame.src = 'https://www.youtube-nocookie.com/embed/' + id + '?start=' + (start || 0) + (play ? '&autoplay=1' : '');
   }, true);
@@ -81,7 +121,8 @@ if (!window.__ragPlayerClicks) {
 """.replace("VIDEO_ID", VIDEO_ID.pattern)
 
 CSS = """
-#rag-player iframe { width: 100%; aspect-ratio: 16 / 9; border: 0; border-radius: 8px; }
+#rag-player iframe, #rag-player video { width: 100%; aspect-ratio: 16 / 9; border: 0; border-radius: 8px; }
+#rag-player audio { width: 100%; }
 #rag-mode { font-size: 0.9em; opacity: 0.85; }
 """
 

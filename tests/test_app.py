@@ -189,6 +189,52 @@ def test_a_refusal_says_so_then_links_its_closest_moments() -> None:
     assert render_answer(replace(refusal, sources=())) == "That is not covered in the podcast."
 
 
+def test_an_audio_citation_links_its_file_at_the_second_and_cues_the_audio_player() -> None:
+    from rag.chunking import Passage
+    from rag.render import player_html, render_sources
+    from rag.retrieve import Hit
+
+    audio = "https://cdn.example/ep&1.mp3"
+    passage = Passage("e#0", "e", "Audio <only>", "", ("Ann",), 61, 90, "Ann: Bloom filters.\nBob: Yes.",
+                      f"{audio}#t=61", 0, line_starts=(61, 75))
+    answer = Answer("Bloom filters [1].", (Citation(1, passage, True, line=1),), False, "llm",
+                    sources=(Hit(passage, 0.9, "hybrid", link_s=75),))
+    rendered = render_answer(answer)
+    assert "[\\[1\\]](https://cdn.example/ep&1.mp3#t=75)" in rendered
+    assert "1. [Audio &lt;only&gt; — Bob @ 1:15](https://cdn.example/ep&1.mp3#t=75)" in rendered
+    assert "[▶ play here](https://cdn.example/ep&1.mp3#t=75)" in render_sources(answer)
+    assert player_html(answer.citations[0]) == (
+        '<audio controls preload="none" src="https://cdn.example/ep&amp;1.mp3#t=75" '
+        'data-rag-media="https://cdn.example/ep&amp;1.mp3"></audio><p>Audio &lt;only&gt; — Bob @ 1:15</p>'
+    )
+
+
+def test_a_page_citation_links_the_page_and_says_when() -> None:
+    from rag.chunking import Passage
+    from rag.render import player_html, render_sources
+    from rag.retrieve import Hit
+
+    page = "https://podcast.example/ep(1)"
+    passage = Passage("e#0", "e", "Paged", "", ("Ann",), 61, 90, "Ann: Bloom filters.", page, 0)
+    answer = Answer("Bloom filters [1].", (Citation(1, passage, True),), False, "llm",
+                    sources=(Hit(passage, 0.9, "hybrid", link_s=75),))
+    rendered = render_answer(answer)
+    assert "[\\[1\\]](https://podcast.example/ep%281%29)" in rendered
+    assert "1. [Paged — Ann @ 1:01 \\(at 1:01\\)](https://podcast.example/ep%281%29)" in rendered
+    assert "[episode page ↗ \\(at 1:15\\)](https://podcast.example/ep%281%29)" in render_sources(answer)
+    assert 'src="about:blank"' in player_html(answer.citations[0])  # no player for a page
+
+
+def test_a_non_http_media_url_is_never_a_link_or_a_player() -> None:
+    from rag.chunking import Passage
+    from rag.render import player_html, render_sources
+    from rag.retrieve import Hit
+
+    passage = Passage("e#0", "e", "Bad", "", ("Ann",), 61, 90, "Ann: Hi.", "javascript:alert(1)//a.mp3#t=61", 0)
+    answer = Answer("Hi [1].", (Citation(1, passage, True),), False, "llm", sources=(Hit(passage, 0.9, "hybrid"),))
+    assert "javascript" not in render_answer(answer) + render_sources(answer) + player_html(answer.citations[0])
+
+
 def test_missing_index_page_says_how_to_build_it(tmp_path: Path) -> None:
     missing = tmp_path / "none"
     with running_app(env_for(missing), tmp_path / "fb.jsonl") as url:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -206,3 +207,119 @@ def test_unknown_episode_in_the_url_is_ignored_with_a_note(built_index: Path, tm
         ask(page, "What are bloom filters used for?")
         page.wait_for_selector(f"#rag-chat {DEEP}", timeout=30000)
         assert "Bloom Filters" in last_answer(page).inner_text()
+
+
+def tone_wav(path: Path, seconds: int = 40, rate: int = 8000) -> Path:
+    """A mono 16-bit WAV of a quiet 440 Hz sine tone: a real audio file, no package needed."""
+    import math
+    import struct
+    import wave
+
+    frames = b"".join(struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * n / rate))) for n in range(rate * seconds))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+    return path
+
+
+@contextmanager
+def serving(folder: Path) -> Iterator[str]:
+    """A loopback http.server for `folder` that answers byte ranges (what a browser seeks with)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        def do_GET(self) -> None:
+            ranged = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+            path = Path(self.translate_path(self.path))
+            if not ranged or not path.is_file():
+                return super().do_GET()
+            data = path.read_bytes()
+            start = int(ranged[1])
+            end = min(int(ranged[2]) if ranged[2] else len(data) - 1, len(data) - 1)
+            self.send_response(206)
+            self.send_header("Content-Type", self.guess_type(str(path)))
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            self.send_header("Content-Length", str(end - start + 1))
+            self.end_headers()
+            self.wfile.write(data[start : end + 1])
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+AUDIO_EPISODE = """---
+title: Audio only
+guests: [annlee]
+links:
+  spotify: https://open.spotify.com/episode/x
+  mp3: {audio}
+transcript:
+- header: Intro
+- line: Welcome to the show, today we talk about sourdough.
+  sec: 3
+  who: Alexey
+- line: Thanks for having me. Zebrafrobnication keeps sourdough starters alive for weeks.
+  sec: 17
+  who: Ann
+- line: And what about rye flour in a starter?
+  sec: 29
+  who: Alexey
+---
+"""
+
+
+def test_an_audio_only_citation_plays_in_the_page_from_the_cited_second(tmp_path: Path, page: Page, shots: Path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    tone_wav(media / "episode.wav")
+    with serving(media) as files:
+        audio = f"{files}/episode.wav"
+        write_episode(tmp_path / "corpus", "audio-only.md", AUDIO_EPISODE.format(audio=audio))
+        index = tmp_path / "audio-index"
+        ingest([tmp_path / "corpus"], index, HashingEmbedder(dim=256))
+        with running_app(env_for(index, RAG_REFUSAL_MIN_COSINE="0"), tmp_path / "fb.jsonl") as url:
+            page.goto(url)
+            ask(page, "What keeps sourdough starters alive? zebrafrobnication")
+            cited = f"#rag-chat a[href^='{audio}#t=']"
+            page.wait_for_selector(cited, timeout=30000)
+            link = page.locator(cited).first
+            href = link.get_attribute("href") or ""
+            second = int(href.rsplit("#t=", 1)[1])
+            # The answer cued the page's own <audio> player (no YouTube), not yet loading.
+            player = page.locator("#rag-player audio")
+            assert player.get_attribute("src") == href and player.get_attribute("preload") == "none"
+            assert page.locator("#rag-player iframe").count() == 0
+            page.evaluate("document.querySelector('#rag-player audio').currentTime = 0")
+            link.click()
+            page.wait_for_function(
+                f"() => {{ const a = document.querySelector('#rag-player audio'); "
+                f"return a && a.readyState > 0 && Math.abs(a.currentTime - {second}) <= 1; }}",
+                timeout=15000,
+            )
+            page.screenshot(path=shots / "audio-citation.png")
+            assert len(page.context.pages) == 1  # played here, not opened in a new tab
+            assert second == 17, href  # the line that answers
+            # A YouTube "play here" link afterwards swaps the <audio> back for the YouTube player.
+            page.evaluate("() => { const a = document.createElement('a'); a.id = 'yt'; a.textContent = 'yt'; "
+                          "a.href = 'https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ?start=42'; "
+                          "document.querySelector('#rag-sources').appendChild(a); }")
+            page.click("#yt")
+            page.wait_for_function("() => (document.querySelector('#rag-player iframe')?.src || '') === "
+                                   "'https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ?start=42&autoplay=1'")
+            assert page.locator("#rag-player audio").count() == 0

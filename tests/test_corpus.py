@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -350,3 +351,49 @@ def test_a_pasted_link_tail_after_a_youtube_id_is_cut_off() -> None:
     episode, repairs = parse_episode(text, "t.md", {})
     assert episode.url_at(4) == "https://www.youtube.com/watch?v=NfAJAr7FvyY&t=4s"
     assert repairs == ["YouTube id 'NfAJAr7FvyY&t' cut to 'NfAJAr7FvyY'"]
+
+
+def _dtc_file(ids: str = "", links: str = "") -> str:
+    return f"---\ntitle: T\n{ids}{links}transcript:\n- line: Hi\n  sec: 4\n  who: A\n---\n"
+
+
+def test_a_dtc_file_without_a_video_plays_its_links_mp3() -> None:
+    text = _dtc_file(links="links:\n  spotify: https://open.spotify.com/episode/x\n  mp3: https://cdn.example/ep.mp3\n")
+    episode, repairs = parse_episode(text, "t.md", {})
+    assert (episode.youtube_id, episode.media_url, repairs) == (None, "https://cdn.example/ep.mp3", [])
+    assert episode.url_at(75) == "https://cdn.example/ep.mp3#t=75"
+
+
+def test_a_dtc_file_with_a_video_keeps_youtube_and_ignores_other_links() -> None:
+    text = _dtc_file(ids="ids:\n  youtube: dQw4w9WgXcQ\n", links="links:\n  mp3: https://cdn.example/ep.mp3\n")
+    episode, _ = parse_episode(text, "t.md", {})
+    assert (episode.media_url, episode.url_at(75)) == (None, "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=75s")
+
+
+@pytest.mark.parametrize("mp3", ["javascript:alert(1)", "file:///etc/passwd", "''", "[1, 2]"])
+def test_a_links_mp3_that_is_not_http_gives_no_link(mp3: str) -> None:
+    episode, _ = parse_episode(_dtc_file(links=f"links:\n  mp3: {mp3}\n"), "t.md", {})
+    assert (episode.media_url, episode.url_at(4)) == (None, "")
+
+
+def test_episode_url_at_links_every_medium() -> None:
+    from rag.corpus import Episode
+
+    bare = Episode("e", "T", None, (), None, None, None, (), "e.md")
+    assert bare.url_at(5) == ""
+    assert replace(bare, media_url="https://cdn.example/e.m4a").url_at(5) == "https://cdn.example/e.m4a#t=5"
+    assert replace(bare, media_url="https://feed.example/play/9", media_is_file=True).url_at(5) == \
+        "https://feed.example/play/9#t=5"
+    assert replace(bare, media_url="https://podcast.example/e").url_at(5) == "https://podcast.example/e"
+    assert replace(bare, media_url="ftp://podcast.example/e.mp3").url_at(5) == ""
+    assert replace(bare, youtube_id="dQw4w9WgXcQ", media_url="https://cdn.example/e.mp3").url_at(5) == \
+        "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=5s"
+
+
+def test_a_media_url_changes_the_fingerprint_and_none_keeps_the_old_one() -> None:
+    from rag.corpus import Episode
+
+    bare = Episode("e", "T", None, (), None, None, None, (), "e.md")
+    assert replace(bare, media_url="https://cdn.example/e.mp3").fingerprint() != bare.fingerprint()
+    # What the fingerprint was before media links: an index built then is not rebuilt.
+    assert bare.fingerprint() == "d5af7b38b8d8eb21ef640a4e7c90c948dfe9e36cb995f7141eb2dd8978d22f12"

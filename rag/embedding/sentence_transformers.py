@@ -3,8 +3,8 @@
 The module shares its name with the library: every import here is absolute, so
 `from sentence_transformers import ...` is the library, never this file.
 
-    >>> embedder = SentenceTransformerEmbedder(DEFAULT_MODEL)   # doctest: +SKIP
-    >>> embedder.embed(["some text"]).shape                     # doctest: +SKIP
+    embedder = SentenceTransformerEmbedder(DEFAULT_MODEL)
+    embedder.embed(["some text"]).shape
     (1, 384)
 """
 

@@ -1,0 +1,433 @@
+"""A podcast's RSS feed -> `Episode`s, one per item with a readable transcript.
+
+The feed is RSS 2.0 with the Podcasting 2.0 namespace: each `<item>` brings its
+title, guid, `<enclosure>` audio, `<link>`, `<pubDate>`, `<podcast:person
+role="guest">`, `<itunes:season>`/`<podcast:season>` and `<podcast:transcript url=
+type=>` links. The best readable transcript (`TRANSCRIPT_TYPES`) is fetched and
+parsed by `rag.formats.parse_transcript`; an item without one becomes a note.
+
+    >>> xml = b'''<?xml version="1.0"?><rss version="2.0"
+    ...   xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel><item>
+    ...   <title>Hi</title><guid>ep-1</guid>
+    ...   <podcast:transcript url="ep1.srt" type="application/x-subrip"/>
+    ... </item></channel></rss>'''
+    >>> item = parse_feed(xml, "feed.xml")[0]
+    >>> item.title, item.guid, item.transcripts[0].url
+    ('Hi', 'ep-1', 'ep1.srt')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import re
+import socket
+import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Callable
+from urllib.parse import unquote, urljoin, urlsplit
+from xml.parsers import expat
+
+from tqdm import tqdm
+
+from rag.errors import CorpusError, TranscriptParseError
+from rag.urls import public_url
+
+# A big real feed (~1,000 items with show notes) is 2-5 MB; 20 MB leaves room and
+# still bounds the memory one `rag ingest URL` can take.
+MAX_FEED_BYTES = 20 * 1024 * 1024
+# A 3-hour episode's Podcasting 2.0 JSON transcript is ~1-2 MB.
+MAX_TRANSCRIPT_BYTES = 5 * 1024 * 1024
+# Per request, from connect to the last byte: a server that never answers ends here.
+FETCH_DEADLINE_S = 20.0
+
+PODCAST_NS = (
+    "https://podcastindex.org/namespace/1.0",
+    "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md",  # older feeds
+)
+ITUNES_NS = ("http://www.itunes.com/dtds/podcast-1.0.dtd",)
+
+# Readable transcript types, best first: JSON has speakers and exact times; VTT and
+# SRT have times. text/html (and text/plain) have no times and are never used.
+TRANSCRIPT_TYPES = ("application/json", "text/vtt", "application/x-subrip", "application/srt", "text/srt")
+
+Parser = Callable[[str, str], "tuple[list, list[str]]"]
+
+
+@dataclass(frozen=True)
+class TranscriptLink:
+    url: str  # as written in the feed: absolute, or relative to the feed
+    type: str  # MIME type, lower case, parameters dropped
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    title: str
+    guid: str
+    audio_url: str | None  # the `<enclosure>` URL when its type is audio/* (or not given)
+    link: str | None
+    date: str | None  # ISO date (YYYY-MM-DD) from pubDate; the raw text when unparsable
+    transcripts: tuple[TranscriptLink, ...]
+    guests: tuple[str, ...]
+    season: int | None
+    number: int | None
+
+    def readable_transcripts(self) -> list[TranscriptLink]:
+        """The transcripts `parse_transcript` can read, best type first."""
+        readable = [t for t in self.transcripts if t.type in TRANSCRIPT_TYPES]
+        return sorted(readable, key=lambda t: TRANSCRIPT_TYPES.index(t.type))
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def is_feed_text(head: bytes) -> bool:
+    """Whether the first bytes of a file look like an RSS feed (`<?xml` ... `<rss`)."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return start.startswith(b"<?xml") and b"<rss" in head
+
+
+def parse_feed(data: bytes, name: str) -> list[FeedItem]:
+    """The items of an RSS feed's bytes, in feed order.
+
+    Raises `CorpusError` naming `name` for a document with a DTD or entity
+    declaration, one over `MAX_FEED_BYTES`, broken XML, or XML that is not RSS.
+    """
+    if len(data) > MAX_FEED_BYTES:
+        raise CorpusError(f"{name}: feed is larger than {MAX_FEED_BYTES // (1024 * 1024)} MB")
+    _refuse_dtd(data, name)
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise CorpusError(f"{name}: not a readable XML feed: {exc}") from None
+    if root.tag != "rss" or root.find("channel") is None:
+        raise CorpusError(f"{name}: not an RSS feed (no <rss><channel>)")
+    return [_item(element) for element in root.find("channel").iter("item")]  # type: ignore[union-attr]
+
+
+class _Declared(Exception):
+    pass
+
+
+def _refuse_dtd(data: bytes, name: str) -> None:
+    """Raise `CorpusError` when the document has a DTD or an entity declaration.
+
+    defusedxml is not installed, so ElementTree gets only documents without a DTD:
+    without one there is no entity to expand ("billion laughs") and no external
+    entity to fetch, and a real feed never needs either. expat reads the bytes in
+    whatever encoding they declare, so a UTF-16 `<!DOCTYPE` is caught as well as
+    a UTF-8 one (defusedxml's own approach).
+    """
+
+    def refuse(*_: object) -> None:
+        raise _Declared
+
+    scanner = expat.ParserCreate()
+    scanner.StartDoctypeDeclHandler = refuse
+    scanner.EntityDeclHandler = refuse
+    try:
+        scanner.Parse(data, True)
+    except _Declared:
+        raise CorpusError(f"{name}: refused: the feed declares a DTD or entities (<!DOCTYPE/<!ENTITY)") from None
+    except expat.ExpatError:
+        pass  # ElementTree reports broken XML with its line and column
+
+
+def _local(tag: str, namespaces: tuple[str, ...]) -> str | None:
+    """`{ns}name` -> `name` when ns is one of `namespaces`."""
+    if tag.startswith("{"):
+        ns, _, name = tag[1:].partition("}")
+        return name if ns in namespaces else None
+    return None
+
+
+def _item(element: ET.Element) -> FeedItem:
+    title = _text(element.findtext("title"))
+    guid = _text(element.findtext("guid"))
+    audio_url = None
+    enclosure = element.find("enclosure")
+    if enclosure is not None and enclosure.get("url"):
+        kind = (enclosure.get("type") or "audio/").lower()
+        if kind.startswith(("audio/", "video/")):
+            audio_url = enclosure.get("url", "").strip()
+    transcripts: list[TranscriptLink] = []
+    guests: list[str] = []
+    season = number = None
+    for child in element:
+        podcast = _local(child.tag, PODCAST_NS)
+        itunes = _local(child.tag, ITUNES_NS)
+        if podcast == "transcript" and child.get("url"):
+            kind = (child.get("type") or "").split(";")[0].strip().lower()
+            transcripts.append(TranscriptLink(child.get("url", "").strip(), kind))
+        elif podcast == "person" and (child.get("role") or "host").strip().lower() == "guest":
+            if _text(child.text):
+                guests.append(_text(child.text))
+        elif "season" in (podcast, itunes):
+            season = season if season is not None else _as_int(child.text)
+        elif "episode" in (podcast, itunes):
+            number = number if number is not None else _as_int(child.text)
+    return FeedItem(
+        title=title,
+        guid=guid,
+        audio_url=audio_url or None,
+        link=_text(element.findtext("link")) or None,
+        date=_date(element.findtext("pubDate")),
+        transcripts=tuple(transcripts),
+        guests=tuple(dict.fromkeys(guests)),
+        season=season,
+        number=number,
+    )
+
+
+def _web_url(url: str | None) -> str | None:
+    """`url` when it is an absolute http(s) URL: a page or player must never get a
+    `javascript:` or `file:` link from a feed."""
+    return url if url and url.lower().startswith(("https://", "http://")) else None
+
+
+def _text(value: str | None) -> str:
+    return " ".join((value or "").split())
+
+
+def _as_int(value: str | None) -> int | None:
+    try:
+        return int(_text(value))
+    except ValueError:
+        return None
+
+
+def _date(raw: str | None) -> str | None:
+    text = _text(raw)
+    if not text:
+        return None
+    try:
+        return parsedate_to_datetime(text).date().isoformat()
+    except (TypeError, ValueError):
+        return text
+
+
+_SLUG_JUNK = re.compile(r"[^a-z0-9]+")
+
+
+def episode_id(item: FeedItem, position: int) -> str:
+    """A stable, file-name-safe id: the guid's slug (else the title's), at most 60
+    characters; a longer one is cut and ends in a hash of the whole guid.
+
+        >>> episode_id(FeedItem("Hi", "https://ex.com/ep/1", None, None, None, (), (), None, None), 0)
+        'https-ex-com-ep-1'
+    """
+    key = item.guid or item.title or f"item-{position + 1}"
+    slug = _SLUG_JUNK.sub("-", key.lower()).strip("-") or f"item-{position + 1}"
+    if len(slug) > 60:
+        slug = f"{slug[:51].rstrip('-')}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    return slug
+
+
+# --------------------------------------------------------------------------- fetching
+
+
+def is_feed_url(source: str) -> bool:
+    """An http(s) URL to fetch as a feed rather than clone: its path ends in .xml,
+    .rss or .feed, or contains 'feed', and does not end in .git."""
+    if not source.lower().startswith(("https://", "http://")):
+        return False
+    path = urlsplit(source).path.lower().rstrip("/")
+    if path.endswith(".git"):
+        return False
+    return path.endswith((".xml", ".rss", ".feed")) or "feed" in path
+
+
+def fetch_url(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S) -> bytes:
+    """The body of an http(s) URL, read within `deadline_s` seconds in all.
+
+    Raises `CorpusError` naming the URL without credentials on another scheme, an
+    HTTP error, a body over `max_bytes` or the deadline passing.
+    """
+    shown = public_url(url)
+    if not url.lower().startswith(("https://", "http://")):
+        raise CorpusError(f"{shown}: refused: only http(s) URLs are fetched")
+    ends = time.monotonic() + deadline_s
+
+    def left() -> float:
+        remaining = ends - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout()
+        return remaining
+
+    try:
+        # The socket timeout bounds each wait; `left()` bounds the body's reads in all.
+        # (Connecting and the headers get one `left()` each, as urllib sets it.)
+        with _http_only_opener().open(url, timeout=left()) as response:
+            if not response.geturl().lower().startswith(("https://", "http://")):
+                raise CorpusError(f"{shown}: refused: redirected away from http(s)")
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                _set_read_timeout(response, left())
+                chunk = response.read(64 * 1024)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > max_bytes:
+                    raise CorpusError(f"{shown}: larger than {max_bytes // (1024 * 1024)} MB")
+                chunks.append(chunk)
+            left()
+            return b"".join(chunks)
+    except (socket.timeout, TimeoutError):
+        raise CorpusError(f"{shown}: no answer within {deadline_s:g} s") from None
+    except urllib.error.HTTPError as exc:
+        raise CorpusError(f"{shown}: HTTP {exc.code}") from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, (socket.timeout, TimeoutError)):
+            raise CorpusError(f"{shown}: no answer within {deadline_s:g} s") from None
+        raise CorpusError(f"{shown}: cannot fetch: {exc.reason}") from None
+    except (ValueError, http.client.InvalidURL):  # their messages quote the URL, password and all
+        raise CorpusError(f"{shown}: cannot fetch: invalid URL") from None
+    except http.client.HTTPException as exc:
+        raise CorpusError(f"{shown}: cannot fetch: {type(exc).__name__}") from None
+    except OSError as exc:
+        raise CorpusError(f"{shown}: cannot fetch: {exc.strerror or type(exc).__name__}") from None
+
+
+def _http_only_opener() -> urllib.request.OpenerDirector:
+    """urllib's opener without its file:, ftp: and data: handlers: a redirect can
+    lead only to another http(s) URL."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
+                    urllib.request.HTTPRedirectHandler(), urllib.request.HTTPDefaultErrorHandler(),
+                    urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
+
+def _set_read_timeout(response: object, seconds: float) -> None:
+    """Make the next read wait at most `seconds`: http.client keeps its socket in
+    `response.fp.raw._sock`. Without it, each read waits up to the whole deadline."""
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
+
+
+def read_feed_source(source: str) -> tuple[bytes, str]:
+    """(feed bytes, base) of a local path or an http(s) URL; base resolves relative links."""
+    if is_feed_url(source):
+        return fetch_url(source, max_bytes=MAX_FEED_BYTES), source
+    path = Path(source)
+    try:
+        if path.stat().st_size > MAX_FEED_BYTES:
+            raise CorpusError(f"{source}: feed is larger than {MAX_FEED_BYTES // (1024 * 1024)} MB")
+        return path.read_bytes(), str(path)
+    except OSError as exc:
+        raise CorpusError(f"{source}: cannot read the feed: {exc.strerror or exc}") from None
+
+
+def read_transcript(link: TranscriptLink, base: str, *, deadline_s: float = FETCH_DEADLINE_S) -> tuple[str, str]:
+    """(text, shown name) of a transcript link, resolved against the feed at `base`.
+
+    A local feed reads relative paths and file:// URLs inside its own folder, or
+    fetches http(s) URLs. A remote feed fetches http(s) URLs only: it must never
+    make the ingest read a file of this machine.
+    """
+    remote_feed = "://" in base
+    target = urljoin(base, link.url) if remote_feed else link.url
+    lowered = target.lower()
+    if lowered.startswith(("https://", "http://")):
+        data = fetch_url(target, max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=deadline_s)
+        shown = public_url(target)
+    elif remote_feed or ("://" in target and not lowered.startswith("file://")):
+        raise CorpusError(f"{public_url(target)}: refused: only http(s) transcripts (or files beside a local feed)")
+    else:
+        folder = Path(base).parent.resolve()
+        relative = unquote(urlsplit(target).path) if lowered.startswith("file://") else target
+        path = (folder / relative).resolve()
+        shown = str(Path(base).parent / relative)
+        if not path.is_relative_to(folder):
+            raise CorpusError(f"{shown}: refused: outside the feed's folder")
+        try:
+            if path.stat().st_size > MAX_TRANSCRIPT_BYTES:
+                raise CorpusError(f"{shown}: larger than {MAX_TRANSCRIPT_BYTES // (1024 * 1024)} MB")
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CorpusError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig"), shown
+    except UnicodeDecodeError:
+        raise CorpusError(f"{shown}: not a UTF-8 text file") from None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class FeedNote:
+    """What happened to one item (the caller makes it a `FileNote` on the feed)."""
+
+    action: str  # "skipped" | "repaired"
+    reason: str
+
+
+def load_feed(source: str, *, deadline_s: float = FETCH_DEADLINE_S, parse: Parser | None = None,
+              show_progress: bool = False) -> tuple[list, list[FeedNote]]:
+    """Episodes of the feed at `source` (a path or http(s) URL) and one note per item
+    that was skipped or repaired. Raises `CorpusError` when the feed itself cannot
+    be read; an item's failure is a note and the rest goes on.
+    """
+    from rag.corpus import Episode  # rag.corpus imports this module
+
+    if parse is None:
+        from rag.formats import parse_transcript as parse
+    shown_feed = public_url(source) if "://" in source else source
+    data, base = read_feed_source(source)
+    items = parse_feed(data, shown_feed)
+    episodes: list[Episode] = []
+    notes: list[FeedNote] = []
+    seen: set[str] = set()
+    for position, item in enumerate(tqdm(items, desc="feed items", unit="item", disable=not show_progress)):
+        label = f"item {item.title!r}" if item.title else f"item {position + 1}"
+        readable = item.readable_transcripts()
+        if not readable:
+            kinds = sorted({t.type or "no type" for t in item.transcripts})
+            why = f"no readable transcript ({', '.join(kinds)} only)" if kinds else "no transcript"
+            notes.append(FeedNote("skipped", f"{label}: {why}"))
+            continue
+        failures: list[str] = []
+        for link in readable:
+            try:
+                text, name = read_transcript(link, base, deadline_s=deadline_s)
+                lines, repairs = parse(text, name)
+                if not lines:
+                    raise TranscriptParseError(f"{name}: transcript has no spoken lines")
+                break
+            except (CorpusError, TranscriptParseError) as exc:
+                failures.append(str(exc))
+        else:
+            notes.append(FeedNote("skipped", f"{label}: no readable transcript: {'; '.join(failures)}"))
+            continue
+        if repairs:
+            notes.append(FeedNote("repaired", f"{label}: {'; '.join(repairs)}"))
+        ident = episode_id(item, position)
+        if ident in seen:
+            ident = f"{ident}-{position + 1}"
+        seen.add(ident)
+        episodes.append(
+            Episode(
+                id=ident,
+                title=item.title or ident,
+                youtube_id=None,
+                guests=item.guests,
+                season=item.season,
+                number=item.number,
+                date=item.date,
+                lines=tuple(lines),
+                source=name,
+                media_url=_web_url(item.audio_url) or _web_url(item.link),
+                media_is_file=_web_url(item.audio_url) is not None,  # an enclosure plays in the <audio> player
+            )
+        )
+    return episodes, notes

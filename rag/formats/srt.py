@@ -1,0 +1,50 @@
+"""SubRip (.srt) -> `Line`s.
+
+Numbered cues (the number may be missing), `00:01:02,345 --> 00:01:04,000` timings,
+BOM and CRLF, markup tags, and speaker prefixes `NAME:` or `[NAME]`. A cue without a
+prefix continues the previous cue's speaker.
+
+    >>> text = "1\\r\\n00:00:05,000 --> 00:00:07,000\\r\\nAnn: Hello\\r\\n\\r\\n2\\r\\n00:00:08,000 --> 00:00:09,000\\r\\nthere\\r\\n"
+    >>> parse_srt(text, "a.srt")
+    ([Line(text='Hello there', sec=5, speaker='Ann', section='')], [])
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rag.corpus import Line
+from rag.errors import TranscriptParseError
+from rag.formats.cues import SPEAKER_PREFIX, Cue, clean_text, cues_to_lines
+from rag.formats.vtt import split_blocks, timed_cues
+
+
+
+def parse_srt(text: str, name: str) -> tuple[list[Line], list[str]]:
+    """Parse an SRT file's text; returns (lines, repair notes).
+
+    Raises `TranscriptParseError` naming `name` when no cue has a timing line.
+    """
+    counts: Counter[str] = Counter()
+    cues: list[Cue] = []
+    speaker = ""
+    latest_end = 0.0
+    for start, end, body, indexed in timed_cues(split_blocks(text), counts):
+        if not indexed:
+            counts["cue(s) without an index line read"] += 1
+        words = clean_text(" ".join(body))
+        prefix = SPEAKER_PREFIX.match(words)
+        if prefix:
+            speaker = (prefix[1] or prefix[2]).strip()
+            words = words[prefix.end() :].strip()
+        if not words:
+            counts["empty cue(s) dropped"] += 1
+            continue
+        if start < latest_end:
+            counts["overlapping cue(s) kept in file order"] += 1
+        latest_end = max(latest_end, end)
+        cues.append(Cue(start, words, speaker))
+    counts.pop("timing line(s) with comma decimals read", None)  # SRT's own notation, not a repair
+    if not cues and not counts["empty cue(s) dropped"]:
+        raise TranscriptParseError(f"{name}: no SRT cue (no 'start --> end' timing line)")
+    return cues_to_lines(cues), [f"{n} {what}" for what, n in counts.items()]

@@ -1,0 +1,157 @@
+"""WebVTT -> `Line`s, YouTube auto-captions included.
+
+Handles `<v Speaker>` voice tags (or `NAME:` prefixes when there are none), cue settings after the timing, NOTE/STYLE/REGION
+blocks, a BOM, CRLF, timestamps without hours, comma decimals, markup in the cue
+text, `-->` inside the text, empty and overlapping cues. A YouTube auto-caption file
+(inline `<00:01:02.345>` word timings, each cue repeating the line before) is
+de-duplicated into sentences that start at their first word's second.
+
+    >>> lines, notes = parse_vtt("WEBVTT\\n\\n00:05.000 --> 00:07.000\\n<v Ann>Hello <i>there</i>\\n", "a.vtt")
+    >>> lines, notes
+    ([Line(text='Hello there', sec=5, speaker='Ann', section='')], [])
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from rag.corpus import Line
+from rag.errors import TranscriptParseError
+from rag.formats.cues import SENTENCE_END, SPEAKER_PREFIX, Cue, clean_text, cues_to_lines
+from rag.formats.timestamps import TIMESTAMP, to_seconds
+
+TIMING = re.compile(rf"^\s*({TIMESTAMP})\s*-->\s*({TIMESTAMP})(?:\s.*)?$")
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")
+_WORD_TIME = re.compile(rf"<({TIMESTAMP})>")
+
+
+
+def split_blocks(text: str) -> list[tuple[int, list[str]]]:
+    """(first line number, lines) of each block between empty lines; BOM and CRLF removed.
+
+    Only a truly empty line separates blocks: a line of spaces belongs to its cue
+    (YouTube writes one above each new caption line).
+    """
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    blocks: list[tuple[int, list[str]]] = []
+    current: list[str] = []
+    start = 1
+    for number, line in enumerate(text.split("\n"), 1):
+        if line:
+            if not current:
+                start = number
+            current.append(line)
+        elif current:
+            blocks.append((start, current))
+            current = []
+    if current:
+        blocks.append((start, current))
+    return blocks
+
+
+RawCue = tuple[float, float, list[str], bool]  # start, end, text lines, had an id/index line
+
+
+def timed_cues(blocks: list[tuple[int, list[str]]], counts: Counter[str]) -> list[RawCue]:
+    """Every `start --> end` line and the text under it, up to the next timing line.
+
+    A block with several timing lines (separators of spaces, not empty lines) holds
+    several cues; a digits-only line just above a timing line is that cue's index.
+    A block with no timing line is dropped and counted.
+    """
+    cues: list[RawCue] = []
+    for _, lines in blocks:
+        timings = [i for i, line in enumerate(lines) if TIMING.match(line)]
+        if not timings:
+            counts["block(s) without a timing line dropped"] += 1
+            continue
+        for n, i in enumerate(timings):
+            stop = timings[n + 1] if n + 1 < len(timings) else len(lines)
+            body = lines[i + 1 : stop]
+            if n + 1 < len(timings) and body and body[-1].strip().isdigit():
+                body = body[:-1]
+            match = TIMING.match(lines[i])
+            assert match is not None
+            if "," in match[1] or "," in match[2]:
+                counts["timing line(s) with comma decimals read"] += 1
+            cues.append((to_seconds(match[1]), to_seconds(match[2]), body, i > 0))
+    return cues
+
+
+def parse_vtt(text: str, name: str) -> tuple[list[Line], list[str]]:
+    """Parse a WebVTT file's text; returns (lines, repair notes).
+
+    Raises `TranscriptParseError` naming `name` when no cue has a timing line.
+    """
+    counts: Counter[str] = Counter()
+    blocks = split_blocks(text)
+    if blocks and blocks[0][1][0].startswith("WEBVTT"):
+        number, header = blocks[0]
+        first_timing = next((i for i, line in enumerate(header) if TIMING.match(line)), None)
+        blocks = blocks[1:] if first_timing is None else [(number + first_timing, header[first_timing:]), *blocks[1:]]
+    else:
+        counts["file without a 'WEBVTT' header read as WebVTT"] += 1
+    blocks = [(n, lines) for n, lines in blocks if lines[0].split(" ")[0] not in ("NOTE", "STYLE", "REGION")]
+    raw_cues = [(start, end, body) for start, end, body, _ in timed_cues(blocks, counts)]
+    if not raw_cues:
+        raise TranscriptParseError(f"{name}: no WebVTT cue (no 'start --> end' timing line)")
+
+    if any(_WORD_TIME.search(line) for _, _, body in raw_cues for line in body):
+        cues = _auto_caption_cues(raw_cues, counts)
+    else:
+        cues = _plain_cues(raw_cues, counts)
+    notes = [f"{n} {what}" for what, n in counts.items()]
+    return cues_to_lines(cues), notes
+
+
+def _plain_cues(raw_cues: list[tuple[float, float, list[str]]], counts: Counter[str]) -> list[Cue]:
+    cues: list[Cue] = []
+    latest_end = 0.0
+    speaker = ""  # from a `NAME:` prefix, kept until the next one (files without voice tags)
+    for start, end, body in raw_cues:
+        joined = " ".join(body)
+        voice = _VOICE.search(joined)
+        words = clean_text(joined)
+        prefix = None if voice else SPEAKER_PREFIX.match(words)
+        if prefix:
+            speaker = (prefix[1] or prefix[2]).strip()
+            words = words[prefix.end() :].strip()
+        if not words:
+            counts["empty cue(s) dropped"] += 1
+            continue
+        if start < latest_end:
+            counts["overlapping cue(s) kept in file order"] += 1
+        latest_end = max(latest_end, end)
+        cues.append(Cue(start, words, clean_text(voice[1]) if voice else speaker))
+    return cues
+
+
+def _auto_caption_cues(raw_cues: list[tuple[float, float, list[str]]], counts: Counter[str]) -> list[Cue]:
+    """Each auto-caption cue shows the previous line again above the new one; only
+    the last line is new, and only when it differs from the line emitted before."""
+    words: list[tuple[float, str]] = []
+    previous = ""
+    for start, _, body in raw_cues:
+        last = next((line for line in reversed(body) if clean_text(line)), "")
+        if not last or clean_text(last) == previous:  # the rolling repeat: the format's normal, no note
+            continue
+        previous = clean_text(last)
+        pieces = _WORD_TIME.split(last)  # text, time, text, time, text ...
+        times = [start] + [to_seconds(t) for t in pieces[1::2]]
+        for when, piece in zip(times, pieces[0::2]):
+            for word in clean_text(piece).split():
+                words.append((when, word))
+    cues: list[Cue] = []
+    sentence: list[str] = []
+    sentence_start = 0.0
+    for when, word in words:
+        if not sentence:
+            sentence_start = when
+        sentence.append(word)
+        if SENTENCE_END.search(word):
+            cues.append(Cue(sentence_start, " ".join(sentence)))
+            sentence = []
+    if sentence:
+        cues.append(Cue(sentence_start, " ".join(sentence)))
+    return cues

@@ -1,0 +1,269 @@
+"""`rag ingest FEED.xml`: RSS items with Podcasting 2.0 transcripts -> episodes. No network:
+transcripts sit beside the feed or on loopback servers the tests start."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from click.testing import CliRunner
+
+from rag.cli import cli
+from rag.corpus import load_corpus
+from rag.embedding import HashingEmbedder
+from rag.errors import CorpusError
+from rag.feed import MAX_FEED_BYTES, episode_id, is_feed_url, load_feed, parse_feed
+from rag.index import load_index
+from rag.ingest import ingest
+from rag.retrieve import Searcher
+
+
+HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"
+     xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">
+<channel><title>Test cast</title>
+"""
+
+
+def item(title: str, guid: str, transcripts: str, guest: str = "", season: int = 2) -> str:
+    person = f'<podcast:person role="guest">{guest}</podcast:person><podcast:person>Host Person</podcast:person>' if guest else ""
+    return f"""<item><title>{title}</title><guid isPermaLink="false">{guid}</guid>
+  <link>https://example.com/{guid}</link><pubDate>Tue, 03 Jun 2025 10:00:00 GMT</pubDate>
+  <enclosure url="https://cdn.example.com/{guid}.mp3" length="1" type="audio/mpeg"/>
+  <itunes:season>{season}</itunes:season>{person}{transcripts}</item>
+"""
+
+
+def transcript(url: str, kind: str) -> str:
+    return f'<podcast:transcript url="{url}" type="{kind}"/>'
+
+
+def json_transcript(sentence: str) -> str:
+    return json.dumps({"version": "1.0.0", "segments": [
+        {"speaker": "Host Person", "startTime": 1.0, "endTime": 4.0, "body": "Welcome to the show."},
+        {"speaker": "Guest", "startTime": 65.5, "endTime": 70.0, "body": sentence},
+    ]})
+
+
+SRT = "1\n00:00:01,000 --> 00:00:04,000\nHello and welcome.\n\n2\n00:01:05,000 --> 00:01:09,000\n{sentence}\n"
+
+
+@pytest.fixture
+def transcript_server() -> Iterator[str]:
+    """A loopback http.server: a JSON transcript at /remote.json, a feed at /podcast/feed.xml."""
+    body = json_transcript("Kafka consumer lag grows when partitions are unbalanced.").encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path.split("?")[0] == "/podcast/feed.xml":  # a remote feed whose transcript link is relative
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write((HEAD + item("Remote", "r-1", transcript("../remote.json", "application/json"))
+                                  + "</channel></rss>").encode())
+                return
+            if self.path != "/remote.json":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A listening socket that never accepts or answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+
+
+def write_feed(folder: Path, server: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ep1.json").write_text(json_transcript("Vector databases store embeddings for nearest neighbour search."))
+    (folder / "ep2.srt").write_text(SRT.format(sentence="Airflow schedules the nightly batch jobs."))
+    feed = folder / "feed.xml"
+    feed.write_text(HEAD + "".join([
+        item("Vectors", "ep-1", transcript("ep1.json", "application/json") + transcript("ep1.html", "text/html"),
+             guest="Ann Lee"),
+        item("Batch jobs", "ep-2", transcript("ep2.srt", "application/x-subrip"), guest="Bo Chen"),
+        item("Notes only", "ep-3", transcript("https://example.com/ep3.html", "text/html")),
+        item("Streaming", "ep-4", transcript(f"{server}/remote.json", "application/json"), guest="Cy Diaz"),
+        item("No words", "ep-5", ""),
+    ]) + "</channel></rss>\n", encoding="utf-8")
+    return feed
+
+
+def test_feed_items_become_episodes_with_guests_season_date_and_audio(tmp_path: Path, transcript_server: str) -> None:
+    feed = write_feed(tmp_path / "cast", transcript_server)
+    corpus = load_corpus([feed])
+    by_id = {e.id: e for e in corpus.episodes}
+    assert sorted(by_id) == ["ep-1", "ep-2", "ep-4"]
+    assert by_id["ep-1"].guests == ("Ann Lee",)  # the host person is not a guest
+    assert (by_id["ep-1"].title, by_id["ep-1"].season, by_id["ep-1"].date) == ("Vectors", 2, "2025-06-03")
+    assert (by_id["ep-1"].media_url, by_id["ep-1"].media_is_file) == ("https://cdn.example.com/ep-1.mp3", True)
+    assert by_id["ep-1"].url_at(65) == "https://cdn.example.com/ep-1.mp3#t=65"
+    assert by_id["ep-2"].lines[1].sec == 65
+    assert by_id["ep-4"].lines[1].text == "Kafka consumer lag grows when partitions are unbalanced."
+    assert [str(n) for n in corpus.notes] == [
+        f"skipped: {feed}: item 'Notes only': no readable transcript (text/html only)",
+        f"skipped: {feed}: item 'No words': no transcript",
+    ]
+
+
+def test_ingested_feed_finds_a_sentence_from_each_readable_item(tmp_path: Path, transcript_server: str) -> None:
+    feed = write_feed(tmp_path / "cast", transcript_server)
+    embedder = HashingEmbedder(dim=256)
+    report = ingest([feed], tmp_path / "idx", embedder)
+    assert (report.episodes, report.count("skipped")) == (3, 2)
+    searcher = Searcher(load_index(tmp_path / "idx"), embedder)
+    for question, episode in [("vector databases embeddings", "ep-1"), ("airflow nightly batch", "ep-2"),
+                              ("kafka consumer lag partitions", "ep-4")]:
+        [top] = searcher.search(question, k=1)
+        assert top.passage.episode_id == episode
+        assert top.passage.url.startswith(f"https://cdn.example.com/{episode}.mp3#t=")  # the enclosure, kept
+
+
+def test_cli_ingests_a_feed_and_names_skipped_items(tmp_path: Path, transcript_server: str) -> None:
+    feed = write_feed(tmp_path / "cast", transcript_server)
+    config = tmp_path / "rag.yaml"
+    config.write_text("model: hashing-64\n")
+    result = CliRunner().invoke(cli, ["--config", str(config), "ingest", str(feed), "--index", str(tmp_path / "idx"),
+                                      "--cache", str(tmp_path / "cache")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"skipped: {feed}: item 'Notes only': no readable transcript (text/html only)" in result.output
+    assert "indexed 3 episodes" in result.output
+
+
+def test_a_feed_url_is_fetched_and_its_relative_transcript_links_resolved(transcript_server: str) -> None:
+    corpus = load_corpus([f"{transcript_server}/podcast/feed.xml?key=secret"])
+    assert [(e.id, e.source) for e in corpus.episodes] == [("r-1", f"{transcript_server}/remote.json")]
+    assert corpus.notes == []
+
+
+def test_a_transcript_server_that_never_answers_ends_at_the_deadline(tmp_path: Path, silent_server: str) -> None:
+    folder = tmp_path / "cast"
+    folder.mkdir()
+    (folder / "ep1.json").write_text(json_transcript("Feature stores serve features online."))
+    feed = folder / "feed.xml"
+    feed.write_text(HEAD + item("Ok", "ok", transcript("ep1.json", "application/json"))
+                    + item("Hangs", "hangs", transcript(f"{silent_server}/t.json", "application/json"))
+                    + "</channel></rss>")
+    started = time.monotonic()
+    episodes, notes = load_feed(str(feed), deadline_s=0.5)
+    assert time.monotonic() - started < 5
+    assert [e.id for e in episodes] == ["ok"]
+    assert [(n.action, n.reason) for n in notes] == [
+        ("skipped", f"item 'Hangs': no readable transcript: {silent_server}/t.json: no answer within 0.5 s"),
+    ]
+
+
+def test_a_feed_with_a_dtd_or_entities_is_refused(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.xml"
+    bomb.write_text('<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>\n'
+                    "<rss><channel><item><title>&b;</title></item></channel></rss>")
+    with pytest.raises(CorpusError) as err:
+        load_corpus([bomb])
+    assert str(err.value) == f"{bomb}: refused: the feed declares a DTD or entities (<!DOCTYPE/<!ENTITY)"
+    utf16 = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE rss SYSTEM "file:///etc/passwd"><rss/>'
+    with pytest.raises(CorpusError, match="refused: the feed declares a DTD"):
+        parse_feed(utf16.encode("utf-16"), "utf16.xml")
+
+
+def test_an_oversized_feed_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.rss"
+    big.write_bytes(HEAD.encode() + b" " * MAX_FEED_BYTES + b"</channel></rss>")
+    with pytest.raises(CorpusError, match=r"big.rss: feed is larger than 20 MB"):
+        load_corpus([big])
+    with pytest.raises(CorpusError, match="feed.xml: feed is larger than 20 MB"):
+        parse_feed(b" " * (MAX_FEED_BYTES + 1), "feed.xml")
+
+
+def test_a_remote_feed_cannot_make_ingest_read_local_files(tmp_path: Path, transcript_server: str) -> None:
+    secret = tmp_path / "secret.json"
+    secret.write_text(json_transcript("private words"))
+    feed = parse_feed((HEAD + item("X", "x", transcript(f"file://{secret}", "application/json"))
+                       + "</channel></rss>").encode(), "feed")
+    from rag.feed import read_transcript
+
+    with pytest.raises(CorpusError, match="refused: only http"):
+        read_transcript(feed[0].transcripts[0], f"{transcript_server}/feed.xml")
+
+
+def test_a_local_feed_reads_only_files_in_its_own_folder(tmp_path: Path) -> None:
+    (tmp_path / "outside.json").write_text(json_transcript("outside words"))
+    folder = tmp_path / "cast"
+    folder.mkdir()
+    feed = folder / "feed.xml"
+    feed.write_text(HEAD + item("Out", "out", transcript("../outside.json", "application/json")) + "</channel></rss>")
+    episodes, notes = load_feed(str(feed))
+    assert episodes == []
+    assert notes[0].reason == f"item 'Out': no readable transcript: {folder}/../outside.json: refused: outside the feed's folder"
+
+
+def test_feed_urls_are_fetched_and_git_urls_still_cloned() -> None:
+    assert is_feed_url("https://example.com/feed.xml")
+    assert is_feed_url("https://example.com/podcast/feed")
+    assert is_feed_url("https://example.com/show.rss?token=1")
+    assert not is_feed_url("https://github.com/o/feeds.git")
+    assert not is_feed_url("https://github.com/o/corpus")
+
+
+def test_episode_id_is_a_stable_file_safe_slug_of_the_guid() -> None:
+    items = parse_feed((HEAD + item("T", "Ep 1/Ü?", "") + item("Only title", "", "")
+                        + item("T", "x" * 100, "") + "</channel></rss>").encode(), "f")
+    ids = [episode_id(it, n) for n, it in enumerate(items)]
+    assert ids[:2] == ["ep-1", "only-title"]
+    assert len(ids[2]) <= 60 and ids[2] == episode_id(items[2], 2)
+
+
+def test_a_non_web_enclosure_never_becomes_the_episode_link(tmp_path: Path) -> None:
+    folder = tmp_path / "cast"
+    folder.mkdir()
+    (folder / "ep1.json").write_text(json_transcript("Data contracts keep producers honest."))
+    feed = folder / "feed.xml"
+    feed.write_text((HEAD + item("X", "x", transcript("ep1.json", "application/json")) + "</channel></rss>")
+                    .replace("https://cdn.example.com/x.mp3", "javascript:alert(1)"))
+    [episode], _ = load_feed(str(feed))
+    assert (episode.media_url, episode.media_is_file) == ("https://example.com/x", False)  # the item's <link>
+
+
+def test_a_fetch_error_never_shows_the_url_password(silent_server: str) -> None:
+    from rag.feed import fetch_url
+
+    port = silent_server.rsplit(":", 1)[1]
+    with pytest.raises(CorpusError) as err:
+        fetch_url(f"http://user:sk-secret@127.0.0.1:{port}x/t.json", max_bytes=10, deadline_s=0.5)
+    assert "sk-secret" not in str(err.value)
+    assert str(err.value).startswith("http://127.0.0.1")
+
+
+def test_a_feed_file_without_an_xml_suffix_is_recognised_by_its_content(tmp_path: Path) -> None:
+    from rag.corpus import is_feed_source
+
+    folder = tmp_path / "cast"
+    folder.mkdir()
+    (folder / "ep1.json").write_text(json_transcript("Data contracts keep producers honest."))
+    feed = folder / "podcast"
+    feed.write_text(HEAD + item("X", "x", transcript("ep1.json", "application/json")) + "</channel></rss>")
+    assert is_feed_source(str(feed)) and not is_feed_source(str(folder))
+    assert [e.id for e in load_corpus([feed]).episodes] == ["x"]

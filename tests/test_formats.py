@@ -1,0 +1,279 @@
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.corpus import Line, load_corpus
+from rag.embedding import HashingEmbedder
+from rag.errors import TranscriptParseError
+from rag.formats import detect_format, parse_transcript
+from rag.formats.podcast20 import parse_podcast20
+from rag.formats.srt import parse_srt
+from rag.formats.vtt import parse_vtt
+from rag.formats.whisper import parse_whisper
+from rag.index import load_index
+from rag.ingest import ingest
+from rag.retrieve import Searcher
+from tests.conftest import DATA
+
+FORMATS = DATA / "formats"
+FORMAT_DIRS = ("vtt", "youtube", "srt", "whisper", "whisperx", "podcast20")
+
+
+def load_make_fixtures():
+    sys.path.insert(0, str(FORMATS))
+    try:
+        import make_fixtures
+    finally:
+        sys.path.remove(str(FORMATS))
+    return make_fixtures
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def test_regenerating_the_fixtures_gives_the_same_files(tmp_path: Path) -> None:
+    written = load_make_fixtures().write_fixtures(tmp_path)
+    committed = sorted(p for d in FORMAT_DIRS for p in (FORMATS / d).iterdir())
+    assert [p.relative_to(tmp_path) for p in written] == [p.relative_to(FORMATS) for p in committed]
+    for new, old in zip(written, committed):
+        assert new.read_bytes() == old.read_bytes(), f"{old} is stale: run tests/data/formats/make_fixtures.py"
+
+
+@pytest.mark.parametrize("folder", FORMAT_DIRS)
+def test_every_format_gives_both_episodes_with_sidecar_metadata(folder: str) -> None:
+    corpus = load_corpus([FORMATS / folder])
+    assert [e.id for e in corpus.episodes] == ["building-data-team", "technical-writing-for-data-scientists"]
+    episode = corpus.episodes[0]
+    assert episode.title.startswith("How to Build and Scale ML Teams")
+    assert (episode.youtube_id, episode.guests, episode.season, episode.date) == ("ScDIB-3O77A", ("Dat Tran",), 1, "2021-02-23")
+    assert episode.lines[0].sec == 126 and episode.lines[0].text.startswith("Today we have pleasure")
+    assert episode.url_at(126) == "https://www.youtube.com/watch?v=ScDIB-3O77A&t=126s"
+
+
+@pytest.mark.parametrize("folder", ["vtt", "srt", "whisperx", "podcast20"])
+def test_speaker_formats_keep_the_front_matter_turns(folder: str) -> None:
+    def turns(lines: tuple[Line, ...]) -> list[tuple[int, str]]:
+        """(second, speaker) of each turn's first line: consecutive lines of one speaker are one turn."""
+        return [(x.sec, x.speaker) for i, x in enumerate(lines) if i == 0 or lines[i - 1].speaker != x.speaker]
+
+    original = next(e for e in load_corpus([DATA / "corpus"]).episodes if e.id == "building-data-team")
+    converted = load_corpus([FORMATS / folder]).episodes[0]
+    assert turns(converted.lines) == turns(original.lines)
+    assert " ".join(x.text for x in converted.lines) == " ".join(x.text for x in original.lines)
+
+
+# Questions whose answer the front-matter original links to; the converted episodes
+# have no section headers (embedded as context), so only questions answered by the
+# same line are expected at the same second. Speakerless formats cut lines differently.
+SPEAKER_QUESTIONS = ["Who is your co-founder Richard Schwenke?", "Why do you reconstruct an outline from memory?",
+                     "What is the ideal length of a post?", "Why did you resign from Axel Springer?"]
+QUESTIONS = {
+    "vtt": SPEAKER_QUESTIONS, "srt": SPEAKER_QUESTIONS, "whisperx": SPEAKER_QUESTIONS, "podcast20": SPEAKER_QUESTIONS,
+    "whisper": SPEAKER_QUESTIONS,
+    "youtube": ["Did you learn Spark with linear regression?", "Why did you resign from Axel Springer?",
+                "Did you study economics at Humboldt University?"],
+}
+
+
+def top_moment(index_dir: Path, embedder: HashingEmbedder, question: str) -> tuple[str, int]:
+    hit = Searcher(load_index(index_dir), embedder).search(question, k=1)[0]
+    return hit.passage.episode_id, hit.link_s if hit.link_s is not None else hit.passage.start_s
+
+
+def test_converted_episodes_answer_with_the_same_episode_and_second(tmp_path: Path, embedder: HashingEmbedder) -> None:
+    original = tmp_path / "original"
+    (original / "podcast").mkdir(parents=True)
+    shutil.copytree(DATA / "corpus" / "people", original / "people")
+    for name in ("building-data-team.md", "technical-writing-for-data-scientists.md"):
+        shutil.copy(DATA / "corpus" / "podcast" / name, original / "podcast")
+    ingest([original], tmp_path / "idx" / "original", embedder)
+    for folder, questions in QUESTIONS.items():
+        ingest([FORMATS / folder], tmp_path / "idx" / folder, embedder)
+        for question in questions:
+            want_episode, want_second = top_moment(tmp_path / "idx" / "original", embedder, question)
+            got_episode, got_second = top_moment(tmp_path / "idx" / folder, embedder, question)
+            assert got_episode == want_episode, (folder, question)
+            assert abs(got_second - want_second) <= 10, (folder, question, got_second, want_second)
+
+
+def test_a_folder_mixing_formats_loads_each_file_once_and_names_the_bad_one(tmp_path: Path) -> None:
+    shutil.copy(DATA / "corpus" / "podcast" / "building-data-team.md", tmp_path)
+    shutil.copy(FORMATS / "srt" / "technical-writing-for-data-scientists.srt", tmp_path)
+    shutil.copy(FORMATS / "srt" / "technical-writing-for-data-scientists.yaml", tmp_path)
+    (tmp_path / "talk.vtt").write_text("WEBVTT\n\n00:01.000 --> 00:02.000\n<v Ann>Hello there.\n")
+    (tmp_path / "package.json").write_text('{"name": "x"}')
+    corpus = load_corpus([tmp_path])
+    assert sorted(e.id for e in corpus.episodes) == ["building-data-team", "talk", "technical-writing-for-data-scientists"]
+    assert [str(n) for n in corpus.notes] == [
+        f"skipped: {tmp_path / 'package.json'}: not a transcript (expected WebVTT, SRT, Whisper JSON, "
+        "Podcasting 2.0 JSON or DTC Markdown)",
+        f"repaired: {tmp_path / 'talk.vtt'}: no sidecar talk.yaml; title taken from the file name",
+    ]
+    assert next(e for e in corpus.episodes if e.id == "talk").title == "Talk"
+
+
+def test_a_single_transcript_file_is_a_source(tmp_path: Path) -> None:
+    corpus = load_corpus([FORMATS / "podcast20" / "building-data-team.json"])
+    assert [e.id for e in corpus.episodes] == ["building-data-team"] and corpus.notes == []
+
+
+def test_same_stem_in_two_formats_is_one_episode(tmp_path: Path) -> None:
+    shutil.copy(FORMATS / "srt" / "building-data-team.srt", tmp_path)
+    (tmp_path / "building-data-team.vtt").write_text("WEBVTT\n\n00:01.000 --> 00:02.000\nOther words.\n")
+    corpus = load_corpus([tmp_path])
+    assert [e.source for e in corpus.episodes] == [str(tmp_path / "building-data-team.srt")]
+    assert corpus.count("duplicate") == 1
+
+
+def test_a_sidecar_media_url_becomes_the_episode_media_url(tmp_path: Path) -> None:
+    (tmp_path / "ep.srt").write_text("1\n00:00:05,000 --> 00:00:06,000\nHi.\n")
+    (tmp_path / "ep.yaml").write_text("title: Ep\nurl: https://cdn.example/ep.mp3\n")
+    [episode] = load_corpus([tmp_path]).episodes
+    assert (episode.youtube_id, episode.media_url) == (None, "https://cdn.example/ep.mp3")
+    assert episode.url_at(5) == "https://cdn.example/ep.mp3#t=5"
+
+
+def test_a_changed_cue_changes_the_fingerprint(tmp_path: Path) -> None:
+    path = tmp_path / "ep.srt"
+    path.write_text("1\n00:00:05,000 --> 00:00:06,000\nHi.\n")
+    before = load_corpus([tmp_path]).episodes[0].fingerprint()
+    path.write_text("1\n00:00:07,000 --> 00:00:08,000\nHi.\n")
+    assert load_corpus([tmp_path]).episodes[0].fingerprint() != before
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def test_vtt_messy_file_is_repaired() -> None:
+    text = (
+        "\ufeffWEBVTT - a title\r\n\r\nSTYLE\r\n::cue { color: red }\r\n\r\nNOTE a comment\r\nover two lines\r\n\r\n"
+        "intro\r\n01:02.000 --> 01:04.000 align:start position:10%\r\n<v.loud Ann Lee><i>Hello</i> &amp; <c.red>welcome</c>.\r\n\r\n"
+        "01:03,500 --> 01:05,000\r\n<v Ann Lee>x --> y is an arrow.\r\n\r\n"
+        "01:06.000 --> 01:07.000\r\n<b> </b>\r\n\r\n"
+        "1:00:00.000 --> 1:00:01.000\r\n<v Bob>Late.\r\n"
+    )
+    lines, notes = parse_vtt(text, "messy.vtt")
+    assert lines == [Line("Hello & welcome. x --> y is an arrow.", 62, "Ann Lee", ""), Line("Late.", 3600, "Bob", "")]
+    assert notes == ["1 timing line(s) with comma decimals read", "1 overlapping cue(s) kept in file order",
+                     "1 empty cue(s) dropped"]
+
+
+def test_vtt_without_voice_tags_takes_name_prefixes_until_the_next_one() -> None:
+    text = "WEBVTT\n\n00:01.000 --> 00:02.000\nAnn Lee: Hi.\n\n00:03.000 --> 00:04.000\nHow are you?\n\n" \
+           "00:05.000 --> 00:06.000\n[Bob] Fine.\n"
+    assert parse_vtt(text, "p.vtt") == ([Line("Hi. How are you?", 1, "Ann Lee", ""), Line("Fine.", 5, "Bob", "")], [])
+
+
+def test_vtt_youtube_auto_captions_are_deduplicated_with_word_seconds() -> None:
+    text = """WEBVTT
+Kind: captions
+Language: en
+
+00:00:01.000 --> 00:00:04.000 align:start position:0%
+ 
+hello<00:00:01.500><c> everyone.</c><00:00:03.200><c> Today</c>
+
+00:00:04.000 --> 00:00:04.010 align:start position:0%
+hello everyone. Today
+ 
+
+00:00:04.010 --> 00:00:09.000 align:start position:0%
+hello everyone. Today
+we<00:00:05.000><c> talk</c><00:00:08.900><c> data.</c>
+
+00:00:09.000 --> 00:00:09.010 align:start position:0%
+we talk data.
+ 
+"""
+    lines, notes = parse_vtt(text, "auto.vtt")
+    assert lines == [Line("hello everyone. Today we talk data.", 1, "", "")]
+    assert notes == []
+    # Turns longer than a minute are cut at a sentence end: the second sentence starts at 3.
+    from rag.formats.cues import cues_to_lines
+    from rag.formats.vtt import _auto_caption_cues
+    from collections import Counter
+    cues = _auto_caption_cues([(0.0, 4.0, [" ", "hello<00:00:01.500><c> everyone.</c><00:00:03.200><c> Today</c>"])],
+                              Counter())
+    assert [(c.start, c.text) for c in cues] == [(0.0, "hello everyone."), (3.2, "Today")]
+    assert cues_to_lines(cues, max_line_s=1) == [Line("hello everyone.", 0, "", ""), Line("Today", 3, "", "")]
+
+
+def test_vtt_without_cues_is_an_error_naming_the_file() -> None:
+    with pytest.raises(TranscriptParseError, match=r"^empty\.vtt: no WebVTT cue"):
+        parse_vtt("WEBVTT\n\nNOTE nothing here\n", "empty.vtt")
+
+
+def test_srt_with_bom_crlf_missing_indexes_and_speaker_prefixes() -> None:
+    text = ("\ufeff1\r\n00:00:01,000 --> 00:00:03,000\r\nALEXEY: Hi <i>Dat</i>.\r\n\r\n"
+            "00:00:04,000 --> 00:00:05,000\r\nHow are you?\r\n\r\n"
+            "3\r\n00:00:06,500 --> 00:00:08,000\r\n[Dat Tran] Fine.\r\n\r\n"
+            "4\r\n00:00:09,000 --> 00:00:10,000\r\n\r\n")
+    lines, notes = parse_srt(text, "a.srt")
+    assert lines == [Line("Hi Dat. How are you?", 1, "ALEXEY", ""), Line("Fine.", 6, "Dat Tran", "")]
+    assert notes == ["1 cue(s) without an index line read", "1 empty cue(s) dropped"]
+
+
+def test_whisper_segments_with_and_without_speakers() -> None:
+    text = json.dumps({"segments": [
+        {"start": 0.0, "end": 2.0, "text": " Hello.", "speaker": "A"},
+        {"start": 2.5, "end": 3.0, "text": " Again.", "speaker": "A"},
+        {"start": 3.2, "end": 4.0, "text": "  "},
+        {"end": 5.0, "text": "no start"},
+        {"start": 6.0, "end": 7.0, "text": " Hi.", "speaker": "B"},
+    ]})
+    lines, notes = parse_whisper(text, "w.json")
+    assert lines == [Line("Hello. Again.", 0, "A", ""), Line("Hi.", 6, "B", "")]
+    assert notes == ["1 empty segment(s) dropped", "1 segment(s) without a usable 'start' dropped"]
+
+
+def test_whisperx_words_split_a_segment_where_the_speaker_changes() -> None:
+    text = json.dumps({"segments": [{"start": 1.0, "end": 4.0, "text": " Yes. No.", "words": [
+        {"word": "Yes.", "start": 1.0, "speaker": "SPEAKER_00"},
+        {"word": "No.", "start": 3.4, "speaker": "SPEAKER_01"},
+        {"word": "2020", "speaker": "SPEAKER_01"},
+    ]}]})
+    assert parse_whisper(text, "x.json") == (
+        [Line("Yes.", 1, "SPEAKER_00", ""), Line("No. 2020", 3, "SPEAKER_01", "")], [])
+
+
+def test_podcast20_word_segments_join_into_turns() -> None:
+    text = json.dumps({"version": "1.0.0", "segments": [
+        {"speaker": "Ann", "startTime": 0.5, "endTime": 0.9, "body": "Hello"},
+        {"speaker": "Ann", "startTime": 0.9, "endTime": 1.2, "body": "world."},
+        {"speaker": "Bob", "startTime": 2.0, "endTime": 2.5, "body": "Hi."},
+        {"speaker": "Bob", "startTime": "x", "body": "bad"},
+    ]})
+    assert parse_podcast20(text, "p.json") == (
+        [Line("Hello world.", 0, "Ann", ""), Line("Hi.", 2, "Bob", "")],
+        ["1 segment(s) without a usable 'startTime' dropped"])
+
+
+def test_broken_json_names_the_file_and_line() -> None:
+    with pytest.raises(TranscriptParseError, match=r"^b\.json:2: broken JSON"):
+        parse_whisper('{"segments": [\n oops]}', "b.json")
+
+
+@pytest.mark.parametrize("text, name, kind", [
+    ("WEBVTT\n\n00:01.000 --> 00:02.000\nHi\n", "x.txt", "vtt"),
+    ("00:01.000 --> 00:02.000\nHi\n", "x.txt", "vtt"),
+    ("1\n00:00:01,000 --> 00:00:02,000\nHi\n", "x.txt", "srt"),
+    ('{"segments": [{"start": 1, "text": "Hi"}]}', "x.vtt", "whisper"),
+    ('{"version": "1.0.0", "segments": []}', "x", "podcast20"),
+    ("---\ntitle: x\n---\n", "x.txt", "markdown"),
+    ('{"name": "package"}', "package.json", None),
+    ("just words", "notes.txt", None),
+])
+def test_detect_format_reads_the_content_first(text: str, name: str, kind: str | None) -> None:
+    assert detect_format(text, name) == kind
+
+
+def test_parse_transcript_names_the_file_it_cannot_read() -> None:
+    with pytest.raises(TranscriptParseError, match=r"^notes\.txt: not a transcript"):
+        parse_transcript("just words", "notes.txt")
+    with pytest.raises(TranscriptParseError, match=r"^e\.srt: transcript has no spoken lines"):
+        parse_transcript("1\n00:00:01,000 --> 00:00:02,000\n<i></i>\n", "e.srt")
