@@ -194,6 +194,11 @@ def ask(
     if as_json:
         click.echo(json.dumps(answer_to_json(final), ensure_ascii=False))
         return
+    _print_answer_end(final, streamed)
+
+
+def _print_answer_end(final: Answer, streamed: bool) -> None:
+    """What follows the streamed text: a refusal's closest moments, the sources, warnings."""
     if not streamed:  # a refusal is decided before any text is generated
         click.echo(final.text, nl=False)
     if final.refused and final.sources:  # the refusal's sources are the closest moments

@@ -37,6 +37,18 @@ class Cue:
     speaker: str = ""
 
 
+def split_speaker_prefix(words: str, speaker: str) -> tuple[str, str]:
+    """(the words without a leading `NAME:` or `[NAME]`, the speaker it names, else `speaker`).
+
+    >>> split_speaker_prefix("ANN: Hello there", ""), split_speaker_prefix("and more", "ANN")
+    (('Hello there', 'ANN'), ('and more', 'ANN'))
+    """
+    prefix = SPEAKER_PREFIX.match(words)
+    if not prefix:
+        return words, speaker
+    return words[prefix.end() :].strip(), (prefix[1] or prefix[2]).strip()
+
+
 def clean_text(raw: str) -> str:
     """Drop markup tags (`<i>`, `<c.red>`, `<v Ann>`), decode entities, squeeze spaces."""
     return " ".join(html.unescape(_TAG.sub("", raw)).split())

@@ -15,7 +15,7 @@ from collections import Counter
 
 from rag.corpus import Line
 from rag.errors import TranscriptParseError
-from rag.formats.cues import SPEAKER_PREFIX, Cue, clean_text, cues_to_lines
+from rag.formats.cues import Cue, clean_text, cues_to_lines, split_speaker_prefix
 from rag.formats.vtt import split_blocks, timed_cues
 
 
@@ -33,10 +33,7 @@ def parse_srt(text: str, name: str) -> tuple[list[Line], list[str]]:
         if not indexed:
             counts["cue(s) without an index line read"] += 1
         words = clean_text(" ".join(body))
-        prefix = SPEAKER_PREFIX.match(words)
-        if prefix:
-            speaker = (prefix[1] or prefix[2]).strip()
-            words = words[prefix.end() :].strip()
+        words, speaker = split_speaker_prefix(words, speaker)
         if not words:
             counts["empty cue(s) dropped"] += 1
             continue

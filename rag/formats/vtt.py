@@ -18,7 +18,7 @@ from collections import Counter
 
 from rag.corpus import Line
 from rag.errors import TranscriptParseError
-from rag.formats.cues import SENTENCE_END, SPEAKER_PREFIX, Cue, clean_text, cues_to_lines
+from rag.formats.cues import SENTENCE_END, Cue, clean_text, cues_to_lines, split_speaker_prefix
 from rag.formats.timestamps import TIMESTAMP, to_seconds
 
 TIMING = re.compile(rf"^\s*({TIMESTAMP})\s*-->\s*({TIMESTAMP})(?:\s.*)?$")
@@ -113,10 +113,8 @@ def _plain_cues(raw_cues: list[tuple[float, float, list[str]]], counts: Counter[
         joined = " ".join(body)
         voice = _VOICE.search(joined)
         words = clean_text(joined)
-        prefix = None if voice else SPEAKER_PREFIX.match(words)
-        if prefix:
-            speaker = (prefix[1] or prefix[2]).strip()
-            words = words[prefix.end() :].strip()
+        if not voice:
+            words, speaker = split_speaker_prefix(words, speaker)
         if not words:
             counts["empty cue(s) dropped"] += 1
             continue
