@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -35,6 +36,25 @@ class Cue:
     start: float  # seconds
     text: str
     speaker: str = ""
+
+
+class CueList:
+    """Cues in file order; counts the empty ones dropped and the overlapping ones kept."""
+
+    def __init__(self, counts: Counter[str]) -> None:
+        self.counts = counts
+        self.cues: list[Cue] = []
+        self._latest_end = 0.0
+
+    def add(self, start: float, end: float, words: str, speaker: str) -> None:
+        if not words:
+            self.counts["empty cue(s) dropped"] += 1
+            return
+        if start < self._latest_end:
+            # Sorting overlapping cues reordered real text; file order is the safer guess.
+            self.counts["overlapping cue(s) kept in file order"] += 1
+        self._latest_end = max(self._latest_end, end)
+        self.cues.append(Cue(start, words, speaker))
 
 
 def split_speaker_prefix(words: str, speaker: str) -> tuple[str, str]:

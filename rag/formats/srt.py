@@ -15,7 +15,7 @@ from collections import Counter
 
 from rag.corpus import Line
 from rag.errors import TranscriptParseError
-from rag.formats.cues import Cue, clean_text, cues_to_lines, split_speaker_prefix
+from rag.formats.cues import CueList, clean_text, cues_to_lines, split_speaker_prefix
 from rag.formats.vtt import split_blocks, timed_cues
 
 
@@ -26,22 +26,14 @@ def parse_srt(text: str, name: str) -> tuple[list[Line], list[str]]:
     Raises `TranscriptParseError` naming `name` when no cue has a timing line.
     """
     counts: Counter[str] = Counter()
-    cues: list[Cue] = []
+    cues = CueList(counts)
     speaker = ""
-    latest_end = 0.0
     for start, end, body, indexed in timed_cues(split_blocks(text), counts):
         if not indexed:
             counts["cue(s) without an index line read"] += 1
-        words = clean_text(" ".join(body))
-        words, speaker = split_speaker_prefix(words, speaker)
-        if not words:
-            counts["empty cue(s) dropped"] += 1
-            continue
-        if start < latest_end:
-            counts["overlapping cue(s) kept in file order"] += 1
-        latest_end = max(latest_end, end)
-        cues.append(Cue(start, words, speaker))
+        words, speaker = split_speaker_prefix(clean_text(" ".join(body)), speaker)
+        cues.add(start, end, words, speaker)
     counts.pop("timing line(s) with comma decimals read", None)  # SRT's own notation, not a repair
-    if not cues and not counts["empty cue(s) dropped"]:
+    if not cues.cues and not counts["empty cue(s) dropped"]:
         raise TranscriptParseError(f"{name}: no SRT cue (no 'start --> end' timing line)")
-    return cues_to_lines(cues), [f"{n} {what}" for what, n in counts.items()]
+    return cues_to_lines(cues.cues), [f"{n} {what}" for what, n in counts.items()]

@@ -18,7 +18,7 @@ from collections import Counter
 
 from rag.corpus import Line
 from rag.errors import TranscriptParseError
-from rag.formats.cues import SENTENCE_END, Cue, clean_text, cues_to_lines, split_speaker_prefix
+from rag.formats.cues import SENTENCE_END, Cue, CueList, clean_text, cues_to_lines, split_speaker_prefix
 from rag.formats.timestamps import TIMESTAMP, to_seconds
 
 TIMING = re.compile(rf"^\s*({TIMESTAMP})\s*-->\s*({TIMESTAMP})(?:\s.*)?$")
@@ -106,8 +106,7 @@ def parse_vtt(text: str, name: str) -> tuple[list[Line], list[str]]:
 
 
 def _plain_cues(raw_cues: list[tuple[float, float, list[str]]], counts: Counter[str]) -> list[Cue]:
-    cues: list[Cue] = []
-    latest_end = 0.0
+    cues = CueList(counts)
     speaker = ""  # from a `NAME:` prefix, kept until the next one (files without voice tags)
     for start, end, body in raw_cues:
         joined = " ".join(body)
@@ -115,14 +114,8 @@ def _plain_cues(raw_cues: list[tuple[float, float, list[str]]], counts: Counter[
         words = clean_text(joined)
         if not voice:
             words, speaker = split_speaker_prefix(words, speaker)
-        if not words:
-            counts["empty cue(s) dropped"] += 1
-            continue
-        if start < latest_end:
-            counts["overlapping cue(s) kept in file order"] += 1
-        latest_end = max(latest_end, end)
-        cues.append(Cue(start, words, clean_text(voice[1]) if voice else speaker))
-    return cues
+        cues.add(start, end, words, clean_text(voice[1]) if voice else speaker)
+    return cues.cues
 
 
 def _auto_caption_cues(raw_cues: list[tuple[float, float, list[str]]], counts: Counter[str]) -> list[Cue]:
