@@ -37,6 +37,14 @@ _EMBED_HOST = "www.youtube-nocookie.com"
 _EMBED_PATH = "/embed/"
 
 
+def _set_second(moment: object, what: str) -> None:
+    """Store a frozen moment's `second` as an int, refusing a negative one."""
+    second = int(moment.second)  # type: ignore[attr-defined]
+    if second < 0:
+        raise ValueError(f"negative second {moment.second!r} for {what}")  # type: ignore[attr-defined]
+    object.__setattr__(moment, "second", second)
+
+
 @dataclass(frozen=True)
 class Moment:
     """A video (11-character YouTube id) and the second to open it at.
@@ -53,9 +61,7 @@ class Moment:
     def __post_init__(self) -> None:
         if not isinstance(self.video_id, str) or not VIDEO_ID.fullmatch(self.video_id):
             raise ValueError(f"not a YouTube video id: {self.video_id!r}")
-        if int(self.second) < 0:
-            raise ValueError(f"negative second {self.second!r} for video {self.video_id}")
-        object.__setattr__(self, "second", int(self.second))
+        _set_second(self, f"video {self.video_id}")
 
     @classmethod
     def parse(cls, url: str) -> Moment | None:
@@ -151,9 +157,7 @@ class MediaMoment:
         web = _web_url(self.url)
         if web is None or web[1]:
             raise ValueError(f"not an http(s) media URL without a fragment: {self.url!r}")
-        if int(self.second) < 0:
-            raise ValueError(f"negative second {self.second!r} for {self.url}")
-        object.__setattr__(self, "second", int(self.second))
+        _set_second(self, self.url)
 
     @property
     def link_url(self) -> str:
@@ -181,9 +185,7 @@ class PageMoment:
     def __post_init__(self) -> None:
         if _web_url(self.url) is None:
             raise ValueError(f"not an http(s) URL: {self.url!r}")
-        if int(self.second) < 0:
-            raise ValueError(f"negative second {self.second!r} for {self.url}")
-        object.__setattr__(self, "second", int(self.second))
+        _set_second(self, self.url)
 
     @property
     def link_url(self) -> str:
