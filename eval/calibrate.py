@@ -124,7 +124,7 @@ def coverage_calibration(answerer: Answerer, points: list[tuple[Question, float,
 
 
 def support_calibration(answerer: Answerer, questions: list[Question]) -> None:
-    embedder, passages = answerer.searcher.embedder, answerer.searcher.index.passages
+    embedder, passages = answerer.searcher.embedder, list(answerer.searcher.index.passages)
     rng = random.Random(0)
     scores: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     for question in questions:

@@ -21,23 +21,16 @@ import json
 import os
 import platform
 import sys
-import time
-from collections import defaultdict
-
-from tqdm import tqdm
 
 from rag.config import Config
 from rag.evaluation import (
-    Question,
-    Result,
     Scored,
     bootstrap_interval,
     eval_parser,
+    evaluate_search,
     load_run,
-    percentile,
     reciprocal_rank,
-    retrieval_metrics,
-    score_results,
+    summarize,
     two_fold_split,
     write_jsonl_atomic,
 )
@@ -75,50 +68,6 @@ def parse_option(text: str) -> tuple[str, int | float | bool]:
         except ValueError:
             pass
     raise ValueError(f"--option {text}: value {raw!r} is not an int, a float, true or false")
-
-
-def evaluate_mode(searcher: Searcher, questions: list[Question], show_progress: bool) -> dict:
-    scored: dict[str, Scored] = {}
-    latencies_ms: list[float] = []
-    per_question = []
-    for question in tqdm(questions, desc=searcher.mode, disable=not show_progress, leave=False):
-        started = time.perf_counter()
-        hits = searcher.search(question.question, k=10, context=question.context)
-        latencies_ms.append((time.perf_counter() - started) * 1000)
-        results = [Result(h.passage.episode_id, h.passage.start_s, h.passage.end_s, h.link_sec) for h in hits]
-        per_question.append(
-            {
-                "id": question.id,
-                "results": [
-                    {"episode": r.episode, "start_sec": r.start_sec, "end_sec": r.end_sec, "link_sec": r.opens_at,
-                     "score": round(h.score, 6)}
-                    for r, h in zip(results, hits)
-                ],
-            }
-        )
-        if question.answerable:
-            scored[question.id] = score_results(question, results)
-    report = {
-        **summarize(questions, scored),
-        "search_ms_p50": round(percentile(latencies_ms, 50), 2),
-        "search_ms_p95": round(percentile(latencies_ms, 95), 2),
-    }
-    return {"report": report, "per_question": per_question, "scored": scored}
-
-
-def summarize(questions: list[Question], scored: dict[str, Scored]) -> dict:
-    """n and the metrics of the answerable `questions`, overall and by type."""
-    by_type: dict[str, list[Scored]] = defaultdict(list)
-    rows: list[Scored] = []
-    for question in questions:
-        if question.answerable:
-            rows.append(scored[question.id])
-            by_type[question.type].append(scored[question.id])
-    return {
-        "n": len(rows),
-        **retrieval_metrics(rows),
-        "by_type": {t: {"n": len(r), **retrieval_metrics(r)} for t, r in sorted(by_type.items())},
-    }
 
 
 def intervals(scored: list[Scored]) -> dict[str, list[float]]:
@@ -206,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     modes = ["hybrid", *[m for m in args.modes if m != "hybrid"]]
     searchers = {mode: hybrid if mode == "hybrid" else Searcher(index, hybrid.embedder, mode=mode) for mode in modes}
 
-    results = {mode: evaluate_mode(searchers[mode], questions, not args.quiet) for mode in modes}
+    results = {mode: evaluate_search(searchers[mode], questions, not args.quiet) for mode in modes}
     reports = {mode: result["report"] for mode, result in results.items()}
     hybrid_scored = results["hybrid"]["scored"]
     reports["hybrid"]["intervals"] = intervals(list(hybrid_scored.values()))

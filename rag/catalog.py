@@ -11,11 +11,11 @@ is ignored with a note for the chat, never searched.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterable
 
-from rag.chunking import Passage
 from rag.render import escape_markdown
 from rag.retrieve import Filters
+from rag.store import EpisodeInfo
 
 
 @dataclass(frozen=True)
@@ -27,15 +27,15 @@ class Catalog:
     seasons: tuple[int, ...]
 
     @classmethod
-    def from_passages(cls, passages: Sequence[Passage]) -> Catalog:
+    def from_episodes(cls, infos: Iterable[EpisodeInfo]) -> Catalog:
         episodes: dict[str, str] = {}
         guests: set[str] = set()
         seasons: set[int] = set()
-        for p in passages:
-            episodes.setdefault(p.episode_id, p.episode_title)
-            guests.update(g for g in p.guests if g)
-            if p.season is not None:
-                seasons.add(p.season)
+        for info in infos:
+            episodes.setdefault(info.id, info.title)
+            guests.update(g for g in info.guests if g)
+            if info.season is not None:
+                seasons.add(info.season)
         ordered = dict(sorted(episodes.items(), key=lambda item: item[1].casefold()))
         return cls(ordered, tuple(sorted(guests, key=str.casefold)), tuple(sorted(seasons)))
 

@@ -49,6 +49,8 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 @click.option("--max-tokens", type=click.IntRange(min=32), help="Passage size in word pieces [model limit].")
 @click.option("--overlap", type=click.IntRange(min=0), default=0, show_default=True, help="Lines repeated between passages.")
 @click.option("--force", is_flag=True, help="Rebuild even when the corpus is unchanged.")
+@click.option("--vector-index", type=click.Choice(["auto", "flat", "ivf", "hnsw"]), default="auto", show_default=True,
+              help="Exact (flat) or approximate (ivf, hnsw) vector search; auto: IVF above 200k passages.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-file notes.")
 @click.pass_context
 def ingest(
@@ -61,6 +63,7 @@ def ingest(
     max_tokens: int | None,
     overlap: int,
     force: bool,
+    vector_index: str,
     quiet: bool,
 ) -> None:
     """Index episode transcripts from SOURCES.
@@ -88,6 +91,7 @@ def ingest(
             cache_dir=config.effective_cache_dir,
             show_progress=not quiet,
             force=force,
+            vector_index=vector_index,
             on_note=None if quiet else lambda note: click.echo(str(note), err=True),
         )
     except RagError as exc:
@@ -130,7 +134,7 @@ def search(
         if question is not None:
             question = check_question(question, config.limits)
         searcher = open_searcher(config, mode=mode)
-        if filters.episode and not any(p.episode_id == filters.episode for p in searcher.index.passages):
+        if filters.episode and not any(e.id == filters.episode for e in searcher.index.passages.episodes):
             raise RagError(f"no episode {filters.episode!r} in {config.index_dir}")
         if question is not None:
             _print_hits(question, searcher.search(question, k, filters), as_json)
@@ -244,7 +248,7 @@ def answer_to_json(answer: Answer) -> dict:
 
 
 def _interactive(searcher: Searcher, k: int, filters: Filters, as_json: bool, limits: Limits) -> None:
-    episodes = len({p.episode_id for p in searcher.index.passages})
+    episodes = len(searcher.index.passages.episodes)
     click.echo(f"Searching {episodes} episodes ({len(searcher.index.passages)} passages). Empty line or Ctrl-D quits.")
     while True:
         try:

@@ -17,17 +17,22 @@ import dataclasses
 import hashlib
 import json
 import math
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
+from tqdm import tqdm
 
 from rag.atomic import atomic_write
 from rag.config import Config, load_config
 from rag.errors import RagError
 from rag.llm import LLMSettings
+
+if TYPE_CHECKING:
+    from rag.retrieve import Searcher
 
 T = TypeVar("T")
 
@@ -299,6 +304,56 @@ def two_fold_split(questions: Sequence[Question], seed: int = 0) -> tuple[list[Q
     fold_a = [q for i, q in enumerate(questions) if i in in_a]
     fold_b = [q for i, q in enumerate(questions) if i not in in_a]
     return fold_a, fold_b
+
+
+# --------------------------------------------------------------------------- a search over the questions
+
+
+def evaluate_search(searcher: Searcher, questions: list[Question], show_progress: bool = False) -> dict:
+    """Search every question (top 10, follow-ups with their history): the metrics, each
+    question's results, and the scores of the answerable ones, keyed by question id."""
+    scored: dict[str, Scored] = {}
+    latencies_ms: list[float] = []
+    per_question = []
+    for question in tqdm(questions, desc=searcher.mode, disable=not show_progress, leave=False):
+        started = time.perf_counter()
+        hits = searcher.search(question.question, k=10, context=question.context)
+        latencies_ms.append((time.perf_counter() - started) * 1000)
+        results = [Result(h.passage.episode_id, h.passage.start_s, h.passage.end_s, h.link_sec) for h in hits]
+        per_question.append(
+            {
+                "id": question.id,
+                "results": [
+                    {"episode": r.episode, "start_sec": r.start_sec, "end_sec": r.end_sec, "link_sec": r.opens_at,
+                     "score": round(h.score, 6)}
+                    for r, h in zip(results, hits)
+                ],
+            }
+        )
+        if question.answerable:
+            scored[question.id] = score_results(question, results)
+    report = {
+        **summarize(questions, scored),
+        "search_ms_p50": round(percentile(latencies_ms, 50), 2),
+        "search_ms_p95": round(percentile(latencies_ms, 95), 2),
+    }
+    return {"report": report, "per_question": per_question, "scored": scored}
+
+
+def summarize(questions: list[Question], scored: dict[str, Scored]) -> dict:
+    """n and the metrics of the answerable `questions`, overall and by type."""
+    by_type: dict[str, list[Scored]] = defaultdict(list)
+    rows: list[Scored] = []
+    for question in questions:
+        if question.answerable:
+            rows.append(scored[question.id])
+            by_type[question.type].append(scored[question.id])
+    return {
+        "n": len(rows),
+        **retrieval_metrics(rows),
+        "by_type": {t: {"n": len(r), **retrieval_metrics(r)} for t, r in sorted(by_type.items())},
+    }
+
 
 
 # --------------------------------------------------------------------------- the eval/ scripts

@@ -1,12 +1,15 @@
-"""The on-disk index: FAISS vectors, a bm25s lexical index, passages and a manifest.
+"""The on-disk index: vectors (+ a FAISS index), a bm25s lexical index, passages and a manifest.
 
 One directory per index:
 
-    DIR/faiss.index      normalized vectors; inner product = cosine
-    DIR/bm25/            the bm25s index (its own files)
-    DIR/passages.jsonl   one Passage per line, in vector order
-    DIR/manifest.json    format version, model, dim, counts, corpus fingerprint
+    DIR/vectors.npy      unit vectors, float32, memory-mapped; inner product = cosine
+    DIR/faiss.index      the approximate index over them, for an ANN kind ("ivf", "hnsw") only
+    DIR/bm25/            the bm25s index (its own files, memory-mapped)
+    DIR/passages.sqlite  one Passage per row, in vector order (`rag.store`)
+    DIR/manifest.json    format version, model, dim, counts, vector index kind, corpus fingerprint
 
+Nothing grows in memory with the corpus but the FAISS index (1 byte per dimension for
+"ivf") and one int32 per passage: passages are read as they are returned.
 `save_index` builds the new directory beside the old one and swaps it in with
 renames, so an ingest killed at any moment leaves a usable index behind.
 `lock_index` holds `.DIR.lock` (beside DIR) for a whole ingest, so that two
@@ -17,7 +20,6 @@ ingests never build or swap the same index at once.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import json
 import math
@@ -32,11 +34,13 @@ import numpy as np
 
 from rag.chunking import Passage
 from rag.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
+from rag.store import PassageStore, write_passages
 
-FORMAT_VERSION = 2  # 2: passages carry each line's second
+FORMAT_VERSION = 3  # 2: passages carry each line's second; 3: passages in SQLite, vectors.npy, ANN kinds
 MANIFEST = "manifest.json"
-PASSAGES = "passages.jsonl"
-VECTORS = "faiss.index"
+PASSAGES = "passages.sqlite"
+VECTOR_ARRAY = "vectors.npy"
+VECTORS = "faiss.index"  # only for an ANN kind
 LEXICAL = "bm25"
 
 
@@ -47,6 +51,7 @@ class VectorStore(Protocol):
     """Nearest neighbours by inner product; ids are positions in the passage list."""
 
     dim: int
+    kind: str
 
     def __len__(self) -> int: ...
 
@@ -54,58 +59,173 @@ class VectorStore(Protocol):
         """Top-`k` (scores, ids) for one query vector, only among `allowed` ids if given."""
         ...
 
-    def save(self, path: Path) -> None: ...
+    def save(self, directory: Path) -> dict[str, Any]:
+        """Write the store's files into `directory`; return what the manifest records of it."""
+        ...
+
+
+VECTOR_KINDS = ("auto", "flat", "ivf", "hnsw")
+# Above this many passages `auto` picks the IVF index. eval/scale.py: a flat scan costs
+# ~0.1 ms per 1,000 passages on 2 cores, so 200k passages is ~20 ms of a query's budget.
+ANN_ABOVE = 200_000
+# A subset this small (an episode scope, the focus episodes) is scored exactly from the
+# memory-mapped vectors: cheaper than any index, and exact.
+EXACT_SUBSET_MAX = 50_000
+# The ANN returns this many times `k` candidates, re-scored exactly; its quantized
+# scores then never reach the ranking (eval/scale.py: recall@10 with and without).
+REFINE_FACTOR = 4
+HNSW_NEIGHBOURS = 32
+# The graph walk's breadth; tests/test_store.py: 64 finds 0.88 of the exact top 10, 256 finds 0.98.
+HNSW_SEARCH_DEPTH = 256
+
+
+def choose_vector_kind(count: int, requested: str = "auto") -> str:
+    """The vector index for `count` passages: `requested`, or by size when it is "auto".
+
+    >>> choose_vector_kind(14_000), choose_vector_kind(416_000), choose_vector_kind(10, "hnsw")
+    ('flat', 'ivf', 'hnsw')
+    """
+    if requested not in VECTOR_KINDS:
+        raise ValueError(f"unknown vector index {requested!r}; use one of {', '.join(VECTOR_KINDS)}")
+    if requested != "auto":
+        return requested
+    return "ivf" if count > ANN_ABOVE else "flat"
+
+
+def ivf_lists(count: int) -> int:
+    """IVF cells for `count` vectors: about 2·sqrt(n), the usual rule, and at most n / 39
+    so that k-means has the 39 training points per centroid FAISS asks for."""
+    return max(1, min(int(2 * math.sqrt(count)), count // 39))
 
 
 class FaissStore:
-    """Exact search (IndexFlatIP): at podcast scale (~10^4 passages) it is fast enough."""
+    """Unit vectors in `vectors.npy` (memory-mapped), plus a FAISS index over them.
 
-    def __init__(self, index: Any) -> None:
+    kind "flat" is exact search (IndexFlatIP, built from the array at load: nothing more on
+    disk); "ivf" an inverted file over 8-bit scalar-quantized codes; "hnsw" a graph over
+    full vectors. An ANN's candidates are re-scored exactly from the array, so every
+    score a caller sees is a true cosine. A small `allowed` set is scored exactly.
+    """
+
+    def __init__(self, kind: str, index: Any, vectors: np.ndarray, nprobe: int = 0) -> None:
+        self.kind = kind
         self._index = index
-        self.dim = int(index.d)
+        self.vectors = vectors
+        self.dim = int(vectors.shape[1]) if vectors.ndim == 2 else int(index.d)
+        self.nprobe = nprobe
+        self.exact_subset_max = EXACT_SUBSET_MAX
 
     @classmethod
-    def build(cls, vectors: np.ndarray) -> "FaissStore":
+    def build(cls, vectors: np.ndarray, kind: str = "auto", *, nprobe: int | None = None) -> "FaissStore":
         import faiss
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        index = faiss.IndexFlatIP(vectors.shape[1])
+        if vectors.ndim != 2:
+            raise ValueError(f"vectors must be a 2-D array, got shape {vectors.shape}")
+        kind = choose_vector_kind(len(vectors), kind)
+        dim = vectors.shape[1]
+        if kind == "flat":
+            index = faiss.IndexFlatIP(dim)
+        elif kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        else:
+            lists = ivf_lists(len(vectors))
+            index = faiss.index_factory(dim, f"IVF{lists},SQ8", faiss.METRIC_INNER_PRODUCT)
+            index.train(_training_sample(vectors, lists))
+            nprobe = nprobe or ivf_probes(lists)
         index.add(vectors)
-        return cls(index)
+        return cls(kind, index, vectors, nprobe or 0)
 
     @classmethod
-    def load(cls, path: Path) -> "FaissStore":
+    def load(cls, directory: Path, described: Mapping[str, Any]) -> "FaissStore":
+        """Open the store `save` wrote to `directory`; `described` is the manifest's `vectors` entry."""
         import faiss
 
+        kind = str(described.get("kind", "flat"))
         try:
-            return cls(faiss.read_index(str(path)))
+            vectors = np.load(directory / VECTOR_ARRAY, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(f"{directory / VECTOR_ARRAY}: unreadable vectors ({exc})") from None
+        if vectors.ndim != 2 or vectors.dtype != np.float32:
+            raise IndexCorruptError(f"{directory / VECTOR_ARRAY}: expected 2-D float32, got {vectors.dtype} {vectors.shape}")
+        if kind == "flat":
+            index = faiss.IndexFlatIP(vectors.shape[1])
+            index.add(np.ascontiguousarray(vectors))
+            return cls(kind, index, vectors)
+        if kind not in VECTOR_KINDS:
+            raise IndexCorruptError(f"{directory / MANIFEST}: unknown vector index kind {kind!r}")
+        try:
+            index = faiss.read_index(str(directory / VECTORS))
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise IndexCorruptError(f"{path}: unreadable FAISS index ({first[:200]})") from None
+            raise IndexCorruptError(f"{directory / VECTORS}: unreadable FAISS index ({first[:200]})") from None
+        if index.ntotal != len(vectors):
+            raise IndexCorruptError(f"{directory / VECTORS}: {index.ntotal} vectors, {VECTOR_ARRAY} has {len(vectors)}")
+        return cls(kind, index, vectors, int(described.get("nprobe") or 0))
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        import faiss
-
-        query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        params = None
-        if allowed is not None:
-            if len(allowed) == 0:
-                return np.zeros(0, np.float32), np.zeros(0, np.int64)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
+        query = np.ascontiguousarray(query.reshape(-1), dtype=np.float32)
+        if allowed is not None and len(allowed) <= self.exact_subset_max:
+            return self._exact_subset(query, np.asarray(allowed, dtype=np.int64), k)
         k = min(k, len(self) if allowed is None else len(allowed))
         if k <= 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        scores, ids = self._index.search(query, k, params=params)
-        keep = ids[0] >= 0
-        return scores[0][keep], ids[0][keep]
+        fetch = k if self.kind == "flat" else min(len(self), k * REFINE_FACTOR)
+        scores, ids = self._index.search(query.reshape(1, -1), fetch, params=self._params(allowed, fetch))
+        scores, ids = scores[0][ids[0] >= 0], ids[0][ids[0] >= 0]
+        if self.kind == "flat":
+            return scores, ids
+        return self._exact_subset(query, ids, k)
 
-    def save(self, path: Path) -> None:
+    def _params(self, allowed: np.ndarray | None, fetch: int) -> Any:
         import faiss
 
-        faiss.write_index(self._index, str(path))
+        selector = None if allowed is None else faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+        if self.kind == "ivf":
+            return faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
+        if self.kind == "hnsw":
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_SEARCH_DEPTH, fetch))
+        return None if selector is None else faiss.SearchParameters(sel=selector)
+
+    def _exact_subset(self, query: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(ids) == 0 or k <= 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        ids = np.unique(ids)  # sorted: reads the memory map front to back
+        scores = self.vectors[ids] @ query
+        top = np.argsort(-scores, kind="stable")[:k]
+        return scores[top].astype(np.float32), ids[top]
+
+    def save(self, directory: Path) -> dict[str, Any]:
+        import faiss
+
+        np.save(directory / VECTOR_ARRAY, np.ascontiguousarray(self.vectors, dtype=np.float32), allow_pickle=False)
+        if self.kind != "flat":
+            faiss.write_index(self._index, str(directory / VECTORS))
+        described: dict[str, Any] = {"kind": self.kind}
+        if self.kind == "ivf":
+            described |= {"lists": int(self._index.nlist), "nprobe": self.nprobe}
+        return described
+
+
+def ivf_probes(lists: int) -> int:
+    """Cells searched per query: a sixteenth of them (eval/scale.py: recall@10 >= 0.95 at
+    30x), and at least 8, so that a small index is searched almost whole.
+
+    >>> ivf_probes(1289), ivf_probes(9)
+    (80, 8)
+    """
+    return min(lists, max(8, lists // 16))
+
+
+def _training_sample(vectors: np.ndarray, lists: int) -> np.ndarray:
+    """At most 64 points per IVF cell, drawn evenly: k-means needs no more, and the rest only costs time."""
+    wanted = min(len(vectors), 64 * lists)
+    if wanted == len(vectors):
+        return vectors
+    return vectors[np.random.default_rng(0).choice(len(vectors), wanted, replace=False)]
 
 
 # --------------------------------------------------------------------------- lexical
@@ -136,10 +256,11 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, path: Path) -> "LexicalIndex":
+        """Memory-mapped: a query reads the columns of its own terms, not the whole matrix."""
         import bm25s
 
         try:
-            return cls(bm25s.BM25.load(str(path), show_progress=False))
+            return cls(bm25s.BM25.load(str(path), mmap=True, show_progress=False))
         except Exception as exc:  # noqa: BLE001 - bm25s raises many kinds on bad files
             raise IndexCorruptError(f"{path}: unreadable bm25 index ({type(exc).__name__}: {exc})") from None
 
@@ -207,25 +328,13 @@ def term_coverage(term_idf: Mapping[str, float], text: str) -> float:
 class Index:
     directory: Path
     manifest: dict[str, Any]
-    passages: list[Passage]
+    passages: PassageStore
     vectors: VectorStore
     lexical: LexicalIndex
 
     @property
     def model_id(self) -> str:
         return str(self.manifest["model"])
-
-
-def passage_to_json(passage: Passage) -> str:
-    return json.dumps(dataclasses.asdict(passage), ensure_ascii=False)
-
-
-def passage_from_json(line: str) -> Passage:
-    data = json.loads(line)
-    data["speakers"] = tuple(data["speakers"])
-    data["guests"] = tuple(data.get("guests") or ())
-    data["line_starts"] = tuple(data.get("line_starts") or ())
-    return Passage(**data)
 
 
 def save_index(
@@ -252,11 +361,9 @@ def save_index(
         "count": len(passages),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    vectors.save(building / VECTORS)
+    manifest["vectors"] = vectors.save(building)
     lexical.save(building / LEXICAL)
-    with open(building / PASSAGES, "w", encoding="utf-8") as handle:
-        for passage in passages:
-            handle.write(passage_to_json(passage) + "\n")
+    write_passages(building / PASSAGES, passages)
     # The manifest is written last: a directory without one is never loaded.
     (building / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     _fsync_tree(building)
@@ -381,17 +488,11 @@ def load_index(directory: str | Path, *, expected_model: str | None = None) -> I
             f"search it with --model {manifest['model']} or rebuild it with `rag ingest --model {expected_model}`"
         )
     count = int(manifest["count"])
-    for name in (VECTORS, PASSAGES, LEXICAL):
+    for name in (VECTOR_ARRAY, PASSAGES, LEXICAL):
         if not (directory / name).exists():
             raise IndexCorruptError(f"{directory / name}: missing; rebuild the index with `rag ingest`")
-    vectors = FaissStore.load(directory / VECTORS)
-    passages: list[Passage] = []
-    with open(directory / PASSAGES, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            try:
-                passages.append(passage_from_json(line))
-            except (json.JSONDecodeError, TypeError, KeyError) as exc:
-                raise IndexCorruptError(f"{directory / PASSAGES}:{lineno}: bad passage ({exc})") from None
+    vectors = FaissStore.load(directory, manifest.get("vectors") or {})
+    passages = PassageStore.open(directory / PASSAGES)
     lexical = LexicalIndex.load(directory / LEXICAL)
     for what, n in (("vectors", len(vectors)), ("passages", len(passages)), ("bm25 documents", len(lexical))):
         if n != count:

@@ -103,6 +103,7 @@ def ingest(
     cache_dir: str | Path | None = None,
     show_progress: bool = False,
     force: bool = False,
+    vector_index: str = "auto",
     on_note: Callable[[FileNote], None] | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> IngestReport:
@@ -112,12 +113,15 @@ def ingest(
     same index raises `IndexBusyError` at once and leaves this one untouched.
     `on_progress` receives one-line status texts (for a page that shows the build).
     Sources are shown and recorded without URL credentials (`public_source`).
+    `vector_index` is "auto" (exact below `rag.index.ANN_ABOVE` passages, IVF above),
+    "flat", "ivf" or "hnsw".
     Returns a report; raises `CorpusError` when no episode could be indexed.
     """
     index_dir = Path(index_dir)
     with lock_index(index_dir, public_source(" ".join(sys.argv))):
         return _ingest_locked(sources, index_dir, embedder, settings=settings, cache_dir=cache_dir,
-                              show_progress=show_progress, force=force, on_note=on_note, on_progress=on_progress)
+                              show_progress=show_progress, force=force, vector_index=vector_index,
+                              on_note=on_note, on_progress=on_progress)
 
 
 def _ingest_locked(
@@ -129,6 +133,7 @@ def _ingest_locked(
     cache_dir: str | Path | None,
     show_progress: bool,
     force: bool,
+    vector_index: str,
     on_note: Callable[[FileNote], None] | None,
     on_progress: Callable[[str], None] | None,
 ) -> IngestReport:
@@ -152,6 +157,7 @@ def _ingest_locked(
         "corpus_fingerprint": corpus_fingerprint(corpus.episodes),
         "chunking": settings.as_dict(embedder),
         "sources": shown_sources,
+        "vector_request": vector_index,  # asking for another kind rebuilds an unchanged corpus
     }
     if not force and _up_to_date(index_dir, manifest):
         existing = read_manifest(index_dir)
@@ -173,7 +179,7 @@ def _ingest_locked(
     save_index(
         index_dir,
         passages,
-        FaissStore.build(vectors),
+        FaissStore.build(vectors, vector_index),
         LexicalIndex.build([lexical_text(p) for p in passages]),
         manifest,
     )

@@ -110,7 +110,7 @@ class LiveIndex:
             answerer = self.answerer
             if answerer is None:
                 return Catalog({}, (), ())
-            self._catalog = Catalog.from_passages(answerer.searcher.index.passages)
+            self._catalog = Catalog.from_episodes(answerer.searcher.index.passages.episodes)
         return self._catalog
 
     @property

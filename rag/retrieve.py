@@ -22,6 +22,7 @@ from rag.chunking import UNKNOWN_SPEAKER, Passage, format_timestamp
 from rag.embedding import Embedder
 from rag.index import Index, LexicalIndex
 from rag.locate import LEAD_IN_S, line_scores, link_line, question_terms
+from rag.store import EpisodeInfo
 
 RRF_K = 60  # the usual constant (Cormack et al.); smaller k favours the top ranks
 # A merged neighbour widens the span only with lines that match the question at least this
@@ -79,14 +80,15 @@ class Filters:
     def is_empty(self) -> bool:
         return self.episode is None and not self.guest and self.season is None
 
-    def matches(self, passage: Passage) -> bool:
-        if self.episode is not None and passage.episode_id != self.episode:
+    def matches(self, episode: EpisodeInfo) -> bool:
+        """Whether the filters admit `episode` (every filter is a property of the episode)."""
+        if self.episode is not None and episode.id != self.episode:
             return False
-        if self.season is not None and passage.season != self.season:
+        if self.season is not None and episode.season != self.season:
             return False
         if self.guest:
             wanted = self.guest.casefold()
-            if not any(wanted in guest.casefold() for guest in passage.guests):
+            if not any(wanted in guest.casefold() for guest in episode.guests):
                 return False
         return True
 
@@ -267,16 +269,14 @@ class Searcher:
         self.lead_in_s = lead_in_s
         self.support = support
         self.name_scope = name_scope
-        self._episode_of = np.array([p.episode_id for p in index.passages])
-        self._ids_by_episode: dict[str, np.ndarray] = {}
-        for position, episode_id in enumerate(self._episode_of):
-            self._ids_by_episode.setdefault(str(episode_id), []).append(position)  # type: ignore[arg-type]
-        self._ids_by_episode = {e: np.array(ids, dtype=np.int64) for e, ids in self._ids_by_episode.items()}
+        store = index.passages
+        self._episode_ids = np.array([info.id for info in store.episodes])
+        self._ids_by_episode = store.positions_by_episode()
         self._episodes_by_guest: dict[str, set[str]] = {}
-        for passage in index.passages:
-            for guest in passage.guests:
+        for info in store.episodes:
+            for guest in info.guests:
                 if len(guest.split()) >= 2:  # a full name; a first name alone is too ambiguous
-                    self._episodes_by_guest.setdefault(guest.casefold(), set()).add(passage.episode_id)
+                    self._episodes_by_guest.setdefault(guest.casefold(), set()).add(info.id)
 
     def named_episodes(self, text: str) -> set[str]:
         """Episodes of the guests whose full name `text` mentions ("according to Lisa Cohen")."""
@@ -285,24 +285,27 @@ class Searcher:
                 for episode in episodes}
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
+        """Positions of the passages `filters` admit (None: all). Filters are per episode,
+        so they are checked once per episode, not once per passage."""
         if filters is None or filters.is_empty():
             return None
-        return np.array([i for i, p in enumerate(self.index.passages) if filters.matches(p)], dtype=np.int64)
+        chosen = [self._ids_by_episode[info.id] for info in self.index.passages.episodes if filters.matches(info)]
+        return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
     def dense_ranking(self, vector: np.ndarray, allowed: np.ndarray | None, k: int | None = None) -> list[int]:
         _, ids = self.index.vectors.search(vector, k or self.candidates, allowed)
         return [int(i) for i in ids]
 
     def lexical_ranking(self, scores: np.ndarray, allowed: np.ndarray | None, k: int | None = None) -> list[int]:
-        if allowed is not None:
-            masked = np.full_like(scores, -1.0)
-            masked[allowed] = scores[allowed]
-            scores = masked
-        n = min(k or self.candidates, int((scores > 0).sum()))
+        ids = np.arange(len(scores)) if allowed is None else np.asarray(allowed, dtype=np.int64)
+        subset = scores if allowed is None else scores[ids]
+        n = min(k or self.candidates, int((subset > 0).sum()))
         if n <= 0:
             return []
-        top = np.argpartition(-scores, n - 1)[:n]
-        return [int(i) for i in top[np.argsort(-scores[top], kind="stable")]]
+        top = np.argpartition(-subset, n - 1)[:n]
+        # Ties go to the lower position, as a stable sort of the whole array would give.
+        order = np.lexsort((ids[top], -subset[top]))
+        return [int(i) for i in ids[top][order]]
 
     def _signals(self, query: str) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The query's vector and its BM25 score of every passage (None where the mode has no use for it)."""
@@ -326,7 +329,7 @@ class Searcher:
         pool = sorted(fused.items(), key=lambda item: -item[1])[: self.episode_pool]
         relevance: dict[str, float] = {}
         for doc, score in pool:
-            episode = str(self._episode_of[doc])
+            episode = str(self._episode_ids[self.index.passages.episode_codes[doc]])
             relevance[episode] = relevance.get(episode, 0.0) + score
         focus = sorted(relevance, key=lambda e: -relevance[e])[: self.focus_episodes]
         # One ranking over the focus episodes together, so that the most relevant
@@ -367,7 +370,7 @@ class Searcher:
             moment = self._signals(query) if context else scope
             scores = self._focus_on_episodes(scores, *moment, allowed)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        hits = (Hit(self.index.passages[doc], score, self.mode) for doc, score in ranked)
+        hits = (Hit(self.index.passages[doc], score, self.mode) for doc, score in ranked)  # read as merged
         top = merge_adjacent(hits, union_spans=self.union_spans, limit=k) if self.merge else list(itertools.islice(hits, k))
         if not self.locate:
             return top

@@ -16,6 +16,7 @@ from rag.embedding import HashingEmbedder
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from rag.index import FaissStore, load_index, read_manifest
 from rag.ingest import ingest
+from rag.store import write_passages
 from tests.conftest import commit_git_repo, git_config_env
 
 
@@ -24,7 +25,8 @@ def test_index_round_trips_passages_vectors_and_manifest(built_index: Path, embe
     manifest = json.loads((built_index / "manifest.json").read_text())
     assert manifest["model"] == "hashing-256" and manifest["dim"] == 256
     assert manifest["count"] == len(index.passages) == len(index.vectors) == len(index.lexical)
-    assert manifest["episodes"] == 4 and manifest["format_version"] == 2
+    assert manifest["episodes"] == 4 and manifest["format_version"] == 3
+    assert manifest["vectors"] == {"kind": "flat"}
     assert len(manifest["corpus_fingerprint"]) == 64
     first = index.passages[0]
     scores, ids = index.vectors.search(embedder.embed([first.text + "\n" + first.episode_title])[0], 1)
@@ -41,9 +43,23 @@ def test_model_mismatch_names_both_models(built_index: Path) -> None:
         load_index(built_index, expected_model="other-model")
 
 
-def test_corrupt_faiss_file_is_named(built_index: Path) -> None:
-    (built_index / "faiss.index").write_bytes(b"not a faiss index")
-    with pytest.raises(IndexCorruptError, match=rf"{built_index / 'faiss.index'}: unreadable FAISS index"):
+def test_corrupt_vector_file_is_named(built_index: Path) -> None:
+    (built_index / "vectors.npy").write_bytes(b"not an array")
+    with pytest.raises(IndexCorruptError, match=rf"{built_index / 'vectors.npy'}: unreadable vectors"):
+        load_index(built_index)
+
+
+def test_corrupt_faiss_file_of_an_ann_index_is_named(tmp_path: Path, corpus_dir: Path, embedder: HashingEmbedder) -> None:
+    index_dir = tmp_path / "ivf"
+    ingest([corpus_dir], index_dir, embedder, vector_index="ivf")
+    (index_dir / "faiss.index").write_bytes(b"not a faiss index")
+    with pytest.raises(IndexCorruptError, match=rf"{index_dir / 'faiss.index'}: unreadable FAISS index"):
+        load_index(index_dir)
+
+
+def test_corrupt_passage_store_is_named(built_index: Path) -> None:
+    (built_index / "passages.sqlite").write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    with pytest.raises(IndexCorruptError, match=rf"{built_index / 'passages.sqlite'}: unreadable passage store"):
         load_index(built_index)
 
 
@@ -54,9 +70,9 @@ def test_corrupt_manifest_is_named(built_index: Path) -> None:
 
 
 def test_passage_count_mismatch_is_reported(built_index: Path) -> None:
-    lines = (built_index / "passages.jsonl").read_text().splitlines()
-    (built_index / "passages.jsonl").write_text("\n".join(lines[:-1]) + "\n")
-    with pytest.raises(IndexCorruptError, match=rf"manifest says {len(lines)} passages but found {len(lines) - 1} passages"):
+    passages = list(load_index(built_index).passages)
+    write_passages(built_index / "passages.sqlite", passages[:-1])
+    with pytest.raises(IndexCorruptError, match=rf"manifest says {len(passages)} passages but found {len(passages) - 1} passages"):
         load_index(built_index)
 
 
