@@ -15,7 +15,7 @@ export TOKENIZERS_PARALLELISM ?= false
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install demo search test eval bench bench-app space clean-index lock
+.PHONY: install demo search test eval bench bench-app scale space clean-index lock
 
 install: $(VENV)/.installed
 
@@ -54,6 +54,11 @@ eval: install $(INDEX)/manifest.json
 
 bench: install
 	$(BIN)/python eval/bench.py --corpus $(CORPUS)
+
+# The index grown COPIES times with distractors, built and served (eval/scale.py; README "Scale").
+COPIES ?= 30
+scale: install $(INDEX)/manifest.json
+	$(BIN)/python eval/scale.py --index $(INDEX) --copies $(COPIES) --compare-lexical
 
 space: install
 	$(BIN)/python scripts/make_space.py --index $(INDEX) --out $(DIR)

@@ -4,7 +4,9 @@
 
 Distractors: each is the first part of one real passage's lines followed by the rest of
 another's, from a different episode, so its words are real transcript words and no
-real passage reappears whole. Its vector mixes the two real vectors by their share of
+real passage reappears whole. Passages that hold a question's gold moment are never
+recombined: in a real library the answer is said in its own episode, not quoted in
+thirty others. Its vector mixes the two real vectors by their share of
 lines, plus a little noise (`NOISE`), renormalized: it lies in the real embedding
 distribution without embedding 10^6 texts (4 min per 14k passages here). Distractors
 form their own episodes of the real episodes' average length, each a mix of topics,
@@ -42,7 +44,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from rag.chunking import Passage  # noqa: E402
 from rag.config import load_config  # noqa: E402
-from rag.evaluation import evaluate_search, load_questions, percentile  # noqa: E402
+from rag.evaluation import Question, evaluate_search, hits_gold, load_questions, percentile  # noqa: E402
 from rag.index import VECTOR_KINDS, FaissStore, LexicalIndex, load_index, save_index  # noqa: E402
 from rag.ingest import lexical_text  # noqa: E402
 from rag.pipeline import query_embedder  # noqa: E402
@@ -68,14 +70,17 @@ class Plan:
     ordinal: np.ndarray
 
 
-def plan_distractors(passages: Sequence[Passage], count: int, seed: int = 0) -> Plan:
+def plan_distractors(passages: Sequence[Passage], count: int, seed: int = 0,
+                     questions: Sequence[Question] = ()) -> Plan:
     rng = np.random.default_rng(seed)
     episode_of = np.array([p.episode_id for p in passages])
-    head = rng.integers(0, len(passages), count)
-    tail = rng.integers(0, len(passages), count)
+    sources = np.array([i for i, p in enumerate(passages)
+                        if not any(hits_gold(q, p.episode_id, p.start_s, p.end_s) for q in questions)])
+    head = sources[rng.integers(0, len(sources), count)]
+    tail = sources[rng.integers(0, len(sources), count)]
     same = episode_of[head] == episode_of[tail]
     while same.any():  # a tail from the head's own episode would rebuild that episode's moment
-        tail[same] = rng.integers(0, len(passages), int(same.sum()))
+        tail[same] = sources[rng.integers(0, len(sources), int(same.sum()))]
         same = episode_of[head] == episode_of[tail]
     lines = np.array([max(1, p.text.count("\n") + 1) for p in passages])
     cut = np.maximum(1, (lines[head] * rng.uniform(0.3, 0.7, count)).astype(int))
@@ -141,13 +146,14 @@ def lexical_token_ids(plan: Plan, passages: Sequence[Passage]) -> tuple[list[lis
     return real + distractors, vocab
 
 
-def build_scaled_index(source: Path, target: Path, copies: int, kind: str, seed: int) -> dict:
+def build_scaled_index(source: Path, target: Path, copies: int, kind: str, seed: int,
+                       questions: Sequence[Question] = ()) -> dict:
     index = load_index(source)
     passages = list(index.passages)
     vectors = np.asarray(index.vectors.vectors, dtype=np.float32)
     started = time.perf_counter()
     count = len(passages) * (copies - 1)
-    plan = plan_distractors(passages, count, seed)
+    plan = plan_distractors(passages, count, seed, questions)
     lines = np.array([p.text.count("\n") + 1 for p in passages])
     all_vectors = np.concatenate([vectors, distractor_vectors(plan, vectors, lines, seed)]) if count else vectors
     token_ids, vocab = lexical_token_ids(plan, passages)
@@ -324,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no question file at {args.questions}")
     work = args.work or Path("indexes") / f"scale-{args.copies}x"
     print(f"growing {args.index} to {args.copies}x into {work}", file=sys.stderr)
-    built = build_scaled_index(Path(args.index), work, args.copies, args.vector_index, args.seed)
+    built = build_scaled_index(Path(args.index), work, args.copies, args.vector_index, args.seed,
+                               load_questions([args.questions]))
     try:
         served = _in_fresh_process("--measure", work, args.questions)
         lexical = _in_fresh_process("--lexical", work, args.questions) if args.compare_lexical else {}

@@ -24,13 +24,16 @@ import fcntl
 import json
 import math
 import os
+import re
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
+from bm25s.stopwords import STOPWORDS_EN
 
 from rag.chunking import Passage
 from rag.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
@@ -71,9 +74,9 @@ ANN_ABOVE = 200_000
 # A subset this small (an episode scope, the focus episodes) is scored exactly from the
 # memory-mapped vectors: cheaper than any index, and exact.
 EXACT_SUBSET_MAX = 50_000
-# The ANN returns this many times `k` candidates, re-scored exactly; its quantized
-# scores then never reach the ranking (eval/scale.py: recall@10 with and without).
-REFINE_FACTOR = 4
+# The ANN returns this many times `k` candidates, re-scored exactly, so that its
+# quantized scores never reach the ranking (see `ivf_probes` for what bounds recall).
+REFINE_FACTOR = 2
 HNSW_NEIGHBOURS = 32
 # The graph walk's breadth; tests/test_store.py: 64 finds 0.88 of the exact top 10, 256 finds 0.98.
 HNSW_SEARCH_DEPTH = 256
@@ -211,13 +214,16 @@ class FaissStore:
 
 
 def ivf_probes(lists: int) -> int:
-    """Cells searched per query: a sixteenth of them (eval/scale.py: recall@10 >= 0.95 at
-    30x), and at least 8, so that a small index is searched almost whole.
+    """Cells searched per query: an eighth of them, and at least 8, so that a small index
+    is searched almost whole. At 30x (1,289 cells) the dev questions' recall@10 against
+    an exact search is 0.936 with 80 cells, 0.963 with 160 and 0.981 with 240, at 4.6,
+    9.1 and 13 ms for a top 100 (eval/scale.py); re-scoring 2 or 8 times k candidates
+    changes nothing, so the probes are what bounds it.
 
     >>> ivf_probes(1289), ivf_probes(9)
-    (80, 8)
+    (161, 8)
     """
-    return min(lists, max(8, lists // 16))
+    return min(lists, max(8, lists // 8))
 
 
 def _training_sample(vectors: np.ndarray, lists: int) -> np.ndarray:
@@ -239,12 +245,23 @@ class LexicalIndex:
 
     @staticmethod
     def tokenize(texts: Sequence[str]) -> list[list[str]]:
-        import bm25s
-        import Stemmer
+        """Each text's terms as bm25s tokenizes them (words of 2+ characters, lower case,
+        English stopwords out, Snowball-stemmed), without its per-call set-up.
 
-        return bm25s.tokenize(
-            list(texts), stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
-        )
+        A search tokenizes the question and every line of every result: bm25s's
+        `tokenize` builds progress bars and a stopword set per call, a third of a
+        search's time at 30x (eval/scale.py). tests/test_index.py checks that both
+        give the same terms over the test corpus.
+
+            >>> LexicalIndex.tokenize(["Which guest uses Bloom filters?"])
+            [['which', 'guest', 'use', 'bloom', 'filter']]
+        """
+        stem = _stemmer().stemWords
+        tokenized = []
+        for text in texts:
+            words = [word for word in _TERM.findall(text.lower()) if word not in _STOPWORDS]
+            tokenized.append(stem(words) if words else [])
+        return tokenized
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> "LexicalIndex":
@@ -290,14 +307,41 @@ class LexicalIndex:
         return weights
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every document for `query` (zeros when no word is known)."""
-        tokens = [t for t in self.tokenize([query])[0] if t in self._bm25.vocab_dict]
-        if not tokens:
-            return np.zeros(len(self), dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        """BM25 score of every document for `query` (zeros when no word is known).
+
+        bm25s's own `get_scores` sums each term's column with `np.add.at`, which is
+        general but about 10x slower than an indexed add; a column lists each document
+        at most once, so the indexed add is exact. The sum is what bm25s computes
+        (tests/test_index.py compares them); at 1.4M passages it is the lexical side's
+        whole cost (eval/scale.py).
+        """
+        vocab = self._bm25.vocab_dict
+        matrix = self._bm25.scores
+        data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+        total = np.zeros(len(self), dtype=np.float32)
+        for token in self.tokenize([query])[0]:
+            column = vocab.get(token)
+            if column is None or column + 1 >= len(indptr):
+                continue
+            start, end = int(indptr[column]), int(indptr[column + 1])
+            total[indices[start:end]] += data[start:end]
+        return total
 
     def save(self, path: Path) -> None:
         self._bm25.save(str(path), show_progress=False)
+
+
+_TERM = re.compile(r"(?u)\b\w\w+\b")  # bm25s's token pattern
+_STOPWORDS = frozenset(STOPWORDS_EN)
+_stemmers = threading.local()  # a PyStemmer stemmer is not safe to share between threads
+
+
+def _stemmer() -> Any:
+    if not hasattr(_stemmers, "english"):
+        import Stemmer
+
+        _stemmers.english = Stemmer.Stemmer("english")
+    return _stemmers.english
 
 
 def bm25_idf(df: int, n_docs: int) -> float:

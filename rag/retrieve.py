@@ -11,7 +11,6 @@ happened to survive a global top-k.
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
@@ -120,21 +119,35 @@ def merge_adjacent(
     the moment longer (`locate_moment` stretches it over supporting lines only).
     Only the first `limit` moments are built (all of them when None).
     """
-    groups: list[list[Hit] | None] = []  # in order of their best hit; None once folded into another
-    group_of: dict[tuple[str, int], int] = {}
-    for hit in hits:
-        episode, ordinal = hit.passage.episode_id, hit.passage.ordinal
+    hits = list(hits)
+    groups = group_adjacent([(h.passage.episode_id, h.passage.ordinal) for h in hits], max_span=max_span)
+    return [_merged_hit([hits[i] for i in group], union_spans) for group in groups[:limit]]
+
+
+def group_adjacent(keys: Sequence[tuple[object, int]], *, max_span: int = 3) -> list[list[int]]:
+    """`merge_adjacent` on (episode, ordinal) keys of ranked hits, best first: the moments as
+    lists of positions in `keys`, in order of their best member.
+
+    Grouping needs only the keys, so a search groups all its candidates and reads from
+    the passage store only the passages of the moments it returns.
+
+        >>> group_adjacent([("a", 5), ("b", 1), ("a", 6), ("a", 4), ("a", 3)])
+        [[0, 2, 3], [1]]
+    """
+    groups: list[list[int] | None] = []  # None once folded into another
+    group_of: dict[tuple[object, int], int] = {}
+    for position, (episode, ordinal) in enumerate(keys):
         # Groups are runs of consecutive ordinals, so touching one means holding a neighbour.
         touching = sorted({group_of[(episode, n)] for n in (ordinal - 1, ordinal + 1) if (episode, n) in group_of})
         if not touching:
             group_of[(episode, ordinal)] = len(groups)
-            groups.append([hit])
+            groups.append([position])
             continue
         first = groups[touching[0]]
         assert first is not None
         if len(first) >= max_span:
             continue
-        first.append(hit)
+        first.append(position)
         group_of[(episode, ordinal)] = touching[0]
         for other_id in touching[1:]:
             other = groups[other_id]
@@ -142,9 +155,8 @@ def merge_adjacent(
                 first.extend(other)
                 groups[other_id] = None
                 for member in other:
-                    group_of[(episode, member.passage.ordinal)] = touching[0]
-    live = [group for group in groups if group is not None]
-    return [_merged_hit(group, union_spans) for group in live[:limit]]
+                    group_of[keys[member]] = touching[0]
+    return [group for group in groups if group is not None]
 
 
 def _merged_hit(group: list[Hit], union_spans: bool = False) -> Hit:
@@ -342,6 +354,23 @@ class Searcher:
             scores[doc] = scores.get(doc, 0.0) + self.focus_weight * score
         return scores
 
+    def _moments(self, ranked: list[tuple[int, float]], k: int) -> list[Hit]:
+        """The `k` best moments of the ranked (position, score) pairs: grouped by their
+        (episode, ordinal) keys first, so that only the passages returned are read."""
+        store = self.index.passages
+        if not self.merge:
+            chosen = ranked[:k]
+            return [Hit(p, score, self.mode) for p, (_, score) in zip(store.many([d for d, _ in chosen]), chosen)]
+        docs = np.fromiter((doc for doc, _ in ranked), dtype=np.int64, count=len(ranked))
+        keys = list(zip(store.episode_codes[docs].tolist(), store.ordinals[docs].tolist()))
+        groups = group_adjacent(keys)[:k]
+        members = [ranked[i] for group in groups for i in group]
+        passage_of = dict(zip((doc for doc, _ in members), store.many([doc for doc, _ in members])))
+        return [
+            _merged_hit([Hit(passage_of[ranked[i][0]], ranked[i][1], self.mode) for i in group], self.union_spans)
+            for group in groups
+        ]
+
     def search(self, query: str, k: int = 5, filters: Filters | None = None, *, context: str = "") -> list[Hit]:
         """The `k` best moments for `query` within `filters`, best first.
 
@@ -370,8 +399,7 @@ class Searcher:
             moment = self._signals(query) if context else scope
             scores = self._focus_on_episodes(scores, *moment, allowed)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        hits = (Hit(self.index.passages[doc], score, self.mode) for doc, score in ranked)  # read as merged
-        top = merge_adjacent(hits, union_spans=self.union_spans, limit=k) if self.merge else list(itertools.islice(hits, k))
+        top = self._moments(ranked, k)
         if not self.locate:
             return top
         weights = question_terms(self.index.lexical, query)

@@ -3,12 +3,12 @@
     DIR/passages.sqlite
         passages(position, episode, data)   one Passage per row (JSON), in vector order
         episodes(code, id, title, season, guests)
-        arrays(name, data)                  `episode_codes`: int32 per passage, read whole at open
+        arrays(name, data)                  `episode_codes`, `ordinals`: int32 per passage, read whole at open
 
 A search touches only the passages it returns (`store[i]`, `store.many(ids)`). What
-filtering and episode-aware ranking need for every passage, the episode it belongs
-to, is one int32 array loaded at open: 5.6 MB for 1.4M passages, against several GB
-for the passages as Python objects.
+filtering, episode-aware ranking and merging neighbours need for every passage, its
+episode and its place in it, is two int32 arrays loaded at open: 11 MB for 1.4M
+passages, against several GB for the passages as Python objects.
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "passages.sqlite"
@@ -79,6 +79,7 @@ def write_passages(path: str | Path, passages: Iterable[Passage]) -> int:
     path.unlink(missing_ok=True)
     episodes: dict[str, EpisodeInfo] = {}
     codes: list[int] = []
+    ordinals: list[int] = []
     with sqlite3.connect(path) as db:
         db.executescript(_SCHEMA)
         batch: list[tuple[int, int, str]] = []
@@ -89,6 +90,7 @@ def write_passages(path: str | Path, passages: Iterable[Passage]) -> int:
                                    passage.guests)
                 episodes[passage.episode_id] = info
             codes.append(info.code)
+            ordinals.append(passage.ordinal)
             batch.append((position, info.code, passage_to_json(passage)))
             if len(batch) >= _ROWS_PER_READ:
                 db.executemany("INSERT INTO passages VALUES (?, ?, ?)", batch)
@@ -98,7 +100,8 @@ def write_passages(path: str | Path, passages: Iterable[Passage]) -> int:
             "INSERT INTO episodes VALUES (?, ?, ?, ?, ?)",
             [(e.code, e.id, e.title, e.season, json.dumps(e.guests, ensure_ascii=False)) for e in episodes.values()],
         )
-        db.execute("INSERT INTO arrays VALUES ('episode_codes', ?)", (np.asarray(codes, dtype="<i4").tobytes(),))
+        for name, values in (("episode_codes", codes), ("ordinals", ordinals)):
+            db.execute("INSERT INTO arrays VALUES (?, ?)", (name, np.asarray(values, dtype="<i4").tobytes()))
     return len(codes)
 
 
@@ -106,10 +109,11 @@ class PassageStore(Sequence[Passage]):
     """Read-only passages by position, from `passages.sqlite`; safe to share between threads."""
 
     def __init__(self, path: Path, db: sqlite3.Connection, episodes: tuple[EpisodeInfo, ...],
-                 episode_codes: np.ndarray) -> None:
+                 episode_codes: np.ndarray, ordinals: np.ndarray) -> None:
         self.path = path
         self.episodes = episodes
         self.episode_codes = episode_codes  # int32: the episode (its code) of each passage
+        self.ordinals = ordinals  # int32: each passage's place in its episode
         self._db = db
         self._lock = threading.Lock()  # one connection, used by the app's worker threads in turn
         self._cache: OrderedDict[int, Passage] = OrderedDict()
@@ -126,15 +130,18 @@ class PassageStore(Sequence[Passage]):
             rows = db.execute("SELECT code, id, title, season, guests FROM episodes ORDER BY code").fetchall()
             episodes = tuple(EpisodeInfo(code, eid, title, season, tuple(json.loads(guests)))
                              for code, eid, title, season, guests in rows)
-            blob = db.execute("SELECT data FROM arrays WHERE name = 'episode_codes'").fetchone()
+            arrays = dict(db.execute("SELECT name, data FROM arrays").fetchall())
         except (sqlite3.Error, json.JSONDecodeError, TypeError, ValueError) as exc:
             raise IndexCorruptError(f"{path}: unreadable passage store ({exc})") from None
-        if blob is None:
-            raise IndexCorruptError(f"{path}: passage store lacks its episode_codes array")
-        codes = np.frombuffer(blob[0], dtype="<i4")
+        for name in ("episode_codes", "ordinals"):
+            if name not in arrays:
+                raise IndexCorruptError(f"{path}: passage store lacks its {name} array")
+        codes, ordinals = (np.frombuffer(arrays[name], dtype="<i4") for name in ("episode_codes", "ordinals"))
+        if len(codes) != len(ordinals):
+            raise IndexCorruptError(f"{path}: {len(codes)} episode codes but {len(ordinals)} ordinals")
         if len(codes) and (codes.min() < 0 or codes.max() >= len(episodes)):
             raise IndexCorruptError(f"{path}: a passage names an episode the store does not list")
-        return cls(path, db, episodes, codes)
+        return cls(path, db, episodes, codes, ordinals)
 
     def __len__(self) -> int:
         return len(self.episode_codes)

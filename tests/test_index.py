@@ -14,7 +14,7 @@ import pytest
 
 from rag.embedding import HashingEmbedder
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from rag.index import FaissStore, load_index, read_manifest
+from rag.index import FaissStore, LexicalIndex, load_index, read_manifest
 from rag.ingest import ingest
 from rag.store import write_passages
 from tests.conftest import commit_git_repo, git_config_env
@@ -287,3 +287,25 @@ def test_second_ingest_into_a_locked_index_fails_at_once_and_the_first_completes
     index = load_index(index_dir)
     assert index.manifest["episodes"] == 4 and len(index.passages) == index.manifest["count"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".idx")) == [".idx.lock"]
+
+
+def test_lexical_scores_equal_bm25s_own_scoring(built_index: Path) -> None:
+    lexical = load_index(built_index).lexical
+    for query in ("data team hiring", "bloom filters bloom", "technical writing documentation for data scientists",
+                  "zebra"):
+        tokens = [t for t in lexical.tokenize([query])[0] if t in lexical._bm25.vocab_dict]
+        expected = lexical._bm25.get_scores(tokens) if tokens else np.zeros(len(lexical))
+        np.testing.assert_allclose(lexical.scores(query), expected, rtol=1e-6)
+
+
+def test_tokenize_gives_the_terms_bm25s_gives(corpus_dir: Path) -> None:
+    import bm25s
+    import Stemmer
+
+    from rag.corpus import load_corpus
+
+    texts = [line.text for episode in load_corpus([corpus_dir]).episodes for line in episode.lines]
+    texts += ["", "a I to", "Café naïve ÜBER co-operate 3.5 x_y", "Which guest uses Bloom filters?"]
+    expected = bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False,
+                              show_progress=False)
+    assert LexicalIndex.tokenize(texts) == expected

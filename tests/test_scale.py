@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.evaluation import hits_gold, load_questions
 from rag.index import load_index
 from tests.test_evaluation import ROOT, slice_questions
 
@@ -16,12 +17,15 @@ sys.path.insert(0, str(ROOT / "eval"))
 import scale  # noqa: E402
 
 
-def test_distractors_recombine_two_episodes_and_never_repeat_a_passage(built_index: Path) -> None:
+def test_distractors_recombine_two_episodes_and_never_repeat_a_passage(tmp_path: Path, built_index: Path) -> None:
     index = load_index(built_index)
     passages = list(index.passages)
-    plan = scale.plan_distractors(passages, 3 * len(passages))
+    questions = load_questions([slice_questions(tmp_path / "q.jsonl")])
+    plan = scale.plan_distractors(passages, 3 * len(passages), questions=questions)
     episode_of = np.array([p.episode_id for p in passages])
     assert not (episode_of[plan.head] == episode_of[plan.tail]).any()
+    gold = {i for i, p in enumerate(passages) if any(hits_gold(q, p.episode_id, p.start_s, p.end_s) for q in questions)}
+    assert gold and not gold & (set(plan.head.tolist()) | set(plan.tail.tolist()))
     real_texts = {p.text for p in passages}
     made = list(scale.distractor_passages(plan, passages))
     assert len(made) == 3 * len(passages) and not any(d.text in real_texts for d in made if "\n" in d.text)
