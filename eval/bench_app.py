@@ -47,7 +47,7 @@ def one_session(url: str, question: str) -> tuple[float, bool, str]:
     client = Client(url, verbose=False)
     started = time.perf_counter()
     try:
-        chat, *_ = client.predict(question, api_name="/ask")
+        chat, *_ = client.predict(question, [], "", "", "", api_name="/ask")  # question, chat, episode, guest, season
     except Exception as exc:  # noqa: BLE001 - a failed session is a result, not a crash
         return time.perf_counter() - started, False, f"{type(exc).__name__}: {exc}"
     elapsed = time.perf_counter() - started

@@ -63,7 +63,6 @@ class Prompts:
     source: str
     not_covered: str
     rewrite: str
-    extractive_hint: str
     judge: str
 
 
@@ -316,11 +315,11 @@ class Answerer:
     def _extractive(
         self, query: str, question: str, hits: Sequence[Hit], confidence: float, coverage: float, warnings: list[str]
     ) -> Answer:
-        """Quotes for `query` from the hits, and the hint on enabling an LLM; a refusal
-        when there is nothing worth quoting."""
+        """Quotes for `query` from the hits; a refusal when there is nothing worth quoting.
+        The text is the quotes alone: how to enable an LLM is the operator's business
+        (`rag.llm.LLM_SETUP_HINT`, printed by `rag ask` and at the app's start-up)."""
         quotes = self.quoter.quote(query, hits)
         if quotes is None:
             return self.refusal(question, hits, confidence, coverage, warnings)
-        text = f"{quotes.text}\n\n{self.prompts.extractive_hint}"
-        return Answer(text, quotes.citations, False, "extractive", tuple(warnings), question, tuple(hits),
+        return Answer(quotes.text, quotes.citations, False, "extractive", tuple(warnings), question, tuple(hits),
                       confidence, coverage)

@@ -47,8 +47,9 @@ class Catalog:
             return f"No episode {_shown(episode)} in this index: searching all episodes."
         return f"### Chatting about: {escape_markdown(self.episodes[episode])}"
 
-    def filters(self, episode: Any, guest: Any, season: Any) -> tuple[Filters, list[str]]:
-        """The filters chosen, each accepted only from this catalog, and a note per value ignored.
+    def filters(self, episode: Any, guest: Any, season: Any, *, markdown: bool = True) -> tuple[Filters, list[str]]:
+        """The filters chosen, each accepted only from this catalog, and a note per value ignored
+        (Markdown for the chat; plain text with `markdown=False`, for the MCP tools).
 
         >>> Catalog({"e1": "Ep"}, ("Ann Lee",), (2,)).filters("e1", "Bob", "2")
         (Filters(episode='e1', guest=None, season=2), ['No guest “Bob” in this index: searched all guests.'])
@@ -61,7 +62,7 @@ class Catalog:
             text = value if isinstance(value, str) else str(value)
             if text in allowed:
                 return text
-            notes.append(f"No {what} {_shown(text)} in this index: searched all {what}s.")
+            notes.append(f"No {what} {_shown(text, markdown=markdown)} in this index: searched all {what}s.")
             return None
 
         episode_id = known(episode, self.episodes, "episode")
@@ -80,6 +81,7 @@ class Catalog:
         return [("All seasons", "")] + [(f"Season {s}", str(s)) for s in self.seasons]
 
 
-def _shown(value: str, width: int = 80) -> str:
-    """A value a visitor typed, quoted back to them: shortened and escaped."""
-    return f"“{escape_markdown(value if len(value) <= width else value[:width] + '…')}”"
+def _shown(value: str, width: int = 80, *, markdown: bool = True) -> str:
+    """A value a visitor typed, quoted back to them: shortened (and escaped for Markdown)."""
+    shortened = value if len(value) <= width else value[:width] + "…"
+    return f"“{escape_markdown(shortened) if markdown else shortened}”"

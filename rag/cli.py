@@ -18,6 +18,7 @@ from rag.chunking import format_timestamp
 from rag.config import Config, load_config
 from rag.errors import RagError
 from rag.limits import Limits, check_question
+from rag.llm import LLM_SETUP_HINT
 from rag.pipeline import ingest_embedder, open_answerer, open_searcher
 from rag.retrieve import Filters, Hit, Searcher
 
@@ -217,6 +218,8 @@ def _print_answer_end(final: Answer, streamed: bool) -> None:
             click.echo(f"[{citation.n}] {citation.label()}{mark}\n    {citation.url}")
     for warning in final.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if final.mode == "extractive" and not final.refused:
+        click.echo(f"note: {LLM_SETUP_HINT}", err=True)  # the answer itself carries no setup text
 
 
 def answer_to_json(answer: Answer) -> dict:

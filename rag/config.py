@@ -45,6 +45,9 @@ class Config:
     max_question_chars: int = MAX_QUESTION_CHARS  # longer questions are refused (CLI and app)
     max_history_turns: int = MAX_HISTORY_TURNS  # earlier questions a follow-up may lean on
     max_session_records: int = MAX_SESSION_RECORDS  # answers a web session keeps for its votes
+    # The key share links are signed with (RAG_SHARE_SECRET, environment only); None: a key
+    # generated beside the index (rag/share.py). Never shown: repr=False.
+    share_secret: str | None = field(default=None, repr=False)
 
     def with_overrides(self, **changes: Any) -> "Config":
         """Flags win over file and environment; `None` means "not given"."""
@@ -90,6 +93,7 @@ class Config:
 
 # Keys come from the environment only: a config file may be shared or committed.
 _SECRETS = ("api_key", "hf_token")
+_SECRET_FIELDS = ("share_secret",)
 
 _ENV = {
     "RAG_INDEX": "index_dir",
@@ -138,7 +142,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             raise RagError(f"{path}: cannot read config ({exc})") from None
         if not isinstance(loaded, dict):
             raise RagError(f"{path}: config must be a YAML mapping")
-        known = {f.name for f in dataclasses.fields(Config) if f.name != "llm"}
+        known = {f.name for f in dataclasses.fields(Config) if f.name != "llm" and f.name not in _SECRET_FIELDS}
         known |= {f"llm_{name}" for name in LLMSettings.__dataclass_fields__ if name not in _SECRETS}
         unknown = sorted(set(loaded) - known)
         if unknown:
@@ -148,6 +152,8 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     for name, field_name in _ENV.items():
         if env.get(name):
             values[field_name] = env[name]
+    if env.get("RAG_SHARE_SECRET"):
+        values["share_secret"] = env["RAG_SHARE_SECRET"]
     llm = settings_from_env(env)
     if llm_file:
         # Environment wins over the file, as for every other field.

@@ -4,6 +4,10 @@
 class RagError(Exception):
     """Base class: the CLI prints these as one clean line, never a traceback."""
 
+    def for_visitors(self) -> str:
+        """The message for the web page and assistants: no setting names (those are the operator's)."""
+        return str(self)
+
 
 class TranscriptParseError(RagError):
     """An episode file could not be read as a transcript."""
@@ -39,3 +43,10 @@ class LLMError(RagError):
 
 class QuestionTooLongError(RagError):
     """A question is longer than the configured limit (`max_question_chars`)."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        self.length, self.limit = length, limit
+        super().__init__(f"{self.for_visitors()} (RAG_MAX_QUESTION_CHARS)")
+
+    def for_visitors(self) -> str:
+        return f"the question is {self.length:,} characters long; the limit is {self.limit:,}"

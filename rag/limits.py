@@ -33,10 +33,7 @@ def check_question(question: str, limits: Limits) -> str:
     """The question without surrounding whitespace; `QuestionTooLongError` when over the limit."""
     question = question.strip()
     if len(question) > limits.max_question_chars:
-        raise QuestionTooLongError(
-            f"the question is {len(question):,} characters long; the limit is {limits.max_question_chars:,} "
-            "(RAG_MAX_QUESTION_CHARS)"
-        )
+        raise QuestionTooLongError(len(question), limits.max_question_chars)
     return question
 
 

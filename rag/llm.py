@@ -140,6 +140,15 @@ def is_huggingface_url(url: str) -> bool:
     )
 
 
+# For the operator, never the visitor: printed by `rag ask` and at the app's start-up when
+# no LLM is configured (the page only says "Answers quote the transcripts").
+LLM_SETUP_HINT = (
+    "No LLM configured: answers quote the transcripts. To have an LLM write them, set "
+    "OPENAI_BASE_URL and RAG_LLM_MODEL (e.g. Ollama), or OPENAI_API_KEY, or HF_TOKEN "
+    "(Hugging Face router), and restart."
+)
+
+
 def settings_from_env(env: Mapping[str, str]) -> LLMSettings:
     """OPENAI_BASE_URL / OPENAI_API_KEY / RAG_LLM_MODEL; or HF_TOKEN alone -> the HF router.
 

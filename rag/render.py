@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import re
 import textwrap
+from datetime import date
 from typing import Any
 
 from rag.answer import Answer
@@ -182,6 +183,22 @@ def answer_cue(answer: Answer) -> Citation | Passage | None:
     if answer.citations:
         return answer.citations[0]
     return answer.sources[0].passage if answer.sources else None
+
+
+def share_line(query: str) -> str:
+    """The link under a finished answer that reopens it: `query` is `rag.share.share_query`'s
+    "?share=..." (relative, so it is this app's URL wherever it is served; tokens are base64url)."""
+    return f"\n\n[Share this answer]({markdown_url(query)})"
+
+
+def shared_header(asked: date, shortened: bool = False) -> str:
+    """Above an answer opened from a share link: when it was asked, and that it is not re-run.
+
+    >>> shared_header(date(2026, 12, 4))
+    '*Shared answer, asked on 4 December 2026, shown as it was given.*\\n\\n'
+    """
+    cut = " Its text was shortened to fit the link." if shortened else ""
+    return f"*Shared answer, asked on {asked.day} {asked:%B %Y}, shown as it was given.{cut}*\n\n"
 
 
 def citations_json(answer: Answer) -> list[dict[str, Any]]:

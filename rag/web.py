@@ -10,7 +10,9 @@ citation, "Episode title — Speaker @ mm:ss", to YouTube at that second (new ta
 and cues the embedded privacy-enhanced player beside the chat; an audio-only
 episode plays in an HTML5 <audio> player from that second instead. `ChatApp` holds the
 handlers Gradio calls and lays out the page; what they show is rendered, escaped,
-by `rag.render`.
+by `rag.render`. Each finished answer ends with a "Share" link (`rag.share`: the answer
+frozen into a signed token) that reopens it on this page; the two MCP tools of
+`rag.mcp_tools` are registered as API endpoints, which Gradio's MCP server serves.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from rag.config import Config
 from rag.errors import IndexMissingError, RagError
 from rag.feedback import FeedbackLog, answer_details, new_answer_id
 from rag.live import IndexBuild, LiveIndex
+from rag.mcp_tools import PodcastTools
 from rag.moment import VIDEO_ID
 from rag.render import (
     NO_SOURCES_YET,
@@ -36,12 +39,18 @@ from rag.render import (
     render_answer,
     render_sources,
     render_streaming,
+    share_line,
+    shared_header,
 )
 from rag.retrieve import Filters
+from rag.share import SharedAnswer, ShareLinkError, ShareSigner, load_signer, share_query
 
 log = logging.getLogger(__name__)
 
 TITLE = "Ask the DataTalks.Club podcast"
+# The empty chat's one line on what the bot does (the examples follow it).
+PLACEHOLDER = "Ask anything discussed on the podcast: answers cite the episode, the speaker and the second."
+SHARED_SOURCES = "*A shared answer: its moments are linked in the chat. Ask a new question to search again.*"
 DEFAULT_CONCURRENCY = 4  # answers generated at once; the rest wait in Gradio's queue
 DEFAULT_QUEUE_SIZE = 100
 EXAMPLES = (
@@ -124,26 +133,36 @@ CSS = """
 #rag-player iframe, #rag-player video { width: 100%; aspect-ratio: 16 / 9; border: 0; border-radius: 8px; }
 #rag-player audio { width: 100%; }
 #rag-mode { font-size: 0.9em; opacity: 0.85; }
+#rag-mode p { display: inline-block; margin: 0; padding: 2px 10px; border-radius: 999px;
+              border: 1px solid var(--border-color-primary); }
+/* A phone (390 px): the chat, then the player and sources, each the full width. */
+@media (max-width: 640px) {
+  #rag-layout { flex-direction: column; }
+  #rag-layout > div { min-width: 100% !important; }
+  #rag-chat { height: 60vh !important; }
+}
 """
 
 Reply = tuple[Any, ...]  # what `ask` yields: chat, textbox, sources, player, records
 
 
-def launch_kwargs() -> dict[str, Any]:
-    """What `launch()` needs besides host and port (Gradio 6 takes css/head there)."""
-    return {"css": CSS}
+def launch_kwargs(*, mcp_server: bool = False) -> dict[str, Any]:
+    """What `launch()` needs besides host and port (Gradio 6 takes css/head there); with
+    `mcp_server`, Gradio also serves the API endpoints (`rag.mcp_tools`) as MCP tools at
+    /gradio_api/mcp/."""
+    return {"css": CSS, "mcp_server": mcp_server}
 
 
-def mode_line(config: Config) -> str:
-    """Which answer mode the page runs in, and how to enable an LLM when there is none."""
+def mode_badge(config: Config) -> str:
+    """The visitor's one line on how answers are made. Setup steps are the operator's:
+    `rag.llm.LLM_SETUP_HINT`, printed in the terminal.
+
+    >>> mode_badge(Config())
+    'Answers quote the transcripts'
+    """
     if config.llm.configured:
-        shown = config.llm.describe().replace("`", "'")  # a code span: shown literally, never a link
-        return f"**Answer mode:** LLM — `{shown}`"
-    return (
-        "**Answer mode:** offline extractive — answers quote the transcripts. To enable an LLM, set "
-        "`OPENAI_BASE_URL` and `RAG_LLM_MODEL` (e.g. Ollama), or `OPENAI_API_KEY`, or `HF_TOKEN` "
-        "(Hugging Face router), and restart."
-    )
+        return f"Answers written by {escape_markdown(config.llm.model or '')}"
+    return "Answers quote the transcripts"
 
 
 def build_app(
@@ -152,12 +171,15 @@ def build_app(
     feedback_path: str | Path = "feedback.jsonl",
     concurrency: int = DEFAULT_CONCURRENCY,
     build_from: str | None = None,
+    share: ShareSigner | None = None,
 ) -> gr.Blocks:
     """The chat page over `config.index_dir`.
 
     When the index is missing and `build_from` names a corpus, the page comes up at
     once and shows the build's progress until the index is ready; without a corpus,
-    or when the index is unusable, a page explains how to build it (never a traceback).
+    or when the index is unusable, the page says it is not ready and the terminal how to
+    build it (never a traceback). `share` signs the answers' share links (default:
+    `rag.share.load_signer(config)`).
     """
     from rag.pipeline import open_answerer
 
@@ -169,8 +191,8 @@ def build_app(
         index = LiveIndex(build=IndexBuild(config, build_from).start())
     except RagError as exc:
         return _problem_app(str(exc), config)
-    feedback = FeedbackLog(feedback_path, secrets=config.llm.secrets)
-    return ChatApp(config, index, feedback, concurrency=concurrency).layout()
+    feedback = FeedbackLog(feedback_path, secrets=(*config.llm.secrets, config.share_secret))
+    return ChatApp(config, index, feedback, share or load_signer(config), concurrency=concurrency).layout()
 
 
 class ChatApp:
@@ -181,11 +203,13 @@ class ChatApp:
     chat, for follow-up history and votes.
     """
 
-    def __init__(self, config: Config, index: LiveIndex, feedback: FeedbackLog, *,
+    def __init__(self, config: Config, index: LiveIndex, feedback: FeedbackLog, share: ShareSigner, *,
                  concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self.config = config
         self.index = index
         self.feedback = feedback
+        self.share = share
+        self.tools = PodcastTools(index, config.limits)
         self.concurrency = concurrency
         self.limits = config.limits
 
@@ -210,7 +234,7 @@ class ChatApp:
         yield _reply(chat, records)
         for event in self._stream(answerer, question, [r["question"] for r in records], filters, note):
             if isinstance(event, Answer):
-                chat[-1] = _message("assistant", note + render_answer(event))
+                chat[-1] = _message("assistant", note + render_answer(event) + self._share_line(question, event, filters))
                 records = self._remember(records, question, event, filters, message=len(chat) - 1)
                 yield _reply(chat, records, event)
             else:
@@ -231,12 +255,28 @@ class ChatApp:
         self.feedback.vote(record["id"], choice, details)
 
     def on_load(self, request: gr.Request) -> tuple:
-        """A page opened with `?episode=ID` starts scoped to that episode."""
+        """A page opened with `?episode=ID` starts scoped to that episode; one opened with
+        `?share=TOKEN` shows that frozen answer (no search, no LLM call), or why it cannot."""
         catalog = self.index.catalog
-        episode = request.query_params.get("episode") if request else None
-        if episode and episode in catalog.episodes:
-            return gr.update(value=episode), catalog.scope_line(episode)
-        return gr.update(), catalog.scope_line(episode)
+        params = request.query_params if request else {}
+        episode = params.get("episode")
+        scoped = (gr.update(value=episode) if episode and episode in catalog.episodes else gr.update(),
+                  catalog.scope_line(episode))
+        token = params.get("share")
+        if not token:
+            return *scoped, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            shared = self.share.open(token)
+        except ShareLinkError as exc:
+            return *scoped, [_message("assistant", f"⚠️ {escape_markdown(str(exc))}")], [], gr.skip(), gr.skip()
+        answer = shared.to_answer()
+        chat = [
+            _message("user", escape_markdown(self._echo(shared.question))),
+            _message("assistant", shared_header(shared.asked, shared.shortened) + render_answer(answer)
+                     + share_line(share_query(token, shared.episode))),
+        ]
+        records = self._remember([], shared.question, answer, Filters(episode=shared.episode), message=1)
+        return *scoped, chat, records, SHARED_SOURCES, player_html(answer_cue(answer))
 
     def scope_line(self, episode: str | None) -> str:
         return self.index.catalog.scope_line(episode)
@@ -271,10 +311,15 @@ class ChatApp:
                 else:
                     yield event
         except RagError as exc:
-            yield f"{note}⚠️ {escape_markdown(str(exc))}"
+            yield f"{note}⚠️ {escape_markdown(exc.for_visitors())}"
         except Exception:  # noqa: BLE001 - a bug must not leak a traceback to the page
             log.exception("answering %r failed", question)
             yield "⚠️ Something went wrong while answering; please try again."
+
+    def _share_line(self, question: str, answer: Answer, filters: Filters) -> str:
+        """The "Share" link under a finished answer (none when it cannot fit in a link)."""
+        token = self.share.sign(SharedAnswer.freeze(question, answer, episode=filters.episode))
+        return share_line(share_query(token, filters.episode)) if token else ""
 
     def _echo(self, question: str) -> str:
         """The question as the chat shows it: cut to the question limit."""
@@ -298,11 +343,11 @@ class ChatApp:
         with gr.Blocks(title=TITLE, fill_height=True) as demo:
             gr.Markdown(f"## {TITLE}")
             scope = gr.Markdown("", elem_id="rag-scope")
-            gr.Markdown(mode_line(self.config), elem_id="rag-mode")
+            gr.Markdown(mode_badge(self.config), elem_id="rag-mode")
             status = gr.Markdown(self.index.notice(), elem_id="rag-status")
             timer = gr.Timer(2.0, active=self.index.state == "building")
             records = gr.State([])
-            with gr.Row():
+            with gr.Row(elem_id="rag-layout"):
                 with gr.Column(scale=3):
                     chatbot, textbox, new_chat = self._chat_box()
                     episode, guest, season = self._filters()
@@ -315,8 +360,10 @@ class ChatApp:
             inputs = [textbox, chatbot, records, episode, guest, season]
             answering = {"concurrency_limit": self.concurrency, "concurrency_id": "answer"}
             quick = {"queue": False, "api_name": False}
-            textbox.submit(self.ask, inputs, outputs, api_name="ask", **answering)
-            chatbot.example_select(self.pick_example, None, textbox, queue=False).then(
+            # The chat's endpoint stays callable (gradio_client, eval/bench_app.py) but undocumented,
+            # so the MCP server offers only the tools written for assistants.
+            textbox.submit(self.ask, inputs, outputs, api_name="ask", api_visibility="undocumented", **answering)
+            chatbot.example_select(self.pick_example, None, textbox, queue=False, api_visibility="private").then(
                 self.ask, inputs, outputs, api_name=False, **answering
             )
             chatbot.like(self.vote, [records], None, **quick)
@@ -324,7 +371,9 @@ class ChatApp:
             chatbot.clear(self.clear, None, [chatbot, records, sources, player], **quick)
             episode.change(self.scope_line, episode, scope, **quick)
             timer.tick(self.poll, None, [status, episode, guest, season, timer], **quick)
-            demo.load(self.on_load, None, [episode, scope], **quick)
+            demo.load(self.on_load, None, [episode, scope, chatbot, records, sources, player], **quick)
+            gr.api(self.tools.ask_podcast, api_name="ask_podcast", **answering)
+            gr.api(self.tools.find_moments, api_name="find_moments")
         demo.queue(default_concurrency_limit=self.concurrency, max_size=DEFAULT_QUEUE_SIZE)
         return demo
 
@@ -333,7 +382,7 @@ class ChatApp:
             elem_id="rag-chat",
             height=520,
             sanitize_html=True,
-            placeholder="Ask anything discussed on the podcast. Answers cite the episode, speaker and second.",
+            placeholder=PLACEHOLDER,
             examples=[{"text": q} for q in EXAMPLES],
             feedback_options=("Like", "Dislike"),
             buttons=["copy"],
@@ -381,18 +430,27 @@ def _reply(chat: list, records: list, answer: Answer | None = None) -> Reply:
     return chat, "", render_sources(answer), player_html(answer_cue(answer)), records
 
 
+def problem_instructions(problem: str, config: Config) -> str:
+    """What the operator reads in the terminal when the index is missing or broken."""
+    return (
+        f"The search index is not ready: {problem}\n"
+        f"Build it from the transcripts, then restart the app:\n"
+        f"    rag ingest ../shared/corpus --index {config.index_dir}\n"
+        "or run `make demo`, or start the app with --corpus PATH_OR_GIT_URL to build it at start-up; "
+        "RAG_INDEX (or --index) chooses another index directory."
+    )
+
+
 def _problem_app(problem: str, config: Config) -> gr.Blocks:
-    """A page that says what is wrong and how to fix it, for a missing or broken index."""
-    shown = problem.replace("`", "'")  # inside a code block: shown literally
+    """For a missing or broken index: the visitor reads that the app is not ready; the
+    operator reads what is wrong and how to fix it in the terminal (setup steps and
+    setting names are never shown on the page)."""
+    log.error("%s", problem_instructions(problem, config))
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"## {TITLE}")
         gr.Markdown(
-            "### The search index is not ready\n\n"
-            f"```\n{shown}\n```\n\n"
-            "Build it from the transcripts, then restart the app:\n\n"
-            f"```\nrag ingest ../shared/corpus --index {config.index_dir}\n```\n\n"
-            "or run `make demo`, or start the app with `--corpus PATH_OR_GIT_URL` to build it at start-up. "
-            "`RAG_INDEX` (or `--index`) chooses another index directory.",
+            "### Not ready yet\n\nThe podcast's search index is not available right now, so questions cannot "
+            "be answered. Please come back later.",
             elem_id="rag-problem",
         )
     return demo

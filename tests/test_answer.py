@@ -178,15 +178,15 @@ def test_stalled_llm_falls_back_after_the_timeout(searcher: Searcher) -> None:
     assert final.mode == "extractive" and any("timed out" in w for w in final.warnings)
 
 
-def test_offline_answer_is_the_quotes_then_the_hint_on_enabling_an_llm(searcher: Searcher) -> None:
+def test_offline_answer_is_the_quotes_alone_with_no_setup_hint(searcher: Searcher) -> None:
     # Which moments are quoted: tests/test_extractive.py.
     final = answerer(searcher).answer(BLOOM)
     assert final.mode == "extractive" and not final.refused
     hits = searcher.search(BLOOM, k=5)
     quotes = ExtractiveAnswerer(searcher.embedder).quote(BLOOM, hits)
     assert quotes is not None and final.sources == tuple(hits) and final.citations == quotes.citations
-    assert final.text == f"{quotes.text}\n\n{load_prompts().extractive_hint}"
-    assert "RAG_LLM_MODEL" in final.text  # the one-line hint on enabling an LLM
+    assert final.text == quotes.text
+    assert "RAG_LLM_MODEL" not in final.text and "OPENAI" not in final.text  # the operator's hint is not the visitor's
 
 
 def test_thresholds_are_given_at_construction_only(searcher: Searcher) -> None:

@@ -51,6 +51,11 @@ def running_app(env: dict[str, str], feedback: Path) -> Iterator[str]:
         demo.close()
 
 
+def chat_args(question: str, chat: list | None = None, episode: str = "", guest: str = "", season: str = "") -> tuple:
+    """The chat endpoint's inputs (it is undocumented, so gradio_client knows no defaults)."""
+    return question, chat or [], episode, guest, season
+
+
 def text_of(message: dict) -> str:
     content = message["content"]
     return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
@@ -70,7 +75,7 @@ def page_config(url: str) -> str:
 
 def test_offline_answer_cites_moments_with_deep_links(built_index: Path, tmp_path: Path) -> None:
     with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
-        chat, box, sources, player = Client(url, verbose=False).predict("What are bloom filters used for?", api_name="/ask")
+        chat, box, sources, player = Client(url, verbose=False).predict(*chat_args("What are bloom filters used for?"), api_name="/ask")
     answer = text_of(chat[-1])
     assert text_of(chat[0]) == "What are bloom filters used for?"
     assert box == ""
@@ -93,10 +98,11 @@ def test_llm_answer_streams_and_links_its_markers(built_index: Path, tmp_path: P
         env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model", OPENAI_API_KEY="sk-test-secret")
         with running_app(env, tmp_path / "fb.jsonl") as url:
             config = page_config(url)
-            job = Client(url, verbose=False).submit("What are bloom filters used for?", api_name="/ask")
+            job = Client(url, verbose=False).submit(*chat_args("What are bloom filters used for?"), api_name="/ask")
             final = job.result(timeout=60)
             partials = [text_of(out[0][-1]) for out in job.outputs() if out[0] and len(out[0]) == 2]
-    assert "fake-model" in config and "sk-test-secret" not in config
+    badge = json.dumps(f"Answers written by {escape_markdown('fake-model')}")[1:-1]  # as the page config holds it
+    assert badge in config and llm.base_url not in config and "sk-test-secret" not in config
     streamed = [p for p in partials if p.endswith("▌") and len(p) > 1]
     assert len(streamed) >= 5, partials  # one update per 2-word delta, before the final message
     assert all(len(a) <= len(b) for a, b in zip(streamed, streamed[1:]))
@@ -115,8 +121,8 @@ def test_followup_sends_earlier_questions_as_history(built_index: Path, tmp_path
         env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model")
         with running_app(env, tmp_path / "fb.jsonl") as url:
             client = Client(url, verbose=False)
-            chat, *_ = client.predict("What are bloom filters used for?", api_name="/ask")
-            chat, *_ = client.predict("And where are they used?", chat, api_name="/ask")
+            chat, *_ = client.predict(*chat_args("What are bloom filters used for?"), api_name="/ask")
+            chat, *_ = client.predict(*chat_args("And where are they used?", chat), api_name="/ask")
         requests = llm.chat_requests()
     assert len(requests) == 3
     rewrite_prompt = json.dumps(requests[1].body["messages"])
@@ -235,12 +241,14 @@ def test_a_non_http_media_url_is_never_a_link_or_a_player() -> None:
     assert "javascript" not in render_answer(answer) + render_sources(answer) + player_html(answer.citations[0])
 
 
-def test_missing_index_page_says_how_to_build_it(tmp_path: Path) -> None:
+def test_missing_index_page_says_not_ready_and_the_log_says_how_to_build_it(tmp_path: Path, caplog) -> None:
     missing = tmp_path / "none"
     with running_app(env_for(missing), tmp_path / "fb.jsonl") as url:
         config = page_config(url)
-    assert f"no index at {missing}" in config
-    assert f"rag ingest ../shared/corpus --index {missing}" in config
+    assert "The podcast's search index is not available right now" in config
+    assert "rag ingest" not in config and "RAG_INDEX" not in config and str(missing) not in config
+    assert f"no index at {missing}" in caplog.text
+    assert f"rag ingest ../shared/corpus --index {missing}" in caplog.text
     assert "Traceback" not in config
 
 
@@ -264,7 +272,11 @@ def test_app_script_serves_the_build_instructions_without_traceback(tmp_path: Pa
     finally:
         process.terminate()
         output = process.communicate(timeout=20)[0]
-    assert f"no index at {tmp_path / 'none'}" in config
+    assert "not available right now" in config
+    assert f"no index at {tmp_path / 'none'}" in output  # the operator reads it in the terminal
+    assert f"rag ingest ../shared/corpus --index {tmp_path / 'none'}" in output
+    assert "No LLM configured: answers quote the transcripts." in output
+    assert f"Share links are signed with the key in {tmp_path / 'share-secret'}" in output
     assert "Traceback" not in output
 
 
@@ -278,7 +290,7 @@ def test_missing_index_is_built_at_start_up_then_answers(tmp_path: Path, corpus_
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         deadline = time.monotonic() + 60
         while True:
-            chat, _, sources, _ = client.predict("What are bloom filters used for?", api_name="/ask")
+            chat, _, sources, _ = client.predict(*chat_args("What are bloom filters used for?"), api_name="/ask")
             reply = text_of(chat[-1])
             if not reply.startswith("⏳"):
                 break
@@ -314,9 +326,9 @@ def test_too_long_question_gets_the_limit_in_the_chat_and_no_llm_request(built_i
     with FakeLLMServer(default=Reply("Bloom filters check membership [1].")) as llm:
         env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model")
         with running_app(env, tmp_path / "fb.jsonl") as url:
-            chat, box, _, _ = Client(url, verbose=False).predict("a" * 2_001, api_name="/ask")
+            chat, box, _, _ = Client(url, verbose=False).predict(*chat_args("a" * 2_001), api_name="/ask")
         assert llm.chat_requests() == []
-    assert text_of(chat[1]) == "⚠️ the question is 2,001 characters long; the limit is 2,000 \\(RAG\\_MAX\\_QUESTION\\_CHARS\\)"
+    assert text_of(chat[1]) == "⚠️ the question is 2,001 characters long; the limit is 2,000"  # no setting name
     assert text_of(chat[0]) == "a" * 2_000 + " …"  # echoed cut to the limit
     assert box == ""
 
@@ -340,9 +352,9 @@ def test_session_keeps_only_the_last_records(built_index: Path, tmp_path: Path) 
         env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model", RAG_MAX_SESSION_RECORDS="1")
         with running_app(env, tmp_path / "fb.jsonl") as url:
             client = Client(url, verbose=False)
-            chat, *_ = client.predict("What are bloom filters used for?", api_name="/ask")
-            chat, *_ = client.predict("How should a data scientist write technical documentation?", chat, api_name="/ask")
-            chat, *_ = client.predict("And where are they used?", chat, api_name="/ask")
+            chat, *_ = client.predict(*chat_args("What are bloom filters used for?"), api_name="/ask")
+            chat, *_ = client.predict(*chat_args("How should a data scientist write technical documentation?", chat), api_name="/ask")
+            chat, *_ = client.predict(*chat_args("And where are they used?", chat), api_name="/ask")
         prompts = [json.dumps(r.body["messages"]) for r in llm.chat_requests()]
     rewrite = next(p for p in prompts if "And where are they used?" in p and "technical documentation" in p)
     assert "What are bloom filters used for?" not in rewrite  # the first turn is no longer kept
@@ -355,3 +367,36 @@ def test_the_build_page_never_shows_credentials_of_a_corpus_url(tmp_path: Path) 
     shown = build.message()
     assert "ghp_secret" not in shown and "reader" not in shown
     assert "github\\.com/o/corpus\\.git" in shown  # escaped for Markdown
+
+
+def test_a_share_link_opens_with_no_index_at_all(built_index: Path, tmp_path: Path) -> None:
+    """Opening a shared answer reads only the link: it shows even while the index is
+    still being built (here: a build that failed), so it cannot have searched anything."""
+    import gradio as gr
+    from starlette.requests import Request
+
+    from rag.feedback import FeedbackLog
+    from rag.live import IndexBuild, LiveIndex
+    from rag.share import SharedAnswer, ShareSigner, share_query
+    from rag.web import ChatApp
+
+    from rag.pipeline import open_answerer
+
+    config = load_config(env=env_for(built_index))
+    answer = open_answerer(config).answer("What are bloom filters used for?")
+    signer = ShareSigner(b"k" * 32)
+    token = signer.sign(SharedAnswer.freeze("What are bloom filters used for?", answer))
+    assert token is not None
+    failed = IndexBuild(load_config(env=env_for(tmp_path / "none")), str(tmp_path / "nope")).start()
+    assert failed.wait(30)
+    no_index = LiveIndex(build=failed)
+    assert no_index.answerer is None and no_index.state == "failed"
+    chat_app = ChatApp(config, no_index, FeedbackLog(tmp_path / "fb.jsonl"), signer)
+    query = share_query(token)[1:]
+    request = gr.Request(request=Request({"type": "http", "method": "GET", "path": "/", "headers": [],
+                                          "query_string": query.encode()}))
+    _, _, chat, records, sources, player = chat_app.on_load(request)
+    assert text_of(chat[0]) == "What are bloom filters used for?"
+    assert text_of(chat[1]).endswith(render_answer(answer) + f"\n\n[Share this answer]({share_query(token)})")
+    assert records[0]["question"] == "What are bloom filters used for?" and records[0]["message"] == 1
+    assert "youtube-nocookie.com/embed/" in player

@@ -70,7 +70,7 @@ def test_question_streams_an_answer_with_deep_links(built_index: Path, tmp_path:
         env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model")
         with running_app(env, tmp_path / "fb.jsonl") as url:
             page.goto(url)
-            assert f"LLM — fake-model at {llm.base_url}" in page.inner_text("#rag-mode")
+            assert page.inner_text("#rag-mode").strip() == "Answers written by fake-model"
             ask(page, "What are bloom filters used for?")
             # Mid-stream: the first delta is shown, with the cursor, while the server stalls.
             page.wait_for_function(
@@ -323,3 +323,141 @@ def test_an_audio_only_citation_plays_in_the_page_from_the_cited_second(tmp_path
             page.wait_for_function("() => (document.querySelector('#rag-player iframe')?.src || '') === "
                                    "'https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ?start=42&autoplay=1'")
             assert page.locator("#rag-player audio").count() == 0
+
+
+# --------------------------------------------------------------------------- visitors
+
+# What an environment variable or setting name looks like: OPENAI_BASE_URL, RAG_INDEX, HF_TOKEN.
+SETTING_NAME = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
+SHARE = "#rag-chat a:text('Share this answer')"
+
+
+def test_the_page_never_shows_setting_names_or_setup_steps(built_index: Path, tmp_path: Path, page: Page, shots: Path) -> None:
+    with running_app(env_for(built_index, RAG_MAX_QUESTION_CHARS="60"), tmp_path / "fb.jsonl") as url:
+        page.goto(url)
+        page.wait_for_selector("#rag-chat .placeholder-content, #rag-chat [class*='placeholder']")
+        empty = page.inner_text("body")
+        assert "Ask anything discussed on the podcast: answers cite the episode, the speaker and the second." in empty
+        assert "What are bloom filters used for?" in empty  # the examples are offered
+        assert page.inner_text("#rag-mode").strip() == "Answers quote the transcripts"
+        ask(page, "What are bloom filters used for?")
+        page.wait_for_selector(f"#rag-chat {DEEP}", timeout=30000)
+        ask(page, "x" * 61)
+        page.wait_for_function("() => document.querySelector('#rag-chat').innerText.includes('the limit is 60')")
+        page.screenshot(path=shots / "visitor-copy.png")
+        text = page.inner_text("body")
+    assert not SETTING_NAME.findall(text), SETTING_NAME.findall(text)
+    assert "restart" not in text.lower() and "Offline mode" not in text and "rag ingest" not in text
+    with FakeLLMServer(default=Reply("Bloom filters check membership [1].")) as llm:
+        env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model")
+        with running_app(env, tmp_path / "fb.jsonl") as url:
+            page.goto(url)
+            page.wait_for_selector("#rag-mode")
+            assert page.inner_text("#rag-mode").strip() == "Answers written by fake-model"
+            ask(page, "What are bloom filters used for?")
+            page.wait_for_selector(f"#rag-chat {DEEP}", timeout=30000)
+            text = page.inner_text("body")
+    assert not SETTING_NAME.findall(text) and llm.base_url not in text
+
+
+def test_the_share_link_reopens_the_same_answer_frozen_in_a_fresh_context(
+    built_index: Path, tmp_path: Path, browser: Browser, page: Page, shots: Path
+) -> None:
+    from datetime import datetime, timezone
+
+    episode = "building-data-team"
+    question = "How do you hire data scientists for a data team?"
+    with FakeLLMServer(default=Reply("Hire for curiosity, then teach the stack [1].")) as llm:
+        env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model")
+        with running_app(env, tmp_path / "fb.jsonl") as url:
+            page.goto(f"{url}?episode={episode}")
+            page.wait_for_function("() => (document.querySelector('#rag-scope')?.innerText || '').includes('Chatting about')")
+            ask(page, question)
+            page.wait_for_selector(SHARE, timeout=30000)
+            answer = last_answer(page).inner_text()
+            link = page.eval_on_selector(SHARE, "a => a.href")  # absolute: this app's URL
+            requests = len(llm.chat_requests())
+            assert requests == 1 and link.startswith(f"{url}?episode={episode}&share=s1.")
+            fresh = browser.new_context(viewport={"width": 1400, "height": 1000})  # no cookies, no session
+            try:
+                shared = fresh.new_page()
+                shared.goto(link)
+                shared.wait_for_selector(f"#rag-chat {DEEP}", timeout=30000)
+                shared.screenshot(path=shots / "shared-answer.png")
+                messages = shared.locator("#rag-chat .message-row")
+                reopened = messages.last.inner_text()
+                assert messages.first.inner_text().strip() == question
+                assert "How to Build and Scale ML Teams" in shared.inner_text("#rag-scope")  # the scope is kept
+                hrefs = [a.get_attribute("href") for a in shared.locator(f"#rag-chat {DEEP}").all()]
+                original = [a.get_attribute("href") for a in page.locator(f"#rag-chat {DEEP}").all()]
+            finally:
+                fresh.close()
+            assert len(llm.chat_requests()) == requests  # opening it asked the LLM nothing
+    today = datetime.now(timezone.utc).date()
+    header = f"Shared answer, asked on {today.day} {today:%B %Y}, shown as it was given."
+    assert reopened.startswith(header)
+    assert reopened[len(header):].strip() == answer.strip()  # the same text, citations and share link
+    assert hrefs == original
+
+
+def test_a_tampered_share_link_is_refused_and_shows_no_answer(built_index: Path, tmp_path: Path, page: Page, shots: Path) -> None:
+    with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
+        page.goto(url)
+        ask(page, "What are bloom filters used for?")
+        page.wait_for_selector(SHARE, timeout=30000)
+        link = page.eval_on_selector(SHARE, "a => a.href")
+        head, payload, mac = link.split("share=", 1)[1].split(".")
+        middle = len(payload) // 2
+        tampered = f"{head}.{payload[:middle]}{'A' if payload[middle] != 'A' else 'B'}{payload[middle + 1:]}.{mac}"
+        page.goto(f"{url}?share={tampered}")
+        page.wait_for_function("() => (document.querySelector('#rag-chat')?.innerText || '').includes('cannot be opened')", timeout=30000)
+        page.screenshot(path=shots / "tampered-link.png")
+        chat = page.inner_text("#rag-chat")
+        assert "This share link cannot be opened: it was changed, or it was made by another copy of this app." in chat
+        assert page.locator(f"#rag-chat {DEEP}").count() == 0 and "Sources" not in chat and "Bloom" not in chat
+        page.goto(f"{url}?share=s1.nonsense")
+        page.wait_for_function("() => (document.querySelector('#rag-chat')?.innerText || '').includes('incomplete or damaged')")
+        assert page.locator(f"#rag-chat {DEEP}").count() == 0
+
+
+def test_a_validly_signed_link_with_markup_renders_it_as_text(built_index: Path, tmp_path: Path, page: Page) -> None:
+    from datetime import date
+
+    from rag.share import SharedAnswer, SharedMoment, ShareSigner
+
+    secret = "test-share-secret-" + "x" * 32
+    moment = SharedMoment(1, "e", "<img src=x onerror=window.__xss=1;alert(1)>", "Ann", 5, "javascript:alert(2)")
+    shared = SharedAnswer('<script>window.__xss=2</script>', '<img src=x onerror="window.__xss=3"> [1]', "llm", False,
+                          date(2026, 12, 4), None, (moment,))
+    token = ShareSigner(secret.encode()).sign(shared)
+    with running_app(env_for(built_index, RAG_SHARE_SECRET=secret), tmp_path / "fb.jsonl") as url:
+        page.goto(f"{url}?share={token}")
+        page.wait_for_function("() => (document.querySelector('#rag-chat')?.innerText || '').includes('Shared answer')")
+        page.wait_for_timeout(500)
+        assert page.evaluate("window.__xss") is None and page.dialogs == []  # type: ignore[attr-defined]
+        assert '<img src=x onerror="window.__xss=3">' in last_answer(page).inner_text()
+        assert page.locator("#rag-chat img[src='x'], #rag-chat script, #rag-chat a[href^='javascript']").count() == 0
+
+
+def test_the_layout_fits_a_390px_phone(built_index: Path, tmp_path: Path, browser: Browser, shots: Path) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    try:
+        with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
+            page.goto(url)
+            ask(page, "What are bloom filters used for?")
+            page.wait_for_selector(f"#rag-chat {DEEP}", timeout=30000)
+            page.wait_for_selector(SHARE)
+            page.screenshot(path=shots / "phone.png", full_page=True)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            boxes = {sel: page.locator(sel).bounding_box() for sel in ("#rag-chat", "#rag-question", "#rag-player", "#rag-sources")}
+            share = page.locator(SHARE).bounding_box()
+    finally:
+        context.close()
+    assert width <= 390  # nothing scrolls sideways
+    for selector, box in boxes.items():
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (selector, box)
+        assert box["width"] >= 300, (selector, box)  # each part uses the width, none squeezed beside another
+    assert boxes["#rag-chat"]["y"] < boxes["#rag-player"]["y"] < boxes["#rag-sources"]["y"]  # stacked: chat first
+    assert share is not None and share["x"] + share["width"] <= 390

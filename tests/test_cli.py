@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from rag.cli import cli
+from rag.llm import LLM_SETUP_HINT
 
 
 def run(*args: str, input: str | None = None):
@@ -194,3 +195,10 @@ def test_ask_keeps_the_last_history_turns_each_cut_to_the_question_limit(built_i
     assert result.exit_code == 0, result.output
     assert "How do bloom filters work?" in rewrite and "Who founded" not in rewrite  # older turns dropped
     assert ("Where are bloom filters used? " + "z" * 30) in rewrite and "z" * 31 not in rewrite  # cut to 60
+
+
+def test_offline_ask_prints_the_llm_setup_hint_once_after_the_answer(built_index: Path) -> None:
+    result = run("ask", "What are bloom filters used for?", "--index", str(built_index))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("- ") and "OPENAI_BASE_URL" not in result.stdout  # the answer: quotes only
+    assert result.stderr == f"note: {LLM_SETUP_HINT}\n"
