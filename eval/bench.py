@@ -1,13 +1,17 @@
 """Ingest and search speed, as ratios against baselines measured in the same run.
 
     python eval/bench.py [--corpus ../shared/corpus] [--index indexes/dtc] [--sample 1000] [--json]
+                         [--parts embedding,slice,workers,full] [--workers 2]
 
 1. Embedding throughput: our ingest embedder vs bare fp32
    `SentenceTransformer.encode` on the same passages (the first --sample passages of the
    corpus), same process, same threads. Also the cosine between the two.
 2. Ingest of a corpus slice from an empty cache (passages/s, all stages), then unchanged
    re-ingest seconds, then re-ingest after adding one episode.
-3. Unchanged re-ingest of the full corpus into --index (must already be built from
+3. Ingest of the same corpus slice from an empty cache with `--workers N` embedding
+   processes, as a ratio to `--workers 1` (each best of two alternating runs), and the
+   cosine between the two runs' vectors.
+4. Unchanged re-ingest of the full corpus into --index (must already be built from
    --corpus with the default settings; target <= 10 s), search latency p50/p95 on it
    (target p50 <= 25 ms) as ratios to a dense-only search and to the hybrid search
    without locating the moment, and RSS.
@@ -31,11 +35,12 @@ import numpy as np
 from rag.chunking import embedding_text
 from rag.config import Config
 from rag.corpus import find_corpus_files, load_corpus
-from rag.embedding import DEFAULT_MODEL, resolve_model_path
+from rag.embedding import DEFAULT_MODEL, EmbeddingCache, embedder_key, resolve_model_path
+from rag.embedding.workers import worker_threads
 from rag.evaluation import load_questions, percentile
 from rag.index import load_index
 from rag.ingest import ChunkSettings, chunk_corpus, ingest
-from rag.pipeline import ingest_embedder, query_embedder
+from rag.pipeline import ingest_embedder, ingest_spec, query_embedder
 from rag.retrieve import Searcher
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -82,20 +87,28 @@ def bench_embedding(corpus: str, sample: int, quantize: str) -> dict:
     }
 
 
-def bench_ingest_slice(corpus: str, episodes: int, quantize: str) -> dict:
+def copy_slice(corpus: str, episodes: int, into: Path) -> tuple[Path, Path]:
+    """A corpus of the first `episodes` long episode files of `corpus` (with its people) in
+    `into`/corpus, and the next long episode file, for adding later."""
     files = find_corpus_files(Path(corpus))
+    slice_dir = into / "corpus"
+    (slice_dir / "podcast").mkdir(parents=True)
+    if (Path(corpus) / "people").is_dir():
+        shutil.copytree(Path(corpus) / "people", slice_dir / "people")
+    chosen = [p for p in files.episode_files if p.stat().st_size > 20_000][: episodes + 1]
+    for path in chosen[:-1]:
+        shutil.copy(path, slice_dir / "podcast" / path.name)
+    return slice_dir, chosen[-1]
+
+
+def bench_ingest_slice(corpus: str, episodes: int, quantize: str) -> dict:
     embedder = ingest_embedder(Config(quantize=quantize))
     with tempfile.TemporaryDirectory() as tmp:
-        slice_dir = Path(tmp) / "corpus"
-        (slice_dir / "podcast").mkdir(parents=True)
-        shutil.copytree(Path(corpus) / "people", slice_dir / "people") if (Path(corpus) / "people").is_dir() else None
-        chosen = [p for p in files.episode_files if p.stat().st_size > 20_000][: episodes + 1]
-        for path in chosen[:-1]:
-            shutil.copy(path, slice_dir / "podcast" / path.name)
+        slice_dir, next_episode = copy_slice(corpus, episodes, Path(tmp))
         index_dir, cache_dir = Path(tmp) / "idx", Path(tmp) / "cache"
         first, first_s = timed(ingest, [slice_dir], index_dir, embedder, cache_dir=cache_dir)
         _, unchanged_s = timed(ingest, [slice_dir], index_dir, embedder, cache_dir=cache_dir)
-        shutil.copy(chosen[-1], slice_dir / "podcast" / chosen[-1].name)
+        shutil.copy(next_episode, slice_dir / "podcast" / next_episode.name)
         added, added_s = timed(ingest, [slice_dir], index_dir, embedder, cache_dir=cache_dir)
     return {
         "episodes": first.episodes,
@@ -105,6 +118,36 @@ def bench_ingest_slice(corpus: str, episodes: int, quantize: str) -> dict:
         "unchanged_reingest_s": round(unchanged_s, 2),
         "one_new_episode_s": round(added_s, 2),
         "one_new_episode_embedded": added.embedded,
+    }
+
+
+def bench_workers(corpus: str, episodes: int, quantize: str, workers: int, rounds: int = 2) -> dict:
+    """Cold ingest of a slice with `workers` embedding processes vs one (this process),
+    alternating, each from an empty cache; the best run of each counts."""
+    config = Config(quantize=quantize)
+    embedder, spec = ingest_embedder(config), ingest_spec(config)
+    seconds: dict[int, list[float]] = {1: [], workers: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        slice_dir, _ = copy_slice(corpus, episodes, Path(tmp))
+        for run in range(rounds):
+            for n in (1, workers):
+                out = Path(tmp) / f"run-{run}-workers-{n}"
+                report, took = timed(ingest, [slice_dir], out / "idx", embedder, cache_dir=out / "cache",
+                                     workers=n, spec=spec)
+                seconds[n].append(took)
+        texts = [embedding_text(p, True) for p in chunk_corpus(load_corpus([slice_dir]).episodes, embedder, ChunkSettings())]
+        one, many = (EmbeddingCache(Path(tmp) / f"run-0-workers-{n}" / "cache", embedder_key(embedder)).lookup(
+            texts, embedder.dim) for n in (1, workers))
+    cosine = np.sum(one * many, axis=1)
+    return {
+        "episodes": report.episodes,
+        "passages": report.passages,
+        "workers": workers,
+        "threads_per_worker": worker_threads(workers),
+        "workers_1_s": [round(s, 2) for s in seconds[1]],
+        f"workers_{workers}_s": [round(s, 2) for s in seconds[workers]],
+        "ratio": round(min(seconds[1]) / min(seconds[workers]), 2),
+        "cosine_min": round(float(cosine.min()), 6),
     }
 
 
@@ -180,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slice-episodes", type=int, default=10)
     parser.add_argument("--quantize", default="int8", choices=["int8", "fp32"])
     parser.add_argument("--questions", default=str(DEV_QUESTIONS))
+    parser.add_argument("--workers", type=int, default=2, help="embedding processes for part 3, against 1")
+    parser.add_argument("--parts", default="embedding,slice,workers,full",
+                        help="which parts to run, comma-separated (embedding, slice, workers, full)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
 
     import torch
 
@@ -189,35 +236,56 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
         f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start",
     }
-    results["embedding"] = bench_embedding(args.corpus, args.sample, args.quantize)
-    results["ingest_slice"] = bench_ingest_slice(args.corpus, args.slice_episodes, args.quantize)
-    if Path(args.index, "manifest.json").exists():
+    if "embedding" in parts:
+        results["embedding"] = bench_embedding(args.corpus, args.sample, args.quantize)
+    if "slice" in parts:
+        results["ingest_slice"] = bench_ingest_slice(args.corpus, args.slice_episodes, args.quantize)
+    if "workers" in parts:
+        results["ingest_workers"] = bench_workers(args.corpus, args.slice_episodes, args.quantize, args.workers)
+    if "full" in parts and Path(args.index, "manifest.json").exists():
         questions = (
             [(q.question, q.context) for q in load_questions([args.questions])]
             if Path(args.questions).exists() else [("data engineering", "")]
         )
         results["full_index"] = bench_full_index(args.corpus, args.index, questions)
     results["load_average_at_end"] = round(os.getloadavg()[0], 2)
-    slice_, embedding = results["ingest_slice"], results["embedding"]
-    # Everything but embedding (parsing, chunking, cache, FAISS and BM25 build, writing),
-    # as a share of the time the embedder alone needs for the same passages.
-    slice_["cold_ingest_vs_embedding_alone"] = round(
-        slice_["cold_ingest_s"] / (slice_["passages"] / embedding["ours_per_s"]), 2)
+    if "ingest_slice" in results and "embedding" in results:
+        slice_, embedding = results["ingest_slice"], results["embedding"]
+        # Everything but embedding (parsing, chunking, cache, FAISS and BM25 build, writing),
+        # as a share of the time the embedder alone needs for the same passages.
+        slice_["cold_ingest_vs_embedding_alone"] = round(
+            slice_["cold_ingest_s"] / (slice_["passages"] / embedding["ours_per_s"]), 2)
     if args.json:
         print(json.dumps(results))
         return 0
+    print_report(results)
+    return 0
+
+
+def print_report(results: dict) -> None:
     print(f"machine: {results['machine']}")
-    e = results["embedding"]
-    print(f"\nembedding {e['passages']} passages ({e['model']}):")
-    print(f"  bare fp32 SentenceTransformer.encode  {e['baseline_fp32_encode_per_s']:>7} passages/s")
-    print(f"  ours                                  {e['ours_per_s']:>7} passages/s  ratio {e['ratio']}x")
-    print(f"  cosine to fp32: mean {e['cosine_mean']}, min {e['cosine_min']}")
-    s = results["ingest_slice"]
-    print(f"\ningest of {s['episodes']} episodes ({s['passages']} passages), empty cache:")
-    print(f"  cold {s['cold_ingest_s']} s ({s['cold_ingest_passages_per_s']} passages/s, all stages)")
-    print(f"  = {s['cold_ingest_vs_embedding_alone']}x the time the embedder alone takes for those passages")
-    print(f"  unchanged re-ingest {s['unchanged_reingest_s']} s; one new episode {s['one_new_episode_s']} s "
-          f"({s['one_new_episode_embedded']} passages embedded)")
+    if "embedding" in results:
+        e = results["embedding"]
+        print(f"\nembedding {e['passages']} passages ({e['model']}):")
+        print(f"  bare fp32 SentenceTransformer.encode  {e['baseline_fp32_encode_per_s']:>7} passages/s")
+        print(f"  ours                                  {e['ours_per_s']:>7} passages/s  ratio {e['ratio']}x")
+        print(f"  cosine to fp32: mean {e['cosine_mean']}, min {e['cosine_min']}")
+    if "ingest_slice" in results:
+        s = results["ingest_slice"]
+        print(f"\ningest of {s['episodes']} episodes ({s['passages']} passages), empty cache:")
+        print(f"  cold {s['cold_ingest_s']} s ({s['cold_ingest_passages_per_s']} passages/s, all stages)")
+        if "cold_ingest_vs_embedding_alone" in s:
+            print(f"  = {s['cold_ingest_vs_embedding_alone']}x the time the embedder alone takes for those passages")
+        print(f"  unchanged re-ingest {s['unchanged_reingest_s']} s; one new episode {s['one_new_episode_s']} s "
+              f"({s['one_new_episode_embedded']} passages embedded)")
+    if "ingest_workers" in results:
+        w = results["ingest_workers"]
+        n = w["workers"]
+        print(f"\ningest of {w['episodes']} episodes ({w['passages']} passages), empty cache, "
+              f"--workers {n} ({w['threads_per_worker']} thread(s) each) vs --workers 1:")
+        print(f"  --workers 1  {w['workers_1_s']} s")
+        print(f"  --workers {n}  {w[f'workers_{n}_s']} s  ratio {w['ratio']}x (best run of each)")
+        print(f"  vectors of the two: cosine min {w['cosine_min']}")
     if "full_index" in results:
         f = results["full_index"]
         print(f"\nfull index ({f['passages']} passages): load {f['index_load_s']} s; peak RSS of a fresh process: "
@@ -228,7 +296,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  = {f['search_vs_dense_only']}x a dense-only search (p50 {f['dense_only_ms_p50']} ms), "
               f"{f['search_vs_without_locating']}x hybrid without locating the moment (p50 {f['without_locating_ms_p50']} ms)")
     print(f"\nload average at end: {results['load_average_at_end']}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -16,10 +16,11 @@ import click
 from rag.answer import Answer, Delta
 from rag.chunking import format_timestamp
 from rag.config import Config, load_config
+from rag.embedding import Shard
 from rag.errors import RagError
 from rag.limits import Limits, check_question
 from rag.llm import LLM_SETUP_HINT
-from rag.pipeline import ingest_embedder, open_answerer, open_searcher
+from rag.pipeline import ingest_embedder, ingest_spec, open_answerer, open_searcher
 from rag.retrieve import Filters, Hit, Searcher
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -40,6 +41,15 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> Shard | None:
+    if value is None:
+        return None
+    try:
+        return Shard.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--index", "index_dir", type=click.Path(file_okay=False), help="Index directory [indexes/dtc].")
@@ -52,6 +62,10 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 @click.option("--force", is_flag=True, help="Rebuild even when the corpus is unchanged.")
 @click.option("--vector-index", type=click.Choice(["auto", "flat", "ivf", "hnsw"]), default="auto", show_default=True,
               help="Exact (flat) or approximate (ivf, hnsw) vector search; auto: IVF above 200k passages.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Embedding processes; each gets its share of the cores.")
+@click.option("--shard", callback=_parse_shard, metavar="I/N",
+              help="Only embed shard I of N (1 <= I <= N) into the cache; build no index.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-file notes.")
 @click.pass_context
 def ingest(
@@ -65,6 +79,8 @@ def ingest(
     overlap: int,
     force: bool,
     vector_index: str,
+    workers: int,
+    shard: Shard | None,
     quiet: bool,
 ) -> None:
     """Index episode transcripts from SOURCES.
@@ -74,27 +90,36 @@ def ingest(
     podcast's RSS feed (a file or an http(s) URL) whose items link Podcasting 2.0
     transcripts.
 
+    With --shard I/N, embed only shard I of N into the cache folder (shared by all
+    shards) and build no index; a plain ingest of the same SOURCES then merges the
+    shards and builds it.
+
     \b
     Example:
         rag ingest ../shared/corpus --index indexes/dtc
         rag ingest https://example.com/feed.xml --index indexes/mycast
+        rag ingest ../shared/corpus --index indexes/dtc --shard 1/2 --workers 2
     """
-    from rag.ingest import ChunkSettings, ingest as run_ingest
+    from rag.ingest import ChunkSettings, ingest as run_ingest, ingest_shard
 
+    if shard is not None and force:
+        raise click.UsageError("--force rebuilds an index, and a --shard run builds none; drop one of them")
     config = _config(ctx).with_overrides(index_dir=index_dir, model=model, quantize=quantize, cache_dir=cache_dir)
+    common = dict(
+        settings=ChunkSettings(max_tokens=max_tokens, overlap_lines=overlap),
+        cache_dir=config.effective_cache_dir,
+        show_progress=not quiet,
+        on_note=None if quiet else lambda note: click.echo(str(note), err=True),
+        workers=workers,
+        spec=ingest_spec(config),
+    )
     try:
         embedder = ingest_embedder(config, show_progress=not quiet)
-        report = run_ingest(
-            sources,
-            config.index_dir,
-            embedder,
-            settings=ChunkSettings(max_tokens=max_tokens, overlap_lines=overlap),
-            cache_dir=config.effective_cache_dir,
-            show_progress=not quiet,
-            force=force,
-            vector_index=vector_index,
-            on_note=None if quiet else lambda note: click.echo(str(note), err=True),
-        )
+        if shard is not None:
+            click.echo(ingest_shard(sources, embedder, shard, **common).summary())  # type: ignore[arg-type]
+            return
+        report = run_ingest(sources, config.index_dir, embedder, force=force, vector_index=vector_index,
+                            **common)  # type: ignore[arg-type]
     except RagError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{report.summary()} -> {config.index_dir}")

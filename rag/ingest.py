@@ -4,6 +4,12 @@
     report = ingest(["tests/data/corpus"], "/tmp/idx", HashingEmbedder())
     report.summary()
     # 'indexed 4 episodes, 196 passages (196 embedded, 0 from cache); skipped 0, repaired 0, ...'
+
+`ingest_shard` embeds one shard of the passages into the cache and builds no index;
+the next `ingest` of the same sources (the merge) finds those vectors there:
+
+    ingest_shard(["tests/data/corpus"], HashingEmbedder(), Shard(1, 2), cache_dir="/tmp/cache").summary()
+    # 'shard 1/2: embedded 59 passages into /tmp/cache/hashing-256.shard-1-of-2.npz (0 of its 59 ...'
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from tqdm import tqdm
+import numpy as np
 
 from rag.chunking import Passage, chunk_episode, embedding_text
 from rag.corpus import Corpus, Episode, FileNote, load_corpus, public_source
-from rag.embedding import Embedder, EmbeddingCache, embedder_key
+from rag.embedding import Embedder, EmbedderSpec, EmbeddingCache, Shard, embedder_key, text_key
+from rag.embedding.cache import shard_files
+from rag.embedding.workers import fill_cache
 from rag.errors import CorpusError, IndexCorruptError, IndexMissingError
 from rag.index import FaissStore, LexicalIndex, lock_index, read_manifest, save_index
 
@@ -65,6 +73,23 @@ class IngestReport:
         )
 
 
+@dataclass(frozen=True)
+class ShardReport:
+    shard: Shard
+    episodes: int  # in the whole corpus: every shard reads all of it
+    passages: int  # distinct passage texts in this shard
+    embedded: int
+    cache_file: Path
+    seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"shard {self.shard}: embedded {self.embedded} passages into {self.cache_file} "
+            f"({self.passages - self.embedded} of its {self.passages} were cached; "
+            f"{self.episodes} episodes read) in {self.seconds:.1f}s"
+        )
+
+
 def corpus_fingerprint(episodes: Sequence[Episode]) -> str:
     """Hash of everything the episodes bring to the index (`Episode.fingerprint`), in id order."""
     digest = hashlib.sha256()
@@ -94,6 +119,25 @@ def lexical_text(passage: Passage) -> str:
     return f"{passage.episode_title}\n{' '.join(passage.guests)}\n{passage.text}"
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What one ingest was asked to do, handed to each of its steps."""
+
+    sources: Sequence[str | Path]
+    cache_dir: Path
+    settings: ChunkSettings
+    show_progress: bool
+    on_note: Callable[[FileNote], None] | None
+    progress: Callable[[str], None]
+    workers: int
+    spec: EmbedderSpec | None
+    vector_index: str = "auto"
+
+    @property
+    def shown_sources(self) -> list[str]:
+        return [public_source(str(s)) for s in self.sources]
+
+
 def ingest(
     sources: Sequence[str | Path],
     index_dir: str | Path,
@@ -106,6 +150,8 @@ def ingest(
     vector_index: str = "auto",
     on_note: Callable[[FileNote], None] | None = None,
     on_progress: Callable[[str], None] | None = None,
+    workers: int = 1,
+    spec: EmbedderSpec | None = None,
 ) -> IngestReport:
     """Build (or refresh) the index at `index_dir` from `sources`.
 
@@ -113,93 +159,117 @@ def ingest(
     same index raises `IndexBusyError` at once and leaves this one untouched.
     `on_progress` receives one-line status texts (for a page that shows the build).
     Sources are shown and recorded without URL credentials (`public_source`).
-    `vector_index` is "auto" (exact below `rag.index.ANN_ABOVE` passages, IVF above),
-    "flat", "ivf" or "hnsw".
-    Returns a report; raises `CorpusError` when no episode could be indexed.
+    Passages the cache lacks are embedded by `embedder`, or with `workers` > 1 by that
+    many processes, each building its own from `spec` (`fill_cache`). Vectors that
+    `ingest_shard` runs left in the cache folder are used, then folded into the main
+    cache. `vector_index` is "auto" (exact below `rag.index.ANN_ABOVE` passages, IVF
+    above), "flat", "ivf" or "hnsw". Returns a report; raises `CorpusError` when no episode could be indexed.
     """
     index_dir = Path(index_dir)
+    run = _Run(sources, Path(cache_dir) if cache_dir else index_dir.parent / "cache", settings, show_progress,
+               on_note, on_progress or (lambda text: None), workers, spec, vector_index)
     with lock_index(index_dir, public_source(" ".join(sys.argv))):
-        return _ingest_locked(sources, index_dir, embedder, settings=settings, cache_dir=cache_dir,
-                              show_progress=show_progress, force=force, vector_index=vector_index,
-                              on_note=on_note, on_progress=on_progress)
+        return _ingest_locked(run, index_dir, embedder, force)
 
 
-def _ingest_locked(
+def ingest_shard(
     sources: Sequence[str | Path],
-    index_dir: Path,
     embedder: Embedder,
+    shard: Shard,
     *,
-    settings: ChunkSettings,
-    cache_dir: str | Path | None,
-    show_progress: bool,
-    force: bool,
-    vector_index: str,
-    on_note: Callable[[FileNote], None] | None,
-    on_progress: Callable[[str], None] | None,
-) -> IngestReport:
-    progress = on_progress or (lambda text: None)
+    cache_dir: str | Path,
+    settings: ChunkSettings = ChunkSettings(),
+    show_progress: bool = False,
+    on_note: Callable[[FileNote], None] | None = None,
+    workers: int = 1,
+    spec: EmbedderSpec | None = None,
+) -> ShardReport:
+    """Embed shard `shard` of the passages of `sources` into `cache_dir`; build no index.
+
+    Reads and cuts the whole corpus (cheap, and the same on every machine), then embeds
+    the passages whose text hash falls in the shard (`Shard.holds`) and that the cache
+    lacks, into the shard's own cache file. Takes no lock: shards run at once, on one
+    machine or many sharing `cache_dir`. `ingest` with the same sources merges them.
+    """
     started = time.perf_counter()
-    shown_sources = [public_source(str(s)) for s in sources]
-    progress(f"reading transcripts from {', '.join(shown_sources)}")
-    cache_dir = Path(cache_dir) if cache_dir else index_dir.parent / "cache"
-    corpus: Corpus = load_corpus(sources, clone_dir=cache_dir / "git", show_progress=show_progress)
-    report = IngestReport(notes=list(corpus.notes))
-    if on_note:
-        for note in corpus.notes:
-            on_note(note)
-    if not corpus.episodes:
-        raise CorpusError(f"no episode could be indexed from {', '.join(shown_sources)}")
+    run = _Run(sources, Path(cache_dir), settings, show_progress, on_note, lambda text: None, workers, spec)
+    corpus = _read_corpus(run)
+    texts = _embedding_texts(_cut_passages(run, corpus, embedder), run.settings)
+    mine = [text for text in dict.fromkeys(texts) if shard.holds(text_key(text))]
+    cache = EmbeddingCache(run.cache_dir, embedder_key(embedder), shard=shard)
+    embedded = _embed(run, cache, embedder, mine)
+    return ShardReport(shard, len(corpus.episodes), len(mine), embedded, cache.write_path,
+                       time.perf_counter() - started)
 
-    manifest = {
-        "model": embedder.model_id,
-        "embedder": embedder_key(embedder),  # model + recipe: a new recipe rebuilds the index
-        "episodes": len(corpus.episodes),
-        "corpus_fingerprint": corpus_fingerprint(corpus.episodes),
-        "chunking": settings.as_dict(embedder),
-        "sources": shown_sources,
-        "vector_request": vector_index,  # asking for another kind rebuilds an unchanged corpus
-    }
+
+def _ingest_locked(run: _Run, index_dir: Path, embedder: Embedder, force: bool) -> IngestReport:
+    started = time.perf_counter()
+    corpus = _read_corpus(run)
+    report = IngestReport(episodes=len(corpus.episodes), notes=list(corpus.notes))
+    manifest = _manifest(run, corpus, embedder)
     if not force and _up_to_date(index_dir, manifest):
-        existing = read_manifest(index_dir)
-        report.episodes, report.passages, report.up_to_date = len(corpus.episodes), int(existing["count"]), True
-        report.seconds = time.perf_counter() - started
-        return report
-
-    progress(f"cutting {len(corpus.episodes)} episodes into passages")
-    passages = chunk_corpus(corpus.episodes, embedder, settings)
-    cache = EmbeddingCache(cache_dir, embedder_key(embedder))
-    texts = [embedding_text(p, settings.with_context) for p in passages]
-    cached_before = len(cache)
-    vectors = _embed_in_batches(cache, embedder, texts, show_progress, progress)
-    cache.save()
-    progress("writing the index")
-    report.embedded = len(cache) - cached_before
-    report.from_cache = len(passages) - report.embedded
-
-    save_index(
-        index_dir,
-        passages,
-        FaissStore.build(vectors, vector_index),
-        LexicalIndex.build([lexical_text(p) for p in passages]),
-        manifest,
-    )
-    report.episodes, report.passages = len(corpus.episodes), len(passages)
+        report.passages, report.up_to_date = int(read_manifest(index_dir)["count"]), True
+        if shard_files(run.cache_dir, embedder_key(embedder)):
+            EmbeddingCache(run.cache_dir, embedder_key(embedder)).save()  # fold in what shard runs left
+    else:
+        passages = _cut_passages(run, corpus, embedder)
+        texts = _embedding_texts(passages, run.settings)
+        cache = EmbeddingCache(run.cache_dir, embedder_key(embedder))
+        report.passages, report.embedded = len(passages), _embed(run, cache, embedder, texts)
+        report.from_cache = len(passages) - report.embedded
+        _write_index(run, index_dir, passages, cache.lookup(texts, embedder.dim), manifest)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _embed_in_batches(cache: EmbeddingCache, embedder: Embedder, texts: list[str], show_progress: bool,
-                      progress: Callable[[str], None]):  # type: ignore[no-untyped-def]
-    import numpy as np
+def _read_corpus(run: _Run) -> Corpus:
+    """Parse every source; pass each file's note on; at least one episode or `CorpusError`."""
+    run.progress(f"reading transcripts from {', '.join(run.shown_sources)}")
+    corpus: Corpus = load_corpus(run.sources, clone_dir=run.cache_dir / "git", show_progress=run.show_progress)
+    if run.on_note:
+        for note in corpus.notes:
+            run.on_note(note)
+    if not corpus.episodes:
+        raise CorpusError(f"no episode could be indexed from {', '.join(run.shown_sources)}")
+    return corpus
 
-    batch = 256
-    parts = []
-    with tqdm(total=len(texts), desc="embedding", unit="passage", disable=not show_progress) as bar:
-        for start in range(0, len(texts), batch):
-            progress(f"embedding passages: {start:,} of {len(texts):,}")
-            parts.append(cache.embed(embedder, texts[start : start + batch]))
-            bar.update(min(batch, len(texts) - start))
-    return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+
+def _manifest(run: _Run, corpus: Corpus, embedder: Embedder) -> dict:
+    """What the index is built from; an index whose manifest matches it is up to date."""
+    return {
+        "model": embedder.model_id,
+        "embedder": embedder_key(embedder),  # model + recipe: a new recipe rebuilds the index
+        "episodes": len(corpus.episodes),
+        "corpus_fingerprint": corpus_fingerprint(corpus.episodes),
+        "chunking": run.settings.as_dict(embedder),
+        "sources": run.shown_sources,
+        "vector_request": run.vector_index,  # asking for another kind rebuilds an unchanged corpus
+    }
+
+
+def _cut_passages(run: _Run, corpus: Corpus, embedder: Embedder) -> list[Passage]:
+    run.progress(f"cutting {len(corpus.episodes)} episodes into passages")
+    return chunk_corpus(corpus.episodes, embedder, run.settings)
+
+
+def _embedding_texts(passages: Sequence[Passage], settings: ChunkSettings) -> list[str]:
+    return [embedding_text(p, settings.with_context) for p in passages]
+
+
+def _embed(run: _Run, cache: EmbeddingCache, embedder: Embedder, texts: list[str]) -> int:
+    return fill_cache(cache, texts, embedder, workers=run.workers, spec=run.spec,
+                      show_progress=run.show_progress, on_progress=run.progress)
+
+
+def _write_index(run: _Run, index_dir: Path, passages: list[Passage], vectors: np.ndarray, manifest: dict) -> None:
+    run.progress("writing the index")
+    save_index(
+        index_dir,
+        passages,
+        FaissStore.build(vectors, run.vector_index),
+        LexicalIndex.build([lexical_text(p) for p in passages]),
+        manifest,
+    )
 
 
 def _up_to_date(index_dir: Path, manifest: dict) -> bool:

@@ -2,6 +2,7 @@
 and the benchmarks build their embedders, `Searcher`s and `Answerer`s here and nowhere else.
 
     ingest_embedder(config)   the embedder `rag ingest` builds an index with
+    ingest_spec(config)       the same as a picklable spec, for embedding worker processes
     query_embedder(index, c)  the embedder an index's questions need (the model it records)
     open_searcher(config)     load the index once, with its query embedder
     open_answerer(config)     a searcher, the LLM (or none), re-ranker, thresholds and limits
@@ -21,7 +22,7 @@ from typing import Any
 
 from rag.answer import Answerer
 from rag.config import Config
-from rag.embedding import Embedder, make_embedder
+from rag.embedding import Embedder, EmbedderSpec, make_embedder
 from rag.index import Index, load_index
 from rag.llm import OpenAIChat
 from rag.rerank import LLMReranker
@@ -30,7 +31,16 @@ from rag.retrieve import Searcher
 
 def ingest_embedder(config: Config, *, show_progress: bool = False) -> Embedder:
     """The configured model (`Config.model`) at the configured precision (`Config.quantize`)."""
-    return make_embedder(config.model, quantize=config.quantize, show_progress=show_progress, cache_dir=config.cache_dir)
+    return ingest_spec(config).build(show_progress=show_progress)
+
+
+def ingest_spec(config: Config) -> EmbedderSpec:
+    """`ingest_embedder`'s model, precision and export cache, for a worker process to build it from.
+
+    >>> ingest_spec(Config(model="hashing-64"))
+    EmbedderSpec(model='hashing-64', quantize='int8', cache_dir=None)
+    """
+    return EmbedderSpec(config.model, config.quantize, str(config.cache_dir) if config.cache_dir else None)
 
 
 def query_embedder(index: Index, config: Config) -> Embedder:

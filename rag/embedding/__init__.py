@@ -9,6 +9,8 @@ which the chunker uses to size passages.
     sentence_transformers.py  SentenceTransformerEmbedder: any sentence-transformers model, fp32 torch
     onnx_int8.py              OnnxInt8Embedder: ONNX Runtime, int8 passages and fp32 queries (the default)
     cache.py                  EmbeddingCache, embedder_key: vectors re-used across ingests
+    shard.py                  Shard: which texts `rag ingest --shard I/N` embeds
+    workers.py                fill_cache: embed what the cache lacks, in this process or N workers
 
     >>> embedder = make_embedder("hashing-64")
     >>> embedder.embed(["hello world", "hello"]).shape
@@ -17,6 +19,7 @@ which the chunker uses to size passages.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.embedding.base import DEFAULT_MODEL, Embedder, normalize_rows, resolve_model_path
@@ -24,6 +27,7 @@ from rag.embedding.cache import EmbeddingCache, embedder_key, text_key
 from rag.embedding.hashing import HashingEmbedder
 from rag.embedding.onnx_int8 import OnnxInt8Embedder
 from rag.embedding.sentence_transformers import SentenceTransformerEmbedder
+from rag.embedding.shard import Shard
 from rag.errors import EmbedderError
 
 __all__ = [
@@ -31,10 +35,12 @@ __all__ = [
     "DEFAULT_QUANTIZE",
     "INT8_SUFFIX",
     "Embedder",
+    "EmbedderSpec",
     "EmbeddingCache",
     "HashingEmbedder",
     "OnnxInt8Embedder",
     "SentenceTransformerEmbedder",
+    "Shard",
     "embedder_key",
     "make_embedder",
     "normalize_rows",
@@ -52,6 +58,7 @@ def make_embedder(
     quantize: str | None = None,
     show_progress: bool = False,
     cache_dir: str | Path | None = None,
+    threads: int | None = None,
 ) -> Embedder:
     """Build an embedder from a model id.
 
@@ -59,6 +66,8 @@ def make_embedder(
     `+onnx-int8` suffix that index manifests record, or `hashing-<dim>` for the
     test embedder. `quantize` is "int8" (ONNX Runtime) or "fp32"/None (torch).
     `cache_dir` is the root the ONNX export is cached under (None: the user cache).
+    `threads` caps the threads a batch of passages runs on (None: every core); an
+    embedding worker process that shares the machine with others sets it.
 
         >>> make_embedder("hashing-32").model_id
         'hashing-32'
@@ -74,5 +83,23 @@ def make_embedder(
     if quantize not in (None, "", "fp32", "int8"):
         raise EmbedderError(f"unknown quantization {quantize!r}; use 'int8' or 'fp32'")
     if quantize == "int8":
-        return OnnxInt8Embedder(model, cache_dir=cache_dir, show_progress=show_progress)
-    return SentenceTransformerEmbedder(model, show_progress=show_progress)
+        return OnnxInt8Embedder(model, cache_dir=cache_dir, show_progress=show_progress, threads=threads)
+    return SentenceTransformerEmbedder(model, show_progress=show_progress, threads=threads)
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """What `make_embedder` needs, as a picklable value: an embedding worker process
+    builds its own embedder from it (a loaded model cannot be sent to another process).
+
+        >>> EmbedderSpec("hashing-32").build().model_id
+        'hashing-32'
+    """
+
+    model: str = DEFAULT_MODEL
+    quantize: str | None = None
+    cache_dir: str | None = None  # the ONNX export's root, as `make_embedder` takes it
+
+    def build(self, *, threads: int | None = None, show_progress: bool = False) -> Embedder:
+        return make_embedder(self.model, quantize=self.quantize, show_progress=show_progress,
+                             cache_dir=self.cache_dir, threads=threads)

@@ -16,6 +16,7 @@ import numpy as np
 
 from rag.atomic import atomic_write
 from rag.embedding.base import Embedder, normalize_rows
+from rag.embedding.shard import Shard
 
 
 def text_key(text: str) -> str:
@@ -30,53 +31,115 @@ def embedder_key(embedder: Embedder) -> str:
 
 
 class EmbeddingCache:
-    """Vectors keyed by (embedder key, text hash), kept in one `.npz` file per key.
+    """Vectors keyed by (embedder key, text hash), in `.npz` files per key in `folder`:
+
+        <slug>.npz                   the main cache, written by an ingest that builds an index
+        <slug>.shard-I-of-N.npz      written only by `rag ingest --shard I/N`, one writer each
 
     `key` is `embedder_key(embedder)`, so vectors of another model, or of an older
     recipe of the same model, are never reused. Re-ingesting an unchanged corpus
     then embeds nothing; a new episode embeds only its own passages.
+
+    Opened for a `shard`, the cache reads the main file and that shard's file, and
+    `save` writes only the shard's file, so shards running at once on a shared folder
+    never touch each other's work. Opened without one, it also reads every shard file
+    of its key; `save` folds them into the main file and deletes each only after the
+    main file is written, and only if no shard has rewritten it since it was read.
+    Every write is atomic (`atomic_write`).
     """
 
-    def __init__(self, folder: str | Path, key: str) -> None:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
-        self.path = Path(folder) / f"{slug}.npz"
+    def __init__(self, folder: str | Path, key: str, *, shard: Shard | None = None) -> None:
+        self.folder = Path(folder)
         self.key = key
-        self._vectors: dict[str, np.ndarray] = {}
+        self.path = self.folder / f"{_slug(key)}.npz"  # the main cache
+        self.write_path = self.path if shard is None else self.folder / f"{_slug(key)}.{shard.file_tag}.npz"
+        self._vectors = _read_vectors(self.path, key)
+        # What `save` writes to `write_path`: everything for the main file, only the
+        # shard's own vectors (earlier runs' and new ones) for a shard file.
+        self._own = self._vectors if shard is None else _read_vectors(self.write_path, key)
+        self._vectors.update(self._own)
         self._dirty = False
-        if self.path.exists():
-            try:
-                with np.load(self.path, allow_pickle=False) as data:
-                    if str(data["model_id"]) == key:
-                        self._vectors = dict(zip(data["keys"].tolist(), data["vectors"]))
-            except Exception:  # noqa: BLE001 - a broken cache only costs re-embedding
-                self._vectors = {}
+        self._folded: list[tuple[Path, tuple[int, int, int]]] = []  # shard files to delete after saving
+        if shard is None:
+            self._read_shard_files()
 
     def __len__(self) -> int:
         return len(self._vectors)
 
-    def embed(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-        """Embed `texts`, computing only those not cached."""
-        keys = [text_key(text) for text in texts]
-        missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
-        if missing:
-            by_key = dict(zip(keys, texts))
-            fresh = embedder.embed([by_key[k] for k in missing])
-            for key, vector in zip(missing, fresh):
-                self._vectors[key] = vector
-            self._dirty = True
-        if not keys:
-            return np.zeros((0, embedder.dim), dtype=np.float32)
-        return normalize_rows(np.stack([self._vectors[k] for k in keys]))
+    def has(self, text: str) -> bool:
+        return text_key(text) in self._vectors
+
+    def add(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Keep `vectors[i]` as the vector of `texts[i]` (saved by the next `save`)."""
+        if len(texts) != len(vectors):
+            raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
+        for text, vector in zip(texts, vectors):
+            self._own[text_key(text)] = self._vectors[text_key(text)] = vector
+        self._dirty = self._dirty or len(texts) > 0
+
+    def lookup(self, texts: Sequence[str], dim: int) -> np.ndarray:
+        """The cached vectors of `texts`, in order: shape (len(texts), dim); KeyError if one is missing."""
+        if not texts:
+            return np.zeros((0, dim), dtype=np.float32)
+        return normalize_rows(np.stack([self._vectors[text_key(text)] for text in texts]))
 
     def save(self) -> None:
-        if not self._dirty:
-            return
-        keys = list(self._vectors)
-        with atomic_write(self.path) as tmp, open(tmp, "wb") as handle:
-            np.savez(
-                handle,
-                model_id=np.array(self.key),
-                keys=np.array(keys),
-                vectors=np.stack([self._vectors[k] for k in keys]) if keys else np.zeros((0, 0), np.float32),
-            )
-        self._dirty = False
+        """Write `write_path` if anything was added, then delete the shard files it folded in."""
+        if self._dirty:
+            keys = list(self._own)
+            with atomic_write(self.write_path) as tmp, open(tmp, "wb") as handle:
+                np.savez(
+                    handle,
+                    model_id=np.array(self.key),
+                    keys=np.array(keys),
+                    vectors=np.stack([self._own[k] for k in keys]) if keys else np.zeros((0, 0), np.float32),
+                )
+            self._dirty = False
+        for path, stamp in self._folded:
+            # A shard still running may have replaced its file since we read it: that
+            # file holds vectors the main file lacks, so it stays for the next ingest.
+            if _stamp(path) == stamp:
+                path.unlink()
+        self._folded = []
+
+    def _read_shard_files(self) -> None:
+        for path in shard_files(self.folder, self.key):
+            stamp = _stamp(path)
+            vectors = _read_vectors(path, self.key)
+            if stamp is None or not vectors:
+                continue  # gone, empty or unreadable: never deleted unread
+            fresh = vectors.keys() - self._vectors.keys()
+            self._vectors.update(vectors)
+            self._dirty = self._dirty or bool(fresh)
+            self._folded.append((path, stamp))
+
+
+def shard_files(folder: str | Path, key: str) -> list[Path]:
+    """The shard cache files of embedder key `key` in `folder` now."""
+    return sorted(Path(folder).glob(f"{_slug(key)}.shard-*-of-*.npz"))
+
+
+def _slug(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
+
+
+def _read_vectors(path: Path, key: str) -> dict[str, np.ndarray]:
+    """The vectors in one cache file; {} when it is missing, of another key, or broken."""
+    if not path.exists():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["model_id"]) == key:
+                return dict(zip(data["keys"].tolist(), data["vectors"]))
+    except Exception:  # noqa: BLE001 - a broken cache only costs re-embedding
+        pass
+    return {}
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime): an atomic rewrite gets a new inode, so any rewrite changes it."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns

@@ -28,6 +28,7 @@ class SentenceTransformerEmbedder:
         *,
         batch_size: int = 32,
         show_progress: bool = False,
+        threads: int | None = None,
     ) -> None:
         try:
             from sentence_transformers import SentenceTransformer
@@ -46,6 +47,7 @@ class SentenceTransformerEmbedder:
         self.max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
         self.batch_size = batch_size
         self.show_progress = show_progress
+        self.threads = threads  # None: torch's own choice (every core)
         self._counter = _untruncated_fast_tokenizer(self._model.tokenizer)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -63,7 +65,7 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with _single_thread_for(len(texts)):
+        with _torch_threads(1 if len(texts) <= 8 else self.threads):
             vectors = self._model.encode(
                 list(texts),
                 batch_size=self.batch_size,
@@ -75,19 +77,20 @@ class SentenceTransformerEmbedder:
 
 
 @contextlib.contextmanager
-def _single_thread_for(count: int) -> Iterator[None]:
-    """Embed a few texts (a query) on one thread.
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block on `threads` torch threads (None: as set).
 
-    A short query gains nothing from a second thread, and on a busy machine the
-    OpenMP hand-off between threads costs ~0.5 s instead of ~10 ms (measured here).
+    A few texts (a query) get one: a short query gains nothing from a second thread,
+    and on a busy machine the OpenMP hand-off between threads costs ~0.5 s instead of
+    ~10 ms (measured here). An embedding worker process gets its share of the cores.
     """
     import torch
 
-    if count > 8:
+    if threads is None:
         yield
         return
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
