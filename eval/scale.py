@@ -18,7 +18,9 @@ process so that its memory is the server's alone: load the index, search the dev
 questions (p50/p95, hit@5, MRR@10, lands@5), read the RSS, and last (it reads every
 vector) the vector index's recall@10 against an exact search on the same queries.
 `--compare-lexical` also builds SQLite FTS5 over the same texts and times it against
-bm25s on the same queries. With --json the last line is one JSON object.
+bm25s on the same queries. The real index is then served the same way, in the same
+run, as the baseline: `search_p50_ratio` is the grown index's p50 over the real one's,
+and `*_1x` are the real index's figures. With --json the last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ DEV_QUESTIONS = Path(__file__).resolve().parent.parent.parent / "shared" / "eval
 NOISE = 0.05  # per-dimension noise before renormalizing (a unit vector has ~0.05 per dimension at d=384)
 VECTORS_NOTE = "mixed real vectors (two real passages' vectors by line share, plus noise), not embedded text"
 LEXICAL_TOP = 100  # the lexical candidates a search takes
+BUILD_RECORD = "scale-build.json"  # the build's figures, kept with a --keep index for --reuse
 
 
 # --------------------------------------------------------------------------- distractors
@@ -312,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS)
     parser.add_argument("--work", type=Path, help="where the grown index goes [indexes/scale-<copies>x]")
     parser.add_argument("--keep", action="store_true", help="keep the grown index afterwards")
+    parser.add_argument("--reuse", action="store_true",
+                        help="serve the index --keep left in --work instead of building it again")
     parser.add_argument("--compare-lexical", action="store_true", help="also time SQLite FTS5 against bm25s")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
@@ -329,17 +334,30 @@ def main(argv: list[str] | None = None) -> int:
     if not args.questions.exists():
         parser.error(f"no question file at {args.questions}")
     work = args.work or Path("indexes") / f"scale-{args.copies}x"
-    print(f"growing {args.index} to {args.copies}x into {work}", file=sys.stderr)
-    built = build_scaled_index(Path(args.index), work, args.copies, args.vector_index, args.seed,
-                               load_questions([args.questions]))
+    record = work / BUILD_RECORD
+    if args.reuse and record.exists():
+        built = json.loads(record.read_text(encoding="utf-8"))
+        print(f"serving the {args.copies}x index kept in {work}", file=sys.stderr)
+    else:
+        print(f"growing {args.index} to {args.copies}x into {work}", file=sys.stderr)
+        built = build_scaled_index(Path(args.index), work, args.copies, args.vector_index, args.seed,
+                                   load_questions([args.questions]))
+        record.write_text(json.dumps(built), encoding="utf-8")
     try:
         served = _in_fresh_process("--measure", work, args.questions)
         lexical = _in_fresh_process("--lexical", work, args.questions) if args.compare_lexical else {}
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    result = {"copies": args.copies, **built, **served, **lexical, "distractor_vectors": VECTORS_NOTE,
-              "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
+    # The real index, served the same way in the same run: the baseline for speed and quality.
+    real = _in_fresh_process("--measure", Path(args.index), args.questions)
+    baseline = {
+        "baseline_search_ms_p50": real["search_ms_p50"],
+        "search_p50_ratio": round(served["search_ms_p50"] / real["search_ms_p50"], 2),
+        **{f"{name}_1x": real[name] for name in ("hit@5", "mrr@10", "lands@5", "rss_mb", "load_s")},
+    }
+    result = {"copies": args.copies, **built, **served, **baseline, **lexical, "distractor_vectors": VECTORS_NOTE,
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"}
     if args.json:
         print(json.dumps(result))
     else:

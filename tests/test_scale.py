@@ -47,7 +47,7 @@ def test_scale_script_grows_an_index_and_reports_every_figure(tmp_path: Path, bu
     )
     report = json.loads(result.stdout.strip().splitlines()[-1])
     for key in ("passages", "build_s", "load_s", "rss_mb", "search_ms_p50", "search_ms_p95", "recall_at_10",
-                "hit@5", "mrr@10", "lands@5", "fts5_ms_p50", "bm25s_ms_p50"):
+                "hit@5", "mrr@10", "lands@5", "fts5_ms_p50", "bm25s_ms_p50", "search_p50_ratio", "hit@5_1x"):
         assert isinstance(report[key], (int, float)), key
     real = len(load_index(built_index).passages)
     assert report["passages"] == 3 * real and report["vector_index"] == "ivf"
