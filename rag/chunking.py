@@ -42,6 +42,7 @@ class Passage:
     season: int | None = None
     guests: tuple[str, ...] = ()
     line_starts: tuple[int, ...] = ()  # the second of each line of `text`
+    episode_description: str = ""  # `Episode.description`: shown with the episode, not ranked (see README)
 
     def line_at(self, index: int) -> tuple[str, int]:
         """(speaker, second) of line `index` of `text`."""
@@ -160,6 +161,7 @@ def _make_passage(episode: Episode, lines: list[Line], ordinal: int) -> Passage:
         season=episode.season,
         guests=episode.guests,
         line_starts=tuple(line.sec for line in lines),
+        episode_description=episode.description,
     )
 
 

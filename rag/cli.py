@@ -299,6 +299,7 @@ def hit_to_json(hit: Hit) -> dict:
     return {
         "episode": passage.episode_id,
         "title": passage.episode_title,
+        "description": passage.episode_description,
         "speakers": list(passage.speakers),
         "speaker": hit.speaker,
         "start_sec": passage.start_s,

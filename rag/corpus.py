@@ -32,7 +32,7 @@ import yaml
 from tqdm import tqdm
 
 from rag.errors import CorpusError, TranscriptParseError
-from rag.feed import is_feed_text, is_feed_url, load_feed
+from rag.feed import is_feed_text, is_feed_url, load_feed, local_transcript_files
 from rag.moment import VIDEO_ID, Moment, media_link
 from rag.urls import public_url
 
@@ -69,6 +69,9 @@ class Episode:
     # True when `media_url` is known to be an audio/video file even without a media
     # extension (an RSS enclosure): it then plays in the page's <audio> player.
     media_is_file: bool = False
+    # What the episode is about, in a sentence or two: DTC front matter `description:`,
+    # a sidecar's `description:`. "" when none.
+    description: str = ""
 
     def url_at(self, sec: int) -> str:
         """Link that opens the episode at `sec`: the YouTube video (`&t=Ns`), else the
@@ -96,6 +99,8 @@ class Episode:
         ]
         if self.media_url:  # only then: the fingerprints of episodes without one stay as they were
             record.append([self.media_url, self.media_is_file])
+        if self.description:  # likewise
+            record.append(["description", self.description])
         return hashlib.sha256(json.dumps(record, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -124,6 +129,7 @@ class Corpus:
 class CorpusFiles:
     episode_files: tuple[Path, ...]
     people_files: tuple[Path, ...]
+    feed_files: tuple[Path, ...] = ()  # RSS feeds in the folder; the transcripts they link are not in episode_files
 
 
 def episode_id_from_path(path: str | Path) -> str:
@@ -192,6 +198,40 @@ def parse_episode(text: str, name: str, people: dict[str, str]) -> tuple[Episode
     """
     if not text.strip():
         raise TranscriptParseError(f"{name}: empty file")
+    meta, junk = _front_matter(text, name)
+    repairs: list[str] = []
+    if junk:
+        repairs.append(f"ignored {junk} line(s) of junk before the front matter")
+    episode_id = episode_id_from_path(name)
+    if Path(name).name.endswith(".md.md"):
+        repairs.append(f"file name ends in '.md.md'; episode id is {episode_id!r}")
+    guests = guest_names(meta.get("guests"), people)
+    youtube_id = _youtube_id(meta.get("ids"), repairs)
+    lines, line_repairs = _parse_transcript(_transcript_items(meta, name), _speaker_names(guests))
+    repairs.extend(line_repairs)
+    if not lines:
+        raise TranscriptParseError(f"{name}: transcript has no spoken lines")
+    return (
+        Episode(
+            id=episode_id,
+            title=_clean(meta.get("title") or meta.get("short") or episode_id),
+            youtube_id=youtube_id,
+            guests=guests,
+            season=_as_int(meta.get("season")),
+            number=_as_int(meta.get("episode")),
+            date=_clean(meta.get("date") or meta.get("dateadded") or "") or None,
+            lines=tuple(lines),
+            source=name,
+            media_url=_media_file_link(meta.get("links")) if youtube_id is None else None,
+            description=_clean(meta.get("description") or ""),
+        ),
+        repairs,
+    )
+
+
+def _front_matter(text: str, name: str) -> tuple[dict, int]:
+    """(the front matter's mapping, junk lines before it); raises `TranscriptParseError`
+    naming the file (and the line, for broken YAML)."""
     yaml_text, first_line, junk = split_front_matter(text, name)
     try:
         meta = yaml.load(yaml_text, Loader=_YamlLoader)
@@ -202,58 +242,43 @@ def parse_episode(text: str, name: str, people: dict[str, str]) -> tuple[Episode
         raise TranscriptParseError(f"{where}: broken YAML front matter: {problem}") from None
     if not isinstance(meta, dict):
         raise TranscriptParseError(f"{name}: front matter is not a mapping")
+    return meta, junk
 
-    repairs: list[str] = []
-    if junk:
-        repairs.append(f"ignored {junk} line(s) of junk before the front matter")
-    episode_id = episode_id_from_path(name)
-    if Path(name).name.endswith(".md.md"):
-        repairs.append(f"file name ends in '.md.md'; episode id is {episode_id!r}")
 
-    guest_ids = meta.get("guests") or []
-    if isinstance(guest_ids, str):
-        guest_ids = [guest_ids]
-    guests = tuple(_clean(people.get(str(g), str(g))) for g in guest_ids if g)
-    ids = meta.get("ids") if isinstance(meta.get("ids"), dict) else {}
-    youtube_id = str(ids["youtube"]).strip() if ids.get("youtube") else None
-    if youtube_id is not None and not VIDEO_ID.fullmatch(youtube_id):
-        # A pasted link's tail ("NfAJAr7FvyY&t") leaves a valid id in front of it.
-        pasted = _PASTED_YOUTUBE_ID.fullmatch(youtube_id)
-        if pasted:
-            repairs.append(f"YouTube id {youtube_id!r} cut to {pasted[1]!r}")
-            youtube_id = pasted[1]
-        else:
-            repairs.append(f"invalid YouTube id {youtube_id!r} dropped (no video link)")
-            youtube_id = None
-    media_url = _media_file_link(meta.get("links")) if youtube_id is None else None
-    title = _clean(meta.get("title") or meta.get("short") or episode_id)
+def guest_names(raw: object, people: dict[str, str]) -> tuple[str, ...]:
+    """Display names of a `guests:` value (a list or one id); ids found in `people` are
+    replaced by their names.
 
+    >>> guest_names(["dattran", "Ann  Lee"], {"dattran": "Dat Tran"}), guest_names("x", {})
+    (('Dat Tran', 'Ann Lee'), ('x',))
+    """
+    ids = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    return tuple(_clean(people.get(str(g), str(g))) for g in ids if g)
+
+
+def _youtube_id(ids: object, repairs: list[str]) -> str | None:
+    """The `ids: {youtube: ...}` video id, repaired or dropped (with a note in `repairs`)."""
+    if not isinstance(ids, dict) or not ids.get("youtube"):
+        return None
+    youtube_id = str(ids["youtube"]).strip()
+    if VIDEO_ID.fullmatch(youtube_id):
+        return youtube_id
+    # A pasted link's tail ("NfAJAr7FvyY&t") leaves a valid id in front of it.
+    pasted = _PASTED_YOUTUBE_ID.fullmatch(youtube_id)
+    if pasted:
+        repairs.append(f"YouTube id {youtube_id!r} cut to {pasted[1]!r}")
+        return pasted[1]
+    repairs.append(f"invalid YouTube id {youtube_id!r} dropped (no video link)")
+    return None
+
+
+def _transcript_items(meta: dict, name: str) -> list:
     transcript = meta.get("transcript")
     if not transcript:
         raise TranscriptParseError(f"{name}: no transcript")
     if not isinstance(transcript, list):
         raise TranscriptParseError(f"{name}: 'transcript' is not a list")
-
-    lines, line_repairs = _parse_transcript(transcript, _speaker_names(guests))
-    repairs.extend(line_repairs)
-    if not lines:
-        raise TranscriptParseError(f"{name}: transcript has no spoken lines")
-
-    return (
-        Episode(
-            id=episode_id,
-            title=title,
-            youtube_id=youtube_id,
-            guests=guests,
-            season=_as_int(meta.get("season")),
-            number=_as_int(meta.get("episode")),
-            date=_clean(meta.get("date") or meta.get("dateadded") or "") or None,
-            lines=tuple(lines),
-            source=name,
-            media_url=media_url,
-        ),
-        repairs,
-    )
+    return transcript
 
 
 # `links:` keys of a DTC file that name the episode's own audio file (played in the page).
@@ -436,23 +461,34 @@ def find_corpus_files(source: Path) -> CorpusFiles:
     for episodes_dir, people_dir in (("podcast", "people"), ("_podcast", "_people")):
         if (source / episodes_dir).is_dir():
             people = source / people_dir
-            return CorpusFiles(
-                _transcript_files(source / episodes_dir),
-                tuple(sorted(people.glob("*.md"))) if people.is_dir() else (),
-            )
-    return CorpusFiles(_transcript_files(source), ())
+            return _folder_files(source / episodes_dir, tuple(sorted(people.glob("*.md"))) if people.is_dir() else ())
+    return _folder_files(source, ())
 
 
 # Episode files: DTC Markdown and the `rag.formats` caption/JSON transcripts. A sidecar
 # (`NAME.yaml`) is metadata, never an episode.
 TRANSCRIPT_SUFFIXES = (".md", ".vtt", ".srt", ".json")
+SIDECAR_SUFFIXES = (".yaml", ".yml")
 
 
-def _transcript_files(folder: Path) -> tuple[Path, ...]:
-    return tuple(sorted(
-        p for p in folder.iterdir()
-        if p.suffix.lower() in TRANSCRIPT_SUFFIXES and p.name.lower() != "readme.md" and not p.is_dir()
-    ))
+def _folder_files(folder: Path, people_files: tuple[Path, ...]) -> CorpusFiles:
+    """The transcripts and RSS feeds of one folder. A transcript that a feed links is
+    left to the feed, which brings its metadata: read on its own too, it would be
+    indexed twice."""
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    feeds = tuple(p for p in files if _is_feed_file(p))
+    linked = {path for feed in feeds for path in local_transcript_files(feed)}
+    transcripts = tuple(
+        p for p in files
+        if p.suffix.lower() in TRANSCRIPT_SUFFIXES and p.name.lower() != "readme.md" and p.resolve() not in linked
+    )
+    return CorpusFiles(transcripts, people_files, feeds)
+
+
+def _is_feed_file(path: Path) -> bool:
+    """A file of a folder that holds an RSS feed (`is_feed_source`: a .xml or .rss name,
+    or `<?xml` ... `<rss` in its first bytes). Transcripts and sidecars are never feeds."""
+    return path.suffix.lower() not in TRANSCRIPT_SUFFIXES + SIDECAR_SUFFIXES and is_feed_source(str(path))
 
 
 def drop_outside_links(files: CorpusFiles, root: Path, notes: list[FileNote]) -> CorpusFiles:
@@ -472,6 +508,7 @@ def drop_outside_links(files: CorpusFiles, root: Path, notes: list[FileNote]) ->
     return CorpusFiles(
         tuple(p for p in files.episode_files if inside(p)),
         tuple(p for p in files.people_files if inside(p)),
+        tuple(p for p in files.feed_files if inside(p)),
     )
 
 
@@ -544,15 +581,9 @@ def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: 
     feeds_read = 0
     for source in sources:
         if is_feed_source(str(source)):
-            shown = public_source(str(source))
-            try:
-                episodes, item_notes = load_feed(str(source), show_progress=show_progress)
-            except CorpusError as exc:
-                corpus.notes.append(FileNote(shown, "error", _reason(exc, shown)))
-                continue
-            feeds_read += 1
-            feed_episodes.extend(episodes)
-            corpus.notes.extend(FileNote(shown, note.action, note.reason) for note in item_notes)
+            episodes = _read_feed(str(source), corpus.notes, show_progress)
+            feeds_read += episodes is not None
+            feed_episodes.extend(episodes or ())
             continue
         try:
             root = _local_source(str(source), clone_dir, clones)
@@ -563,21 +594,42 @@ def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: 
             corpus.notes.append(FileNote(shown, "error", _reason(exc, shown)))
     if not all_files and not feeds_read:
         raise CorpusError("; ".join(f"{n.path}: {n.reason}" for n in corpus.notes) or "no corpus source given")
-
+    for feed in (feed for files in all_files for feed in files.feed_files):
+        feed_episodes.extend(_read_feed(str(feed), corpus.notes, show_progress) or ())
     people = load_people((p for files in all_files for p in files.people_files), corpus.notes)
     episode_files = [p for files in all_files for p in files.episode_files]
+    parsed = _parse_episode_files(episode_files, people, corpus.notes, show_progress)
+    corpus.episodes = drop_duplicate_episodes(parsed + feed_episodes, corpus.notes)
+    return corpus
+
+
+def _read_feed(source: str, notes: list[FileNote], show_progress: bool) -> list[Episode] | None:
+    """The feed's episodes, its items' notes added to `notes`; None (and an error note)
+    when the feed itself cannot be read."""
+    shown = public_source(source)
+    try:
+        episodes, item_notes = load_feed(source, show_progress=show_progress)
+    except CorpusError as exc:
+        notes.append(FileNote(shown, "error", _reason(exc, shown)))
+        return None
+    notes.extend(FileNote(shown, note.action, note.reason) for note in item_notes)
+    return episodes
+
+
+def _parse_episode_files(paths: Sequence[Path], people: dict[str, str], notes: list[FileNote],
+                         show_progress: bool) -> list[Episode]:
+    """The episodes of the files that parse; every other file is a note."""
     parsed: list[Episode] = []
-    for path in tqdm(episode_files, desc="parsing", unit="file", disable=not show_progress):
+    for path in tqdm(paths, desc="parsing", unit="file", disable=not show_progress):
         try:
             episode, repairs = read_episode_file(path, people)
         except (TranscriptParseError, OSError) as exc:
-            corpus.notes.append(FileNote(str(path), "skipped", _reason(exc, path)))
+            notes.append(FileNote(str(path), "skipped", _reason(exc, path)))
             continue
         if repairs:
-            corpus.notes.append(FileNote(str(path), "repaired", "; ".join(repairs)))
+            notes.append(FileNote(str(path), "repaired", "; ".join(repairs)))
         parsed.append(episode)
-    corpus.episodes = drop_duplicate_episodes(parsed + feed_episodes, corpus.notes)
-    return corpus
+    return parsed
 
 
 def is_feed_source(source: str) -> bool:

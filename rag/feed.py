@@ -19,12 +19,7 @@ parsed by `rag.formats.parse_transcript`; an item without one becomes a note.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import re
-import socket
-import time
-import urllib.error
-import urllib.request
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -36,6 +31,7 @@ from xml.parsers import expat
 from tqdm import tqdm
 
 from rag.errors import CorpusError, TranscriptParseError
+from rag.fetch import FETCH_DEADLINE_S, fetch_url
 from rag.urls import public_url
 
 # A big real feed (~1,000 items with show notes) is 2-5 MB; 20 MB leaves room and
@@ -43,8 +39,6 @@ from rag.urls import public_url
 MAX_FEED_BYTES = 20 * 1024 * 1024
 # A 3-hour episode's Podcasting 2.0 JSON transcript is ~1-2 MB.
 MAX_TRANSCRIPT_BYTES = 5 * 1024 * 1024
-# Per request, from connect to the last byte: a server that never answers ends here.
-FETCH_DEADLINE_S = 20.0
 
 PODCAST_NS = (
     "https://podcastindex.org/namespace/1.0",
@@ -242,78 +236,6 @@ def is_feed_url(source: str) -> bool:
     return path.endswith((".xml", ".rss", ".feed")) or "feed" in path
 
 
-def fetch_url(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S) -> bytes:
-    """The body of an http(s) URL, read within `deadline_s` seconds in all.
-
-    Raises `CorpusError` naming the URL without credentials on another scheme, an
-    HTTP error, a body over `max_bytes` or the deadline passing.
-    """
-    shown = public_url(url)
-    if not url.lower().startswith(("https://", "http://")):
-        raise CorpusError(f"{shown}: refused: only http(s) URLs are fetched")
-    ends = time.monotonic() + deadline_s
-
-    def left() -> float:
-        remaining = ends - time.monotonic()
-        if remaining <= 0:
-            raise socket.timeout()
-        return remaining
-
-    try:
-        # The socket timeout bounds each wait; `left()` bounds the body's reads in all.
-        # (Connecting and the headers get one `left()` each, as urllib sets it.)
-        with _http_only_opener().open(url, timeout=left()) as response:
-            if not response.geturl().lower().startswith(("https://", "http://")):
-                raise CorpusError(f"{shown}: refused: redirected away from http(s)")
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                _set_read_timeout(response, left())
-                chunk = response.read(64 * 1024)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > max_bytes:
-                    raise CorpusError(f"{shown}: larger than {max_bytes // (1024 * 1024)} MB")
-                chunks.append(chunk)
-            left()
-            return b"".join(chunks)
-    except (socket.timeout, TimeoutError):
-        raise CorpusError(f"{shown}: no answer within {deadline_s:g} s") from None
-    except urllib.error.HTTPError as exc:
-        raise CorpusError(f"{shown}: HTTP {exc.code}") from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, (socket.timeout, TimeoutError)):
-            raise CorpusError(f"{shown}: no answer within {deadline_s:g} s") from None
-        raise CorpusError(f"{shown}: cannot fetch: {exc.reason}") from None
-    except (ValueError, http.client.InvalidURL):  # their messages quote the URL, password and all
-        raise CorpusError(f"{shown}: cannot fetch: invalid URL") from None
-    except http.client.HTTPException as exc:
-        raise CorpusError(f"{shown}: cannot fetch: {type(exc).__name__}") from None
-    except OSError as exc:
-        raise CorpusError(f"{shown}: cannot fetch: {exc.strerror or type(exc).__name__}") from None
-
-
-def _http_only_opener() -> urllib.request.OpenerDirector:
-    """urllib's opener without its file:, ftp: and data: handlers: a redirect can
-    lead only to another http(s) URL."""
-    opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
-                    urllib.request.HTTPRedirectHandler(), urllib.request.HTTPDefaultErrorHandler(),
-                    urllib.request.HTTPErrorProcessor()):
-        opener.add_handler(handler)
-    return opener
-
-
-
-def _set_read_timeout(response: object, seconds: float) -> None:
-    """Make the next read wait at most `seconds`: http.client keeps its socket in
-    `response.fp.raw._sock`. Without it, each read waits up to the whole deadline."""
-    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
-    if sock is not None:
-        sock.settimeout(seconds)
-
-
 def read_feed_source(source: str) -> tuple[bytes, str]:
     """(feed bytes, base) of a local path or an http(s) URL; base resolves relative links."""
     if is_feed_url(source):
@@ -336,19 +258,11 @@ def read_transcript(link: TranscriptLink, base: str, *, deadline_s: float = FETC
     """
     remote_feed = "://" in base
     target = urljoin(base, link.url) if remote_feed else link.url
-    lowered = target.lower()
-    if lowered.startswith(("https://", "http://")):
+    if target.lower().startswith(("https://", "http://")):
         data = fetch_url(target, max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=deadline_s)
         shown = public_url(target)
-    elif remote_feed or ("://" in target and not lowered.startswith("file://")):
-        raise CorpusError(f"{public_url(target)}: refused: only http(s) transcripts (or files beside a local feed)")
     else:
-        folder = Path(base).parent.resolve()
-        relative = unquote(urlsplit(target).path) if lowered.startswith("file://") else target
-        path = (folder / relative).resolve()
-        shown = str(Path(base).parent / relative)
-        if not path.is_relative_to(folder):
-            raise CorpusError(f"{shown}: refused: outside the feed's folder")
+        path, shown = local_transcript_path(link, base)
         try:
             if path.stat().st_size > MAX_TRANSCRIPT_BYTES:
                 raise CorpusError(f"{shown}: larger than {MAX_TRANSCRIPT_BYTES // (1024 * 1024)} MB")
@@ -359,6 +273,46 @@ def read_transcript(link: TranscriptLink, base: str, *, deadline_s: float = FETC
         return data.decode("utf-8-sig"), shown
     except UnicodeDecodeError:
         raise CorpusError(f"{shown}: not a UTF-8 text file") from None
+
+
+def local_transcript_path(link: TranscriptLink, base: str) -> tuple[Path, str]:
+    """(resolved path, shown name) of a link to a file beside the local feed at `base`.
+
+    Raises `CorpusError` for a link out of the feed's folder, any URL but file://,
+    and any link of a remote feed.
+    """
+    lowered = link.url.lower()
+    if "://" in base or ("://" in link.url and not lowered.startswith("file://")):
+        target = urljoin(base, link.url) if "://" in base else link.url
+        raise CorpusError(f"{public_url(target)}: refused: only http(s) transcripts (or files beside a local feed)")
+    folder = Path(base).parent.resolve()
+    relative = unquote(urlsplit(link.url).path) if lowered.startswith("file://") else link.url
+    shown = str(Path(base).parent / relative)
+    path = (folder / relative).resolve()
+    if not path.is_relative_to(folder):
+        raise CorpusError(f"{shown}: refused: outside the feed's folder")
+    return path, shown
+
+
+def local_transcript_files(feed: Path) -> set[Path]:
+    """The resolved files beside the local `feed` that its items link as readable
+    transcripts: a folder ingest reads them through the feed, not a second time on
+    their own. Empty for a feed that cannot be read (loading it names the problem)."""
+    try:
+        data, base = read_feed_source(str(feed))
+        items = parse_feed(data, str(feed))
+    except CorpusError:
+        return set()
+    files = set()
+    for item in items:
+        for link in item.readable_transcripts():
+            if link.url.lower().startswith(("https://", "http://")):
+                continue
+            try:
+                files.add(local_transcript_path(link, base)[0])
+            except CorpusError:
+                continue  # refused links are named when the feed is loaded
+    return files
 
 
 # --------------------------------------------------------------------------- loading
@@ -378,36 +332,20 @@ def load_feed(source: str, *, deadline_s: float = FETCH_DEADLINE_S, parse: Parse
     that was skipped or repaired. Raises `CorpusError` when the feed itself cannot
     be read; an item's failure is a note and the rest goes on.
     """
-    from rag.corpus import Episode  # rag.corpus imports this module
-
     if parse is None:
         from rag.formats import parse_transcript as parse
     shown_feed = public_url(source) if "://" in source else source
     data, base = read_feed_source(source)
     items = parse_feed(data, shown_feed)
-    episodes: list[Episode] = []
+    episodes: list = []
     notes: list[FeedNote] = []
     seen: set[str] = set()
     for position, item in enumerate(tqdm(items, desc="feed items", unit="item", disable=not show_progress)):
         label = f"item {item.title!r}" if item.title else f"item {position + 1}"
-        readable = item.readable_transcripts()
-        if not readable:
-            kinds = sorted({t.type or "no type" for t in item.transcripts})
-            why = f"no readable transcript ({', '.join(kinds)} only)" if kinds else "no transcript"
-            notes.append(FeedNote("skipped", f"{label}: {why}"))
-            continue
-        failures: list[str] = []
-        for link in readable:
-            try:
-                text, name = read_transcript(link, base, deadline_s=deadline_s)
-                lines, repairs = parse(text, name)
-                if not lines:
-                    raise TranscriptParseError(f"{name}: transcript has no spoken lines")
-                break
-            except (CorpusError, TranscriptParseError) as exc:
-                failures.append(str(exc))
-        else:
-            notes.append(FeedNote("skipped", f"{label}: no readable transcript: {'; '.join(failures)}"))
+        try:
+            lines, repairs, name = _item_transcript(item, base, deadline_s, parse)
+        except _Unreadable as exc:
+            notes.append(FeedNote("skipped", f"{label}: {exc}"))
             continue
         if repairs:
             notes.append(FeedNote("repaired", f"{label}: {'; '.join(repairs)}"))
@@ -415,19 +353,48 @@ def load_feed(source: str, *, deadline_s: float = FETCH_DEADLINE_S, parse: Parse
         if ident in seen:
             ident = f"{ident}-{position + 1}"
         seen.add(ident)
-        episodes.append(
-            Episode(
-                id=ident,
-                title=item.title or ident,
-                youtube_id=None,
-                guests=item.guests,
-                season=item.season,
-                number=item.number,
-                date=item.date,
-                lines=tuple(lines),
-                source=name,
-                media_url=_web_url(item.audio_url) or _web_url(item.link),
-                media_is_file=_web_url(item.audio_url) is not None,  # an enclosure plays in the <audio> player
-            )
-        )
+        episodes.append(_item_episode(item, ident, lines, name))
     return episodes, notes
+
+
+class _Unreadable(Exception):
+    """Why an item has no transcript to index (the item's note)."""
+
+
+def _item_transcript(item: FeedItem, base: str, deadline_s: float, parse: Parser) -> tuple[list, list[str], str]:
+    """(lines, repairs, shown name) of the item's best transcript that reads; the next
+    type is tried when one fails. Raises `_Unreadable` saying why none did."""
+    readable = item.readable_transcripts()
+    if not readable:
+        kinds = sorted({t.type or "no type" for t in item.transcripts})
+        raise _Unreadable(f"no readable transcript ({', '.join(kinds)} only)" if kinds else "no transcript")
+    failures: list[str] = []
+    for link in readable:
+        try:
+            text, name = read_transcript(link, base, deadline_s=deadline_s)
+            lines, repairs = parse(text, name)
+            if not lines:
+                raise TranscriptParseError(f"{name}: transcript has no spoken lines")
+            return lines, repairs, name
+        except (CorpusError, TranscriptParseError) as exc:
+            failures.append(str(exc))
+    raise _Unreadable(f"no readable transcript: {'; '.join(failures)}")
+
+
+def _item_episode(item: FeedItem, ident: str, lines: list, source: str):  # type: ignore[no-untyped-def]
+    """The item as an `Episode` (returned untyped: rag.corpus imports this module)."""
+    from rag.corpus import Episode
+
+    return Episode(
+        id=ident,
+        title=item.title or ident,
+        youtube_id=None,
+        guests=item.guests,
+        season=item.season,
+        number=item.number,
+        date=item.date,
+        lines=tuple(lines),
+        source=source,
+        media_url=_web_url(item.audio_url) or _web_url(item.link),
+        media_is_file=_web_url(item.audio_url) is not None,  # an enclosure plays in the <audio> player
+    )

@@ -181,6 +181,7 @@ def _merged_hit(group: list[Hit], union_spans: bool = False) -> Hit:
         season=first.season,
         guests=first.guests,
         line_starts=tuple(starts),
+        episode_description=first.episode_description,
     )
     return Hit(merged, best.score, best.source)
 

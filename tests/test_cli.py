@@ -48,8 +48,8 @@ def test_search_json_shape(built_index: Path) -> None:
     assert result.exit_code == 0, result.output
     results = json.loads(result.output)["results"]
     assert len(results) == 2
-    assert set(results[0]) == {"episode", "title", "speakers", "speaker", "start_sec", "end_sec", "link_sec", "url",
-                               "text", "score"}
+    assert set(results[0]) == {"episode", "title", "description", "speakers", "speaker", "start_sec", "end_sec",
+                               "link_sec", "url", "text", "score"}
     top = results[0]
     assert top["episode"] == "algorithms-data-structures-for-engineers"
     assert top["start_sec"] <= top["link_sec"] <= top["end_sec"]

@@ -397,3 +397,12 @@ def test_a_media_url_changes_the_fingerprint_and_none_keeps_the_old_one() -> Non
     assert replace(bare, media_url="https://cdn.example/e.mp3").fingerprint() != bare.fingerprint()
     # What the fingerprint was before media links: an index built then is not rebuilt.
     assert bare.fingerprint() == "d5af7b38b8d8eb21ef640a4e7c90c948dfe9e36cb995f7141eb2dd8978d22f12"
+
+
+def test_the_front_matter_description_is_stored_and_changes_the_fingerprint() -> None:
+    text = episode_text().replace("title: Test episode\n", "title: Test episode\ndescription: 'Streaming for\n  beginners.'\n")
+    episode, repairs = parse_episode(text, "e.md", {})
+    assert (episode.description, repairs) == ("Streaming for beginners.", [])
+    without, _ = parse_episode(episode_text(), "e.md", {})
+    assert without.description == "" and without.fingerprint() != episode.fingerprint()
+    assert without.fingerprint() == replace(episode, description="").fingerprint()  # no description: as before

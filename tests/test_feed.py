@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import http.server
 import json
+import select
 import socket
+import socketserver
 import threading
 import time
 from pathlib import Path
@@ -18,7 +20,8 @@ from rag.cli import cli
 from rag.corpus import load_corpus
 from rag.embedding import HashingEmbedder
 from rag.errors import CorpusError
-from rag.feed import MAX_FEED_BYTES, episode_id, is_feed_url, load_feed, parse_feed
+from rag.feed import MAX_FEED_BYTES, MAX_TRANSCRIPT_BYTES, episode_id, is_feed_url, load_feed, parse_feed
+from rag.fetch import fetch_url
 from rag.index import load_index
 from rag.ingest import ingest
 from rag.retrieve import Searcher
@@ -267,3 +270,144 @@ def test_a_feed_file_without_an_xml_suffix_is_recognised_by_its_content(tmp_path
     feed.write_text(HEAD + item("X", "x", transcript("ep1.json", "application/json")) + "</channel></rss>")
     assert is_feed_source(str(feed)) and not is_feed_source(str(folder))
     assert [e.id for e in load_corpus([feed]).episodes] == ["x"]
+
+
+# --------------------------------------------------------------------------- one deadline per fetch
+
+
+class StallingServer(socketserver.ThreadingTCPServer):
+    """A loopback server that accepts, reads the request and then stalls as its path says:
+    /silent never answers, /dribble-headers sends a header byte every 0.1 s, /dribble-body
+    sends full headers and then a body byte every 0.1 s. Records when each client hung up."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), StallingHandler)
+        self.stop = threading.Event()
+        self.hung_up_at: list[float] = []
+
+
+class StallingHandler(socketserver.BaseRequestHandler):
+    server: StallingServer
+
+    def handle(self) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += self.request.recv(4096)
+        path = request.split(b" ")[1].decode()
+        if path == "/dribble-headers":
+            self.request.sendall(b"HTTP/1.1 200 OK\r\n")
+            trickle = b"X-Slow: " + b"a" * 10_000
+        elif path == "/dribble-body":
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+            trickle = b"b" * 1_000_000
+        else:
+            trickle = b""
+        for byte in [trickle[i:i + 1] for i in range(len(trickle))] or iter(lambda: b"", None):
+            if self.server.stop.is_set() or self.client_hung_up():
+                return
+            try:
+                self.request.sendall(byte)
+            except OSError:
+                self.server.hung_up_at.append(time.monotonic())
+                return
+
+    def client_hung_up(self) -> bool:
+        """Wait 0.1 s for the client; True (and the time noted) once it has closed."""
+        readable, _, _ = select.select([self.request], [], [], 0.1)
+        if readable and not self.request.recv(1, socket.MSG_PEEK):
+            self.server.hung_up_at.append(time.monotonic())
+            return True
+        return False
+
+
+@pytest.fixture
+def stalling_server() -> Iterator[StallingServer]:
+    server = StallingServer()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("stall", ["silent", "dribble-headers", "dribble-body"])
+def test_a_stalling_server_fails_at_the_deadline_and_is_hung_up_on(stalling_server: StallingServer, stall: str) -> None:
+    url = f"http://127.0.0.1:{stalling_server.server_address[1]}/{stall}"
+    started = time.monotonic()
+    with pytest.raises(CorpusError) as err:
+        fetch_url(url, max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=1.0)
+    ended = time.monotonic()
+    assert str(err.value) == f"{url}: no answer within 1 s"
+    assert 0.95 <= ended - started < 1.5
+    time.sleep(0.3)
+    assert stalling_server.hung_up_at and stalling_server.hung_up_at[0] - ended < 0.3  # the connection is closed too
+
+
+def test_a_server_that_answers_in_time_gives_its_body(transcript_server: str) -> None:
+    body = fetch_url(f"{transcript_server}/remote.json", max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=1.0)
+    assert json.loads(body)["segments"][1]["body"] == "Kafka consumer lag grows when partitions are unbalanced."
+
+
+def test_a_body_over_the_size_cap_is_refused(transcript_server: str) -> None:
+    with pytest.raises(CorpusError, match=r"/remote\.json: larger than 0 MB$"):
+        fetch_url(f"{transcript_server}/remote.json", max_bytes=100, deadline_s=1.0)
+
+
+# --------------------------------------------------------------------------- a feed inside a folder
+
+
+def write_folder_with_feed(folder: Path, feed_name: str) -> Path:
+    """A feed linking ep1.json and ep2.srt (and a missing ep3.vtt), beside them a plain
+    transcript with its sidecar."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ep1.json").write_text(json_transcript("Vector databases store embeddings for nearest neighbour search."))
+    (folder / "ep2.srt").write_text(SRT.format(sentence="Airflow schedules the nightly batch jobs."))
+    (folder / "talk.vtt").write_text("WEBVTT\n\n00:01.000 --> 00:04.000\n<v Ann>Dashboards need owners.\n")
+    (folder / "talk.yaml").write_text("title: A talk\nguests: [Ann]\n")
+    feed = folder / feed_name
+    feed.write_text(HEAD + item("Vectors", "ep-1", transcript("ep1.json", "application/json"), guest="Ann Lee")
+                    + item("Batch jobs", "ep-2", transcript("ep2.srt", "application/x-subrip"))
+                    + item("Lost", "ep-3", transcript("ep3.vtt", "text/vtt")) + "</channel></rss>\n")
+    return feed
+
+
+@pytest.mark.parametrize("feed_name", ["feed.xml", "podcast"])
+def test_a_folder_with_a_feed_ingests_its_items_and_the_other_transcripts_once(tmp_path: Path, feed_name: str) -> None:
+    feed = write_folder_with_feed(tmp_path / "cast", feed_name)
+    corpus = load_corpus([tmp_path / "cast"])
+    by_id = {e.id: e for e in corpus.episodes}
+    assert sorted(by_id) == ["ep-1", "ep-2", "talk"]
+    assert (by_id["ep-1"].title, by_id["ep-1"].guests, by_id["ep-1"].media_url) == (
+        "Vectors", ("Ann Lee",), "https://cdn.example.com/ep-1.mp3")  # the feed's metadata, not the file name
+    assert by_id["ep-1"].source == str(tmp_path / "cast" / "ep1.json")
+    assert (by_id["talk"].title, by_id["talk"].guests) == ("A talk", ("Ann",))
+    assert [str(n) for n in corpus.notes] == [
+        f"skipped: {feed}: item 'Lost': no readable transcript: {tmp_path / 'cast' / 'ep3.vtt'}: "
+        "cannot read: No such file or directory",
+    ]
+
+
+def test_rag_ingest_of_a_folder_with_a_feed_searches_every_episode(tmp_path: Path) -> None:
+    write_folder_with_feed(tmp_path / "cast", "feed.xml")
+    config = tmp_path / "rag.yaml"
+    config.write_text("model: hashing-256\n")
+    result = CliRunner().invoke(cli, ["--config", str(config), "ingest", str(tmp_path / "cast"), "--index",
+                                      str(tmp_path / "idx"), "--cache", str(tmp_path / "cache")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "indexed 3 episodes" in result.output and "duplicates 0" in result.output
+    searcher = Searcher(load_index(tmp_path / "idx"), HashingEmbedder(dim=256))
+    for question, episode in [("vector databases embeddings", "ep-1"), ("airflow nightly batch", "ep-2"),
+                              ("dashboards owners", "talk")]:
+        assert searcher.search(question, k=1)[0].passage.episode_id == episode
+
+
+def test_a_broken_feed_in_a_folder_is_named_and_the_transcripts_still_ingested(tmp_path: Path) -> None:
+    folder = tmp_path / "cast"
+    write_folder_with_feed(folder, "feed.xml")
+    (folder / "feed.xml").write_text(HEAD + "<item><title>cut off")
+    corpus = load_corpus([folder])
+    assert sorted(e.id for e in corpus.episodes) == ["ep1", "ep2", "talk"]
+    assert [n.action for n in corpus.notes if n.path == str(folder / "feed.xml")] == ["error"]

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from rag.corpus import Line, parse_episode
 from rag.errors import TranscriptParseError
 from rag.formats.podcast20 import parse_podcast20
@@ -20,8 +22,9 @@ READERS = {"vtt": parse_vtt, "srt": parse_srt, "whisper": parse_whisper, "podcas
 __all__ = ["READERS", "detect_format", "parse_transcript"]
 
 
-def parse_transcript(text: str, name: str) -> tuple[list[Line], list[str]]:
-    """Lines and repair notes of any supported transcript (`detect_format`).
+def parse_transcript(text: str, name: str, breaks: Sequence[int] = ()) -> tuple[list[Line], list[str]]:
+    """Lines and repair notes of any supported transcript (`detect_format`); no caption
+    line runs across a second of `breaks` (chapter starts).
 
     A DTC Markdown file gives its lines without people-file names. Raises
     `TranscriptParseError` naming `name` when the text is empty, of no known
@@ -37,7 +40,7 @@ def parse_transcript(text: str, name: str) -> tuple[list[Line], list[str]]:
     if kind == "markdown":
         episode, notes = parse_episode(text, name, {})
         return list(episode.lines), notes
-    lines, notes = READERS[kind](text, name)
+    lines, notes = READERS[kind](text, name, breaks)
     if not lines:
         raise TranscriptParseError(f"{name}: transcript has no spoken lines")
     return lines, notes

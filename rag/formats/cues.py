@@ -11,6 +11,7 @@ past `MAX_LINE_S`, so a link still lands near the words it cites.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from collections import Counter
@@ -24,6 +25,10 @@ from rag.corpus import Line
 # A long turn is cut at the first sentence end after MAX_LINE_S, and at any cue
 # after 1.5 times it (captions without punctuation).
 MAX_LINE_S = 60
+# Without speakers (plain Whisper, YouTube auto-captions) a line follows no turn, and a
+# 60 s line would make a passage's span end up to a minute before its last words: cut
+# such lines after 30 s instead, near the DTC mean line (27 s).
+SPEAKERLESS_LINE_S = 30
 SENTENCE_END = re.compile(r"[.!?…][\"')\]”’]*$")
 
 _TAG = re.compile(r"<[^>]*>")
@@ -74,9 +79,11 @@ def clean_text(raw: str) -> str:
     return " ".join(html.unescape(_TAG.sub("", raw)).split())
 
 
-def cues_to_lines(cues: Sequence[Cue], max_line_s: int = MAX_LINE_S) -> list[Line]:
+def cues_to_lines(cues: Sequence[Cue], max_line_s: int = MAX_LINE_S, breaks: Sequence[int] = ()) -> list[Line]:
     """Join consecutive same-speaker cues into turns of about `max_line_s` seconds (cut at
-    a sentence end once past it, anywhere once past 1.5 times it).
+    a sentence end once past it, anywhere once past 1.5 times it; `SPEAKERLESS_LINE_S`
+    for cues without a speaker). A line never runs across one of the `breaks` (seconds,
+    e.g. chapter starts): the cue at or after it starts a new line.
 
     Cues are taken in file order (overlapping cues too: captions overlap in time,
     rarely in order of speech); empty cues are ignored.
@@ -85,10 +92,13 @@ def cues_to_lines(cues: Sequence[Cue], max_line_s: int = MAX_LINE_S) -> list[Lin
     texts: list[str] = []
     start = 0
     speaker = ""
+    ordered_breaks = sorted(breaks)
     for cue in (c for c in cues if c.text.strip()):
         sec = int(cue.start)
-        long = sec - start >= max_line_s and SENTENCE_END.search(texts[-1]) if texts else False
-        if texts and (cue.speaker != speaker or long or sec - start >= max_line_s * 3 // 2):
+        limit = max_line_s if speaker else min(max_line_s, SPEAKERLESS_LINE_S)
+        long = sec - start >= limit and SENTENCE_END.search(texts[-1]) if texts else False
+        crosses = bisect.bisect_right(ordered_breaks, sec) > bisect.bisect_right(ordered_breaks, start)
+        if texts and (cue.speaker != speaker or long or crosses or sec - start >= limit * 3 // 2):
             lines.append(Line(" ".join(texts), start, speaker, ""))
             texts = []
         if not texts:

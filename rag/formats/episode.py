@@ -9,6 +9,7 @@ The sidecar is `NAME.yaml` (or `NAME.yml`) beside `NAME.vtt`/`.srt`/`.json`:
     date: 2021-02-23
     description: Dat Tran on hiring and MLOps.
     speakers: {SPEAKER_00: Alexey, SPEAKER_01: Dat Tran}   # optional: rename diarized labels
+    chapters: [{start: 0, title: Intro}, {start: "2:06", title: Dat's background}]  # optional: sections
 
 The episode id is the file stem. Without a sidecar the title comes from the file
 name, and a repair note says so.
@@ -24,12 +25,12 @@ from pathlib import Path
 
 import yaml
 
-from rag.corpus import Episode, Line, _as_int, _clean
+from rag.corpus import SIDECAR_SUFFIXES, Episode, Line, _as_int, _clean, guest_names
 from rag.errors import TranscriptParseError
 from rag.formats import parse_transcript
+from rag.formats.chapters import parse_chapters, with_chapters
 from rag.moment import Moment, media_link
 
-SIDECAR_SUFFIXES = (".yaml", ".yml")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -71,52 +72,61 @@ def episode_from_transcript(
     Returns the episode and the repairs made. A broken sidecar is a repair note, not
     an error; an unreadable transcript raises `TranscriptParseError`.
     """
-    lines, repairs = parse_transcript(text, name)
     stem = Path(name).stem
-    shown_sidecar = sidecar_name or f"{stem}.yaml"
-    meta: dict = {}
-    if sidecar is None:
-        repairs.append(f"no sidecar {Path(shown_sidecar).name}; title taken from the file name")
-    else:
-        try:
-            meta = parse_sidecar(sidecar, shown_sidecar)
-        except TranscriptParseError as exc:
-            repairs.append(f"{exc}; title taken from the file name")
-
-    people = people or {}
-    guests_raw = meta.get("guests") or []
-    if isinstance(guests_raw, str):
-        guests_raw = [guests_raw]
-    guests = tuple(_clean(people.get(str(g), str(g))) for g in guests_raw if g)
-    speakers = meta.get("speakers") if isinstance(meta.get("speakers"), dict) else {}
-    if speakers:
-        names = {str(k): _clean(v) for k, v in speakers.items()}
-        lines = [Line(l.text, l.sec, names.get(l.speaker, l.speaker), l.section) for l in lines]
-
-    youtube_id: str | None = None
-    media_url: str | None = None
-    url = str(meta.get("url") or "").strip()
-    if url:
-        moment = Moment.parse(url)
-        if moment is not None:
-            youtube_id = moment.video_id
-        elif media_link(url) is not None:
-            media_url = url
-        else:
-            repairs.append(f"sidecar url {url!r} is not an http(s) link; dropped")
+    sidecar_notes: list[str] = []
+    meta = _sidecar_meta(sidecar, sidecar_name or f"{stem}.yaml", sidecar_notes)
+    chapters, chapter_notes = parse_chapters(meta.get("chapters"), Path(sidecar_name or f"{stem}.yaml").name)
+    lines, repairs = parse_transcript(text, name, [c.start for c in chapters])
+    repairs += sidecar_notes + chapter_notes
+    youtube_id, media_url = _episode_link(meta, repairs)
     date = meta.get("date")
     return (
         Episode(
             id=stem,
             title=_clean(meta.get("title") or "") or title_from_name(stem),
             youtube_id=youtube_id,
-            guests=guests,
+            guests=guest_names(meta.get("guests"), people or {}),
             season=_as_int(meta.get("season")),
             number=_as_int(meta.get("episode")),
             date=_clean(date) if date else None,
-            lines=tuple(lines),
+            lines=tuple(with_chapters(_rename_speakers(lines, meta.get("speakers")), chapters)),
             source=name,
             media_url=media_url,
+            description=_clean(meta.get("description") or ""),
         ),
         repairs,
     )
+
+
+def _sidecar_meta(sidecar: str | None, shown: str, repairs: list[str]) -> dict:
+    """The sidecar's mapping; {} (and a note in `repairs`) when there is none or it is broken."""
+    if sidecar is None:
+        repairs.append(f"no sidecar {Path(shown).name}; title taken from the file name")
+        return {}
+    try:
+        return parse_sidecar(sidecar, shown)
+    except TranscriptParseError as exc:
+        repairs.append(f"{exc}; title taken from the file name")
+        return {}
+
+
+def _rename_speakers(lines: list[Line], names: object) -> list[Line]:
+    """Lines with diarization labels replaced by the sidecar's `speakers:` names."""
+    if not isinstance(names, dict) or not names:
+        return lines
+    shown = {str(label): _clean(name) for label, name in names.items()}
+    return [Line(line.text, line.sec, shown.get(line.speaker, line.speaker), line.section) for line in lines]
+
+
+def _episode_link(meta: dict, repairs: list[str]) -> tuple[str | None, str | None]:
+    """(YouTube id, media or page url) of the sidecar's `url:`; a non-http(s) url is a note."""
+    url = str(meta.get("url") or "").strip()
+    if not url:
+        return None, None
+    moment = Moment.parse(url)
+    if moment is not None:
+        return moment.video_id, None
+    if media_link(url) is not None:
+        return None, url
+    repairs.append(f"sidecar url {url!r} is not an http(s) link; dropped")
+    return None, None

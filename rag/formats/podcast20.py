@@ -11,14 +11,15 @@ they are joined into speaker turns.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Sequence
 
 from rag.corpus import Line
 from rag.formats.cues import Cue, clean_text, cues_to_lines
 from rag.formats.whisper import as_seconds, load_json_object
 
 
-def parse_podcast20(text: str, name: str) -> tuple[list[Line], list[str]]:
-    """Parse Podcasting 2.0 JSON; returns (lines, repair notes)."""
+def parse_podcast20(text: str, name: str, breaks: Sequence[int] = ()) -> tuple[list[Line], list[str]]:
+    """Parse Podcasting 2.0 JSON; returns (lines, repair notes). No line crosses a second of `breaks`."""
     counts: Counter[str] = Counter()
     cues: list[Cue] = []
     speaker = ""
@@ -36,4 +37,4 @@ def parse_podcast20(text: str, name: str) -> tuple[list[Line], list[str]]:
             counts["empty segment(s) dropped"] += 1
             continue
         cues.append(Cue(start, said, speaker))
-    return cues_to_lines(cues), [f"{n} {what}" for what, n in counts.items()]
+    return cues_to_lines(cues, breaks=breaks), [f"{n} {what}" for what, n in counts.items()]

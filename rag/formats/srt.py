@@ -12,6 +12,7 @@ prefix continues the previous cue's speaker.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Sequence
 
 from rag.corpus import Line
 from rag.errors import TranscriptParseError
@@ -20,8 +21,8 @@ from rag.formats.vtt import split_blocks, timed_cues
 
 
 
-def parse_srt(text: str, name: str) -> tuple[list[Line], list[str]]:
-    """Parse an SRT file's text; returns (lines, repair notes).
+def parse_srt(text: str, name: str, breaks: Sequence[int] = ()) -> tuple[list[Line], list[str]]:
+    """Parse an SRT file's text; returns (lines, repair notes). No line crosses a second of `breaks`.
 
     Raises `TranscriptParseError` naming `name` when no cue has a timing line.
     """
@@ -36,4 +37,4 @@ def parse_srt(text: str, name: str) -> tuple[list[Line], list[str]]:
     counts.pop("timing line(s) with comma decimals read", None)  # SRT's own notation, not a repair
     if not cues.cues and not counts["empty cue(s) dropped"]:
         raise TranscriptParseError(f"{name}: no SRT cue (no 'start --> end' timing line)")
-    return cues_to_lines(cues.cues), [f"{n} {what}" for what, n in counts.items()]
+    return cues_to_lines(cues.cues, breaks=breaks), [f"{n} {what}" for what, n in counts.items()]

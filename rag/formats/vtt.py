@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Sequence
 
 from rag.corpus import Line
 from rag.errors import TranscriptParseError
@@ -79,8 +80,8 @@ def timed_cues(blocks: list[tuple[int, list[str]]], counts: Counter[str]) -> lis
     return cues
 
 
-def parse_vtt(text: str, name: str) -> tuple[list[Line], list[str]]:
-    """Parse a WebVTT file's text; returns (lines, repair notes).
+def parse_vtt(text: str, name: str, breaks: Sequence[int] = ()) -> tuple[list[Line], list[str]]:
+    """Parse a WebVTT file's text; returns (lines, repair notes). No line crosses a second of `breaks`.
 
     Raises `TranscriptParseError` naming `name` when no cue has a timing line.
     """
@@ -102,7 +103,7 @@ def parse_vtt(text: str, name: str) -> tuple[list[Line], list[str]]:
     else:
         cues = _plain_cues(raw_cues, counts)
     notes = [f"{n} {what}" for what, n in counts.items()]
-    return cues_to_lines(cues), notes
+    return cues_to_lines(cues, breaks=breaks), notes
 
 
 def _plain_cues(raw_cues: list[tuple[float, float, list[str]]], counts: Counter[str]) -> list[Cue]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Sequence
 
 from rag.corpus import Line
 from rag.errors import TranscriptParseError
@@ -35,8 +36,8 @@ def as_seconds(value: object) -> float | None:
     return float(value)
 
 
-def parse_whisper(text: str, name: str) -> tuple[list[Line], list[str]]:
-    """Parse Whisper or whisperX JSON; returns (lines, repair notes)."""
+def parse_whisper(text: str, name: str, breaks: Sequence[int] = ()) -> tuple[list[Line], list[str]]:
+    """Parse Whisper or whisperX JSON; returns (lines, repair notes). No line crosses a second of `breaks`."""
     counts: Counter[str] = Counter()
     cues: list[Cue] = []
     for segment in load_json_object(text, name)["segments"]:
@@ -58,7 +59,7 @@ def parse_whisper(text: str, name: str) -> tuple[list[Line], list[str]]:
             counts["empty segment(s) dropped"] += 1
             continue
         cues.append(Cue(start, said, clean_text(str(segment.get("speaker") or ""))))
-    return cues_to_lines(cues), [f"{n} {what}" for what, n in counts.items()]
+    return cues_to_lines(cues, breaks=breaks), [f"{n} {what}" for what, n in counts.items()]
 
 
 def _word_cues(words: list, segment_start: float | None, segment_speaker: str) -> list[Cue]:

@@ -1,0 +1,173 @@
+"""One http(s) GET with one deadline for all of it: DNS, connect, TLS, headers and body.
+
+urllib's `timeout` bounds each socket wait, not the request: a server that sends a
+byte every few seconds, in its headers or its body, never trips it, and the DNS
+lookup has no timeout at all. So the request runs in a worker thread, and when the
+deadline passes the caller gets a `CorpusError` at once while every socket the
+worker opened is shut down, which ends the worker's blocked read too.
+
+    >>> fetch_url("ftp://example.com/feed.xml", max_bytes=10)
+    Traceback (most recent call last):
+    ...
+    rag.errors.CorpusError: ftp://example.com/feed.xml: refused: only http(s) URLs are fetched
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import urllib.error
+import urllib.request
+from typing import Any
+
+from rag.errors import CorpusError
+from rag.urls import public_url
+
+# Per request, from the DNS lookup to the last byte: a server that never answers ends here.
+FETCH_DEADLINE_S = 20.0
+_CHUNK = 64 * 1024
+
+
+class _SocketWatch:
+    """The sockets of one request; `expire` shuts them down (and any opened later)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []  # duplicates: they outlive an SSL wrap of the original
+        self._expired = False
+
+    def add(self, sock: socket.socket) -> None:
+        copy = sock.dup()
+        with self._lock:
+            if not self._expired:
+                self._sockets.append(copy)
+                return
+        _shut(copy)
+
+    def expire(self) -> None:
+        with self._lock:
+            self._expired = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shut(sock)
+
+    def release(self) -> None:
+        """Close the duplicates after a request that ended by itself."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            sock.close()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed by the peer or the worker
+    sock.close()
+
+
+class _WatchedConnections:
+    """A urllib handler's `do_open` that registers each new connection's socket."""
+
+    watch: _SocketWatch
+
+    def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+        watch = self.watch
+
+        def connection(host: str, **options: Any) -> http.client.HTTPConnection:
+            conn = http_class(host, **options)
+            create = conn._create_connection  # http.client's hook for opening the TCP socket
+
+            def create_and_watch(*args: Any, **kw: Any) -> socket.socket:
+                sock = create(*args, **kw)
+                watch.add(sock)
+                return sock
+
+            conn._create_connection = create_and_watch
+            return conn
+
+        return super().do_open(connection, req, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPHandler(_WatchedConnections, urllib.request.HTTPHandler):
+    pass
+
+
+class _HTTPSHandler(_WatchedConnections, urllib.request.HTTPSHandler):
+    pass
+
+
+def _opener(watch: _SocketWatch) -> urllib.request.OpenerDirector:
+    """urllib's opener without its file:, ftp: and data: handlers (a redirect can lead
+    only to another http(s) URL), its connections watched by `watch`."""
+    opener = urllib.request.OpenerDirector()
+    http_handler, https_handler = _HTTPHandler(), _HTTPSHandler()
+    http_handler.watch = https_handler.watch = watch
+    for handler in (urllib.request.ProxyHandler(), http_handler, https_handler, urllib.request.HTTPRedirectHandler(),
+                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
+def fetch_url(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S) -> bytes:
+    """The body of an http(s) URL, read within `deadline_s` seconds in all.
+
+    Raises `CorpusError` naming the URL without credentials on another scheme, an
+    HTTP error, a body over `max_bytes` or the deadline passing.
+    """
+    shown = public_url(url)
+    if not url.lower().startswith(("https://", "http://")):
+        raise CorpusError(f"{shown}: refused: only http(s) URLs are fetched")
+    watch = _SocketWatch()
+    outcome: list[bytes | CorpusError] = []
+
+    def run() -> None:
+        try:
+            outcome.append(_download(url, shown, max_bytes, deadline_s, _opener(watch)))
+        except CorpusError as exc:
+            outcome.append(exc)
+        except Exception as exc:  # noqa: BLE001 - the caller gets one CorpusError, whatever broke
+            outcome.append(CorpusError(f"{shown}: cannot fetch: {type(exc).__name__}"))
+
+    worker = threading.Thread(target=run, name=f"fetch {shown}", daemon=True)
+    worker.start()
+    worker.join(deadline_s)
+    if not outcome:
+        watch.expire()  # the worker's read fails now; a DNS lookup ends on its own
+        raise CorpusError(f"{shown}: no answer within {deadline_s:g} s")
+    watch.release()
+    if isinstance(outcome[0], CorpusError):
+        raise outcome[0]
+    return outcome[0]
+
+
+def _download(url: str, shown: str, max_bytes: int, deadline_s: float, opener: urllib.request.OpenerDirector) -> bytes:
+    try:
+        # The socket timeout only bounds a worker nobody waits for; `fetch_url` keeps the deadline.
+        with opener.open(url, timeout=deadline_s) as response:
+            if not response.geturl().lower().startswith(("https://", "http://")):
+                raise CorpusError(f"{shown}: refused: redirected away from http(s)")
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := response.read(_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise CorpusError(f"{shown}: larger than {max_bytes // (1024 * 1024)} MB")
+                chunks.append(chunk)
+            return b"".join(chunks)
+    except (socket.timeout, TimeoutError):
+        raise CorpusError(f"{shown}: no answer within {deadline_s:g} s") from None
+    except urllib.error.HTTPError as exc:
+        raise CorpusError(f"{shown}: HTTP {exc.code}") from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, (socket.timeout, TimeoutError)):
+            raise CorpusError(f"{shown}: no answer within {deadline_s:g} s") from None
+        raise CorpusError(f"{shown}: cannot fetch: {exc.reason}") from None
+    except (ValueError, http.client.InvalidURL):  # their messages quote the URL, password and all
+        raise CorpusError(f"{shown}: cannot fetch: invalid URL") from None
+    except http.client.HTTPException as exc:
+        raise CorpusError(f"{shown}: cannot fetch: {type(exc).__name__}") from None
+    except OSError as exc:
+        raise CorpusError(f"{shown}: cannot fetch: {exc.strerror or type(exc).__name__}") from None
