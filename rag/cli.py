@@ -61,7 +61,7 @@ def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--overlap", type=click.IntRange(min=0), default=0, show_default=True, help="Lines repeated between passages.")
 @click.option("--force", is_flag=True, help="Rebuild even when the corpus is unchanged.")
 @click.option("--vector-index", type=click.Choice(["auto", "flat", "ivf", "hnsw"]), default="auto", show_default=True,
-              help="Exact (flat) or approximate (ivf, hnsw) vector search; auto: IVF above 200k passages.")
+              help="Exact (flat) or approximate (ivf, hnsw) vector search; auto: IVF above 50k passages.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Embedding processes; each gets its share of the cores.")
 @click.option("--shard", callback=_parse_shard, metavar="I/N",
