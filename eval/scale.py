@@ -46,6 +46,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from rag.chunking import Passage  # noqa: E402
 from rag.config import load_config  # noqa: E402
+from rag.errors import RagError  # noqa: E402
 from rag.evaluation import Question, evaluate_search, hits_gold, load_questions, percentile  # noqa: E402
 from rag.index import VECTOR_KINDS, FaissStore, LexicalIndex, load_index, save_index  # noqa: E402
 from rag.ingest import lexical_text  # noqa: E402
@@ -307,7 +308,7 @@ def _in_fresh_process(flag: str, index_dir: Path, questions: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", default="indexes/dtc", help="the real index to grow [indexes/dtc]")
     parser.add_argument("--copies", type=int, default=10, help="grow to this many times the real passages")
@@ -322,6 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the fresh serving process
     parser.add_argument("--lexical", type=Path, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.measure:
         print(json.dumps(measure(args.measure, args.questions)))
@@ -340,8 +346,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"serving the {args.copies}x index kept in {work}", file=sys.stderr)
     else:
         print(f"growing {args.index} to {args.copies}x into {work}", file=sys.stderr)
-        built = build_scaled_index(Path(args.index), work, args.copies, args.vector_index, args.seed,
-                                   load_questions([args.questions]))
+        try:
+            built = build_scaled_index(Path(args.index), work, args.copies, args.vector_index, args.seed,
+                                       load_questions([args.questions]))
+        except RagError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         record.write_text(json.dumps(built), encoding="utf-8")
     try:
         served = _in_fresh_process("--measure", work, args.questions)

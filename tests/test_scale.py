@@ -56,3 +56,13 @@ def test_scale_script_grows_an_index_and_reports_every_figure(tmp_path: Path, bu
     assert len(grown.passages.episodes) > len(load_index(built_index).passages.episodes)
     assert grown.passages[0] == load_index(built_index).passages[0]
     assert "mixed real vectors" in report["distractor_vectors"]
+
+
+def test_scale_script_names_a_missing_index_in_one_line(tmp_path: Path) -> None:
+    questions = slice_questions(tmp_path / "q.jsonl")
+    result = subprocess.run([sys.executable, "eval/scale.py", "--index", str(tmp_path / "nope"), "--copies", "2",
+                             "--questions", str(questions), "--work", str(tmp_path / "grown")],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: no index at {tmp_path / 'nope'}: build it with `rag ingest CORPUS --index {tmp_path / 'nope'}`")
