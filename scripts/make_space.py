@@ -44,6 +44,7 @@ GITATTRIBUTES = """*.index filter=lfs diff=lfs merge=lfs -text
 *.npy filter=lfs diff=lfs merge=lfs -text
 *.npz filter=lfs diff=lfs merge=lfs -text
 *.jsonl filter=lfs diff=lfs merge=lfs -text
+*.sqlite filter=lfs diff=lfs merge=lfs -text
 indexes/**/bm25/* filter=lfs diff=lfs merge=lfs -text
 """
 
@@ -76,7 +77,7 @@ def make_space(index: Path, out: Path) -> int:
     shutil.copytree(index, out / "indexes" / "dtc", ignore=shutil.ignore_patterns("*.tmp", "*.lock"))
     (out / "README.md").write_text(front_matter() + README_BODY, encoding="utf-8")
     (out / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
-    (out / ".gitignore").write_text("__pycache__/\nfeedback.jsonl\n", encoding="utf-8")
+    (out / ".gitignore").write_text("__pycache__/\nfeedback.jsonl\nshare-secret\n", encoding="utf-8")
     return folder_size(out)
 
 

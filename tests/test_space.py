@@ -19,6 +19,13 @@ def test_make_space_writes_code_index_requirements_and_front_matter(tmp_path: Pa
     assert (out / "app.py").exists() and (out / "rag" / "answer.py").exists() and (out / "rag" / "prompts.yaml").exists()
     assert (out / "rag" / "embedding" / "onnx_int8.py").exists() and not list(out.rglob("__pycache__"))
     assert (out / "indexes" / "dtc" / "manifest.json").exists()
+    # Every index file over Hugging Face's 10 MB limit for plain git goes through LFS.
+    tracked = [line.split()[0] for line in (out / ".gitattributes").read_text().splitlines()]
+    for path in (out / "indexes" / "dtc").rglob("*"):
+        if path.is_file() and path.name != "manifest.json":
+            relative = path.relative_to(out)
+            assert any(relative.match(pattern) or path.match(pattern) for pattern in tracked), relative
+    assert "share-secret" in (out / ".gitignore").read_text().split()
     requirements = (out / "requirements.txt").read_text()
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in requirements and "gradio" in requirements
     assert "-c constraints.txt" in requirements
