@@ -39,7 +39,7 @@ from rag.chunking import Passage
 from rag.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from rag.store import PassageStore, write_passages
 
-FORMAT_VERSION = 3  # 2: passages carry each line's second; 3: passages in SQLite, vectors.npy, ANN kinds
+FORMAT_VERSION = 4  # 2: passages carry each line's second; 3: passages in SQLite, vectors.npy, ANN kinds; 4: episode descriptions
 MANIFEST = "manifest.json"
 PASSAGES = "passages.sqlite"
 VECTOR_ARRAY = "vectors.npy"

@@ -27,7 +27,7 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -41,7 +41,7 @@ _ROWS_PER_READ = 2048
 _SCHEMA = """
 CREATE TABLE passages (position INTEGER PRIMARY KEY, episode INTEGER NOT NULL, data TEXT NOT NULL);
 CREATE TABLE episodes (code INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, title TEXT NOT NULL,
-                       season INTEGER, guests TEXT NOT NULL);
+                       season INTEGER, guests TEXT NOT NULL, description TEXT NOT NULL);
 CREATE TABLE arrays (name TEXT PRIMARY KEY, data BLOB NOT NULL);
 """
 
@@ -55,6 +55,7 @@ class EpisodeInfo:
     title: str
     season: int | None
     guests: tuple[str, ...]
+    description: str = ""
 
 
 def passage_to_json(passage: Passage) -> str:
@@ -87,18 +88,20 @@ def write_passages(path: str | Path, passages: Iterable[Passage]) -> int:
             info = episodes.get(passage.episode_id)
             if info is None:
                 info = EpisodeInfo(len(episodes), passage.episode_id, passage.episode_title, passage.season,
-                                   passage.guests)
+                                   passage.guests, passage.episode_description)
                 episodes[passage.episode_id] = info
             codes.append(info.code)
             ordinals.append(passage.ordinal)
-            batch.append((position, info.code, passage_to_json(passage)))
+            # The description is the episode's: stored once with it, not on each of its passages.
+            batch.append((position, info.code, passage_to_json(replace(passage, episode_description=""))))
             if len(batch) >= _ROWS_PER_READ:
                 db.executemany("INSERT INTO passages VALUES (?, ?, ?)", batch)
                 batch.clear()
         db.executemany("INSERT INTO passages VALUES (?, ?, ?)", batch)
         db.executemany(
-            "INSERT INTO episodes VALUES (?, ?, ?, ?, ?)",
-            [(e.code, e.id, e.title, e.season, json.dumps(e.guests, ensure_ascii=False)) for e in episodes.values()],
+            "INSERT INTO episodes VALUES (?, ?, ?, ?, ?, ?)",
+            [(e.code, e.id, e.title, e.season, json.dumps(e.guests, ensure_ascii=False), e.description)
+             for e in episodes.values()],
         )
         for name, values in (("episode_codes", codes), ("ordinals", ordinals)):
             db.execute("INSERT INTO arrays VALUES (?, ?)", (name, np.asarray(values, dtype="<i4").tobytes()))
@@ -127,9 +130,9 @@ class PassageStore(Sequence[Passage]):
             # skip locking (and works on read-only mounts).
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
                                  check_same_thread=False)
-            rows = db.execute("SELECT code, id, title, season, guests FROM episodes ORDER BY code").fetchall()
-            episodes = tuple(EpisodeInfo(code, eid, title, season, tuple(json.loads(guests)))
-                             for code, eid, title, season, guests in rows)
+            rows = db.execute("SELECT code, id, title, season, guests, description FROM episodes ORDER BY code")
+            episodes = tuple(EpisodeInfo(code, eid, title, season, tuple(json.loads(guests)), description)
+                             for code, eid, title, season, guests, description in rows.fetchall())
             arrays = dict(db.execute("SELECT name, data FROM arrays").fetchall())
         except (sqlite3.Error, json.JSONDecodeError, TypeError, ValueError) as exc:
             raise IndexCorruptError(f"{path}: unreadable passage store ({exc})") from None
@@ -175,7 +178,7 @@ class PassageStore(Sequence[Passage]):
             try:
                 rows = self._db.execute(f"SELECT position, data FROM passages WHERE position IN ({marks})", chunk)
                 for position, data in rows:
-                    self._cache[position] = passage_from_json(data)
+                    self._cache[position] = self._with_episode(position, passage_from_json(data))
             except (sqlite3.Error, json.JSONDecodeError, TypeError, KeyError) as exc:
                 raise IndexCorruptError(f"{self.path}: unreadable passage ({exc})") from None
             lost = [p for p in chunk if p not in self._cache]
@@ -190,7 +193,11 @@ class PassageStore(Sequence[Passage]):
                     "SELECT data FROM passages WHERE position >= ? AND position < ? ORDER BY position",
                     (start, start + _ROWS_PER_READ),
                 ).fetchall()
-            yield from (passage_from_json(data) for (data,) in rows)
+            yield from (self._with_episode(start + i, passage_from_json(data)) for i, (data,) in enumerate(rows))
+
+    def _with_episode(self, position: int, passage: Passage) -> Passage:
+        description = self.episodes[int(self.episode_codes[position])].description
+        return replace(passage, episode_description=description) if description else passage
 
     def episode_id(self, position: int) -> str:
         return self.episodes[int(self.episode_codes[position])].id

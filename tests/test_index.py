@@ -25,7 +25,7 @@ def test_index_round_trips_passages_vectors_and_manifest(built_index: Path, embe
     manifest = json.loads((built_index / "manifest.json").read_text())
     assert manifest["model"] == "hashing-256" and manifest["dim"] == 256
     assert manifest["count"] == len(index.passages) == len(index.vectors) == len(index.lexical)
-    assert manifest["episodes"] == 4 and manifest["format_version"] == 3
+    assert manifest["episodes"] == 4 and manifest["format_version"] == 4
     assert manifest["vectors"] == {"kind": "flat"}
     assert len(manifest["corpus_fingerprint"]) == 64
     first = index.passages[0]

@@ -143,3 +143,17 @@ def test_ivf_index_serves_search_and_filters_end_to_end(tmp_path: Path, corpus_d
     episode = ivf.passages.episodes[1].id
     scoped = Searcher(ivf, embedder).search(question, k=5, filters=Filters(episode=episode))
     assert scoped and {h.passage.episode_id for h in scoped} == {episode}
+
+
+def test_an_episode_description_is_stored_once_and_read_back_on_its_passages(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    passages = [replace(passage(0, o), episode_description="Ann on Bloom filters.") for o in range(3)]
+    passages.append(passage(1, 0))
+    write_passages(tmp_path / "p.sqlite", passages)
+    with sqlite3.connect(tmp_path / "p.sqlite") as db:
+        rows = [data for (data,) in db.execute("SELECT data FROM passages")]
+    assert not any("Bloom filters." in row for row in rows)
+    store = PassageStore.open(tmp_path / "p.sqlite")
+    assert store.episodes[0].description == "Ann on Bloom filters." and store.episodes[1].description == ""
+    assert list(store) == passages and store.many([2, 3]) == passages[2:]
