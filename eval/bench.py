@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from rag.config import Config
 from rag.corpus import find_corpus_files, load_corpus
 from rag.embedding import DEFAULT_MODEL, EmbeddingCache, embedder_key, resolve_model_path
 from rag.embedding.workers import worker_threads
-from rag.evaluation import load_questions, percentile
+from rag.evaluation import load_questions, memory_mb, percentile
 from rag.index import load_index
 from rag.ingest import ChunkSettings, chunk_corpus, ingest
 from rag.pipeline import ingest_embedder, ingest_spec, query_embedder
@@ -47,14 +46,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before anything imports huggingface_hub (nothing above does)
 
 DEV_QUESTIONS = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev-questions.jsonl"
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def timed(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -189,7 +180,7 @@ def search_latencies(searcher: Searcher, questions: list[tuple[str, str]], round
 def bench_full_index(corpus: str, index_dir: str, questions: list[tuple[str, str]]) -> dict:
     index, load_s = timed(load_index, index_dir)
     embedder = query_embedder(index, Config(index_dir=Path(index_dir)))
-    after_model = rss_mb()
+    after_model = memory_mb()[0]
     report, reingest_s = timed(ingest, [corpus], index_dir, embedder)
     # Baselines in the same process: a dense-only search (query embedding + one FAISS
     # scan) and the hybrid search without locating the moment in each hit.

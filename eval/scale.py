@@ -47,7 +47,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from rag.chunking import Passage  # noqa: E402
 from rag.config import load_config  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.evaluation import Question, evaluate_search, hits_gold, load_questions, percentile  # noqa: E402
+from rag.evaluation import Question, evaluate_search, hits_gold, load_questions, memory_mb, percentile  # noqa: E402
 from rag.index import VECTOR_KINDS, FaissStore, LexicalIndex, load_index, save_index  # noqa: E402
 from rag.ingest import lexical_text  # noqa: E402
 from rag.pipeline import query_embedder  # noqa: E402
@@ -214,17 +214,6 @@ class _stage:
 # --------------------------------------------------------------------------- measuring a served index
 
 
-def rss_mb() -> tuple[float, float]:
-    """(current, peak) resident memory of this process, MB."""
-    fields = {}
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            name, _, value = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                fields[name] = int(value.split()[0]) / 1024
-    return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
-
-
 def measure(index_dir: Path, questions_path: Path) -> dict:
     """Load `index_dir` and serve the dev questions from it; run in a fresh process."""
     questions = load_questions([questions_path])
@@ -235,7 +224,7 @@ def measure(index_dir: Path, questions_path: Path) -> dict:
     searcher = Searcher(index, embedder)
     searcher.search("warm up the model and caches", k=10)
     result = evaluate_search(searcher, questions, show_progress=True)
-    rss, peak = rss_mb()
+    rss, peak = memory_mb()
     recall = vector_recall(index, embedder.embed_queries([q.search_text() for q in questions]))
     report = result["report"]
     return {

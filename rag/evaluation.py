@@ -191,6 +191,26 @@ def score_results(question: Question, results: Sequence[Result]) -> Scored:
     return Scored(first_hit_rank(question, top), first_landing_rank(question, top), tuple(r.width for r in top[:5]))
 
 
+def memory_mb() -> tuple[float, float]:
+    """(current, peak) resident memory of this process in MB: VmRSS and VmHWM (Linux),
+    else the peak from `getrusage` for both."""
+    fields: dict[str, float] = {}
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                name, _, value = line.partition(":")
+                if name in ("VmRSS", "VmHWM"):
+                    fields[name] = int(value.split()[0]) / 1024
+    except OSError:
+        pass
+    if len(fields) < 2:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return peak, peak
+    return fields["VmRSS"], fields["VmHWM"]
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100); 0.0 for no values.
 

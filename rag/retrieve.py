@@ -283,7 +283,6 @@ class Searcher:
         self.support = support
         self.name_scope = name_scope
         store = index.passages
-        self._episode_ids = np.array([info.id for info in store.episodes])
         self._ids_by_episode = store.positions_by_episode()
         self._episodes_by_guest: dict[str, set[str]] = {}
         for info in store.episodes:
@@ -310,15 +309,15 @@ class Searcher:
         return [int(i) for i in ids]
 
     def lexical_ranking(self, scores: np.ndarray, allowed: np.ndarray | None, k: int | None = None) -> list[int]:
-        ids = np.arange(len(scores)) if allowed is None else np.asarray(allowed, dtype=np.int64)
-        subset = scores if allowed is None else scores[ids]
+        subset = scores if allowed is None else scores[allowed]
         n = min(k or self.candidates, int((subset > 0).sum()))
         if n <= 0:
             return []
         top = np.argpartition(-subset, n - 1)[:n]
+        positions = top if allowed is None else np.asarray(allowed, dtype=np.int64)[top]
         # Ties go to the lower position, as a stable sort of the whole array would give.
-        order = np.lexsort((ids[top], -subset[top]))
-        return [int(i) for i in ids[top][order]]
+        order = np.lexsort((positions, -subset[top]))
+        return [int(i) for i in positions[order]]
 
     def _signals(self, query: str) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The query's vector and its BM25 score of every passage (None where the mode has no use for it)."""
@@ -342,7 +341,7 @@ class Searcher:
         pool = sorted(fused.items(), key=lambda item: -item[1])[: self.episode_pool]
         relevance: dict[str, float] = {}
         for doc, score in pool:
-            episode = str(self._episode_ids[self.index.passages.episode_codes[doc]])
+            episode = self.index.passages.episode_id(doc)
             relevance[episode] = relevance.get(episode, 0.0) + score
         focus = sorted(relevance, key=lambda e: -relevance[e])[: self.focus_episodes]
         # One ranking over the focus episodes together, so that the most relevant
