@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,42 @@ def test_onnx_int8_vectors_stay_close_to_fp32(minilm: SentenceTransformerEmbedde
     assert minilm_int8.count_tokens(texts[-1:]) == [400]
     queries = minilm_int8.embed_queries(texts[:2])
     assert np.allclose(queries, minilm.embed(texts[:2]), atol=1e-4)  # queries run in fp32
+
+
+def test_an_int8_passage_vector_depends_on_its_text_only(minilm_int8: OnnxInt8Embedder) -> None:
+    # Batched, ONNX Runtime quantized a run's activations with one scale for all of it: the
+    # same passage came out 0.97-0.99 cosine apart beside other passages, so an index
+    # depended on the cache's history. Each passage now runs alone.
+    texts = ["Bloom filters answer membership queries with limited memory.", "hello",
+             "Kubernetes took two and a half weeks to teach. " * 20, "How do you hire a data scientist?"]
+    together = minilm_int8.embed(texts)
+    reversed_order = minilm_int8.embed(texts[::-1])[::-1]
+    one_thread = OnnxInt8Embedder(DEFAULT_MODEL, cache_dir=minilm_int8.cache_dir, threads=1)
+    for row, text in enumerate(texts):
+        alone = minilm_int8.embed([text])[0]
+        assert np.array_equal(alone, together[row])
+        assert np.array_equal(alone, reversed_order[row])
+        assert np.array_equal(alone, one_thread.embed([text])[0])
+    assert minilm_int8.recipe_version == "v3"
+
+
+def test_an_index_does_not_depend_on_its_cache_history(tmp_path: Path, corpus_dir: Path,
+                                                       minilm_int8: OnnxInt8Embedder) -> None:
+    cold = ingest([corpus_dir], tmp_path / "cold", minilm_int8, cache_dir=tmp_path / "cache-cold")
+    # The same corpus grown one episode at a time: different passages share each embedding call.
+    grown = tmp_path / "grown-corpus"
+    (grown / "podcast").mkdir(parents=True)
+    shutil.copytree(corpus_dir / "people", grown / "people")
+    for episode in sorted((corpus_dir / "podcast").glob("*.md")):
+        (grown / "podcast" / episode.name).write_bytes(episode.read_bytes())
+        ingest([grown], tmp_path / "grown", minilm_int8, cache_dir=tmp_path / "cache-grown")
+    vectors = {}
+    for name in ("cold", "grown"):
+        index = load_index(tmp_path / name)
+        rows = np.load(tmp_path / name / "vectors.npy")
+        vectors[name] = {passage.id: rows[row] for row, passage in enumerate(index.passages)}
+    assert len(vectors["cold"]) == cold.passages and vectors["cold"].keys() == vectors["grown"].keys()
+    assert all(np.array_equal(vectors["cold"][key], vectors["grown"][key]) for key in vectors["cold"])
 
 
 def test_onnx_export_is_cached_and_reused(minilm_int8: OnnxInt8Embedder) -> None:

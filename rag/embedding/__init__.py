@@ -66,7 +66,7 @@ def make_embedder(
     `+onnx-int8` suffix that index manifests record, or `hashing-<dim>` for the
     test embedder. `quantize` is "int8" (ONNX Runtime) or "fp32"/None (torch).
     `cache_dir` is the root the ONNX export is cached under (None: the user cache).
-    `threads` caps the threads a batch of passages runs on (None: every core); an
+    `threads` caps the threads passages are embedded on (None: every core); an
     embedding worker process that shares the machine with others sets it.
 
         >>> make_embedder("hashing-32").model_id

@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -29,9 +30,11 @@ from rag.atomic import atomic_write
 from rag.embedding.base import resolve_model_path
 from rag.errors import EmbedderError
 
-# Bump when the export / quantization recipe changes so stale cache entries are not reused:
-# it names the ONNX files' folder and, as `recipe_version`, keys the embedding cache.
-_RECIPE_VERSION = "v2"  # v2: per-channel int8 weights
+# Bump when the export / quantization recipe changes: it names the ONNX files' folder.
+_EXPORT_VERSION = "v2"  # v2: per-channel int8 weights
+# Bump when the same export starts giving other vectors, so that stale cache entries are not
+# reused: it keys the embedding cache (`recipe_version`, see `rag.embedding.embedder_key`).
+_RECIPE_VERSION = "v3"  # v3: each passage embedded alone (its vector no longer depends on its batch)
 
 # Files whose content defines the model's behaviour (weights, config, tokenizer, pooling).
 _HASHED_FILES = (
@@ -152,27 +155,32 @@ class OnnxInt8Embedder:
             raise EmbedderError(f"{model}: only mean-pooling models can run as ONNX int8; use --quantize fp32")
         self.dim = int(_read_json(self.model_dir / "config.json", {})["hidden_size"])
 
-        # tokenizer.json ships with truncation and padding at 128: match sentence-transformers.
+        # tokenizer.json ships with truncation and padding at 128: match sentence-transformers,
+        # which truncates at max_seq_length. No padding: every text runs alone (see below).
         tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         self._counter = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         self._counter.no_truncation()
         self._counter.no_padding()
         tokenizer.enable_truncation(max_length=self.max_seq_length, strategy="longest_first")
-        pad_id = tokenizer.token_to_id("[PAD]")
-        tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token="[PAD]")
+        tokenizer.no_padding()
         self._tokenizer = tokenizer
 
         try:
             self.onnx_path = _ensure_int8_model(self.model_dir, self.cache_dir / "onnx")
         except Exception as exc:  # noqa: BLE001 - export failures come in many types
             raise EmbedderError(f"{model}: ONNX int8 export failed ({type(exc).__name__}: {exc}); use --quantize fp32") from None
-        # Passages: int8 on every core, or on `threads` of them when worker processes share
-        # the machine (more threads than cores in all and they only slow each other).
-        # Queries: the fp32 export on one thread. A query is one short text, so full precision costs little, and quantization error then sits
-        # on one side of the cosine only (dev set: hit@5 back to fp32's 0.963 from 0.926).
-        # One thread, because on a busy machine handing a tiny job between threads costs
-        # more than it saves.
-        self._passage_session = _session(ort, self.onnx_path, threads=threads or os.cpu_count() or 1)
+        # Passages run one at a time, each on one thread, `threads` of them at once (every
+        # core, or a worker process's share). ONNX Runtime quantizes a run's activations
+        # with one scale for the whole run, so a passage embedded in a batch got a vector
+        # that depended on its batch-mates (cosine 0.97-0.99 between two batchings); alone,
+        # its vector depends on its text only, whatever the cache's history, the worker
+        # count or the sharding. It is also faster: no padding, and no hand-off between
+        # threads inside a run (eval/bench.py: 0.78x the batched time on 2 cores).
+        # Queries: the fp32 export, same way. A query is one short text, so full precision
+        # costs little, and quantization error then sits on one side of the cosine only
+        # (dev set: hit@5 back to fp32's 0.963 from 0.926).
+        self.threads = max(1, threads or os.cpu_count() or 1)
+        self._passage_session = _session(ort, self.onnx_path, threads=1)
         self._query_session = _session(ort, self.onnx_path.with_name("model-fp32.onnx"), threads=1)
         self._input_names = {i.name for i in self._passage_session.get_inputs()}
 
@@ -181,32 +189,36 @@ class OnnxInt8Embedder:
             return []
         return [len(encoding.ids) for encoding in self._counter.encode_batch(list(texts), add_special_tokens=False)]
 
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        return self._run(self._passage_session, texts, batch_size)
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run(self._passage_session, texts, self.threads)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._run(self._query_session, texts, 32)
+        return self._run(self._query_session, texts, 1)
 
-    def _run(self, session, texts: Sequence[str], batch_size: int) -> np.ndarray:  # type: ignore[no-untyped-def]
-        count = len(texts)
-        out = np.empty((count, self.dim), dtype=np.float32)
-        if count == 0:
+    def _run(self, session, texts: Sequence[str], threads: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """Each text alone through `session` (single-threaded runs; ONNX Runtime allows
+        concurrent runs of one session), `threads` texts at a time."""
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not texts:
             return out
         clean = [str(t).strip() for t in texts]  # as sentence-transformers does
         if self._lowercase:
             clean = [t.lower() for t in clean]
-        # Longest first, so that each batch carries little padding.
-        order = sorted(range(count), key=lambda i: -len(clean[i]))
-        for start in range(0, count, batch_size):
-            rows = order[start : start + batch_size]
-            encodings = self._tokenizer.encode_batch([clean[i] for i in rows])
-            ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
-            mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = session.run(None, {k: v for k, v in feeds.items() if k in self._input_names})[0]
-            weights = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-            out[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        encodings = self._tokenizer.encode_batch(clean)
+
+        def embed_one(row: int) -> None:
+            ids = np.asarray([encodings[row].ids], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+            hidden = session.run(None, {k: v for k, v in feeds.items() if k in self._input_names})[0][0]
+            pooled = hidden.mean(axis=0)  # no padding: every token counts
+            out[row] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+
+        if threads == 1 or len(texts) == 1:
+            for row in range(len(texts)):
+                embed_one(row)
+        else:
+            with ThreadPoolExecutor(max_workers=min(threads, len(texts))) as pool:
+                list(pool.map(embed_one, range(len(texts))))
         return out
 
 
@@ -249,7 +261,7 @@ def _session(ort, path: Path, threads: int):  # type: ignore[no-untyped-def]
 
 
 def _ensure_int8_model(model_dir: Path, cache_dir: Path) -> Path:
-    base = cache_dir / f"{_hash_model_dir(model_dir)}-{_RECIPE_VERSION}"
+    base = cache_dir / f"{_hash_model_dir(model_dir)}-{_EXPORT_VERSION}"
     fp32 = base / "model-fp32.onnx"
     target = base / "model-qint8.onnx"
     if target.is_file() and fp32.is_file():
