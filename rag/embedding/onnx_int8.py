@@ -1,7 +1,7 @@
 """all-MiniLM-L6-v2 (or any BERT-style, mean-pooling sentence-transformers model) run by
-ONNX Runtime with dynamic int8 weights: ~2.3x the throughput of fp32 `encode` on 2 CPU
-cores, cosine 0.993 to fp32 (measured by eval/bench.py; torch's own dynamic int8 gave
-only 0.92 and a much changed neighbourhood, so it is not offered).
+ONNX Runtime with dynamic int8 weights: 2.1x the throughput of fp32 `encode` on 2 AVX2
+cores (3.4x on a host with VNNI), cosine 0.991 to fp32 (eval/bench.py; torch's own dynamic
+int8 gave only 0.92 and a much changed neighbourhood, so it is not offered).
 
 The first use exports the model to ONNX with torch and quantizes it (per-channel int8,
 MatMul weights only); the files are cached in `<cache_dir>/onnx/`, keyed by a hash of the
