@@ -187,9 +187,7 @@ def print_table(comparison: Comparison, header: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = eval_parser(__doc__)
-    index_option = next(action for action in parser._actions if action.dest == "index")
-    index_option.help = "a new folder to keep the corpora and indexes in [a temporary one, removed]"
+    parser = eval_parser(__doc__, index_help="a new folder to keep the corpora and indexes in [a temporary one, removed]")
     parser.add_argument("--corpus", required=True, help="a DTC corpus folder (podcast/ + people/)")
     parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="how many episodes to convert")
     parser.add_argument("--model", help="embedding model [the configured one, as `rag ingest` uses]")

@@ -379,11 +379,11 @@ def summarize(questions: list[Question], scored: dict[str, Scored]) -> dict:
 # --------------------------------------------------------------------------- the eval/ scripts
 
 
-def eval_parser(description: str) -> argparse.ArgumentParser:
+def eval_parser(description: str, *, index_help: str = "index directory [RAG_INDEX or indexes/dtc]") -> argparse.ArgumentParser:
     """An eval script's parser: `description` (its docstring) as help, `--questions` and `--index`."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", nargs="+", required=True, help="JSONL question files")
-    parser.add_argument("--index", help="index directory [RAG_INDEX or indexes/dtc]")
+    parser.add_argument("--index", help=index_help)
     return parser
 
 

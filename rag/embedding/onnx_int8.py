@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -181,8 +182,10 @@ class OnnxInt8Embedder:
         # (dev set: hit@5 back to fp32's 0.963 from 0.926).
         self.threads = max(1, threads or os.cpu_count() or 1)
         self._passage_session = _session(ort, self.onnx_path, threads=1)
-        self._query_session = _session(ort, self.onnx_path.with_name("model-fp32.onnx"), threads=1)
         self._input_names = {i.name for i in self._passage_session.get_inputs()}
+        # Built on the first query: ingest and its worker processes embed no queries.
+        self._query_session = None
+        self._query_session_lock = threading.Lock()
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -193,6 +196,11 @@ class OnnxInt8Embedder:
         return self._run(self._passage_session, texts, self.threads)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        with self._query_session_lock:  # the app embeds questions from several threads
+            if self._query_session is None:
+                import onnxruntime as ort
+
+                self._query_session = _session(ort, self.onnx_path.with_name("model-fp32.onnx"), threads=1)
         return self._run(self._query_session, texts, 1)
 
     def _run(self, session, texts: Sequence[str], threads: int) -> np.ndarray:  # type: ignore[no-untyped-def]
