@@ -47,7 +47,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from rag.chunking import Passage  # noqa: E402
 from rag.config import load_config  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.evaluation import Question, evaluate_search, hits_gold, load_questions, memory_mb, percentile  # noqa: E402
+from rag.evaluation import (  # noqa: E402
+    Question, evaluate_search, hits_gold, load_questions, memory_mb, percentile, private_memory_mb,
+)
 from rag.index import VECTOR_KINDS, FaissStore, LexicalIndex, load_index, save_index  # noqa: E402
 from rag.ingest import lexical_text  # noqa: E402
 from rag.pipeline import query_embedder  # noqa: E402
@@ -225,10 +227,12 @@ def measure(index_dir: Path, questions_path: Path) -> dict:
     searcher.search("warm up the model and caches", k=10)
     result = evaluate_search(searcher, questions, show_progress=True)
     rss, peak = memory_mb()
+    private = private_memory_mb()
     recall = vector_recall(index, embedder.embed_queries([q.search_text() for q in questions]))
     report = result["report"]
     return {
         "passages": len(index.passages), "load_s": round(load_s, 2), "rss_mb": round(rss), "rss_peak_mb": round(peak),
+        "rss_private_mb": None if private is None else round(private),
         "search_ms_p50": report["search_ms_p50"], "search_ms_p95": report["search_ms_p95"],
         "recall_at_10": round(recall, 4), "hit@5": round(report["hit@5"], 4), "mrr@10": round(report["mrr@10"], 4),
         "lands@5": round(report["lands@5"], 4), "vector_index": index.vectors.kind,
@@ -353,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline = {
         "baseline_search_ms_p50": real["search_ms_p50"],
         "search_p50_ratio": round(served["search_ms_p50"] / real["search_ms_p50"], 2),
-        **{f"{name}_1x": real[name] for name in ("hit@5", "mrr@10", "lands@5", "rss_mb", "load_s")},
+        **{f"{name}_1x": real[name] for name in ("hit@5", "mrr@10", "lands@5", "rss_mb", "rss_private_mb", "load_s")},
     }
     result = {"copies": args.copies, **built, **served, **baseline, **lexical, "distractor_vectors": VECTORS_NOTE,
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"}

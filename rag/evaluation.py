@@ -211,6 +211,21 @@ def memory_mb() -> tuple[float, float]:
     return fields["VmRSS"], fields["VmHWM"]
 
 
+def private_memory_mb() -> float | None:
+    """This process's anonymous resident memory in MB (RssAnon, Linux; None elsewhere):
+    VmRSS without the pages of mapped files, which the kernel shares with its page cache
+    and can drop. A memory-mapped index counts in VmRSS as far as it was touched."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                name, _, value = line.partition(":")
+                if name == "RssAnon":
+                    return int(value.split()[0]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100); 0.0 for no values.
 

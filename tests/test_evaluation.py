@@ -21,7 +21,9 @@ from rag.evaluation import (
     hits_gold,
     lands_gold,
     load_questions,
+    memory_mb,
     percentile,
+    private_memory_mb,
     retrieval_metrics,
     score_results,
     span_median,
@@ -347,3 +349,18 @@ def test_answers_script_with_llm_and_judge(tmp_path: Path, built_index: Path) ->
     answer_request, judge_request = server.chat_requests()
     assert "Bloom filters check membership [1]." in judge_request.body["messages"][0]["content"]
     assert "sk-judge" not in result.stdout + result.stderr
+
+
+def test_private_memory_leaves_out_the_pages_of_a_mapped_file(tmp_path: Path) -> None:
+    import mmap
+
+    data = tmp_path / "big.bin"
+    data.write_bytes(b"\1" * (64 << 20))
+    before_rss, before_private = memory_mb()[0], private_memory_mb()
+    with open(data, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        touched = sum(mapped[i] for i in range(0, len(mapped), 4096))  # fault every page in
+        rss, private = memory_mb()[0], private_memory_mb()
+    assert touched == (64 << 20) // 4096
+    assert before_private is not None and private is not None
+    assert rss - before_rss > 50  # the mapped file's pages count in VmRSS ...
+    assert private - before_private < 10  # ... not in the private memory

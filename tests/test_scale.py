@@ -52,6 +52,8 @@ def test_scale_script_grows_an_index_and_reports_every_figure(tmp_path: Path, bu
     real = len(load_index(built_index).passages)
     assert report["passages"] == 3 * real and report["vector_index"] == "ivf"
     assert 0.8 <= report["recall_at_10"] <= 1.0 and 0 <= report["hit@5"] <= 1
+    # The private part of the serving process's memory, without the mapped index files' pages.
+    assert 0 < report["rss_private_mb"] <= report["rss_mb"]
     grown = load_index(work)
     assert len(grown.passages.episodes) > len(load_index(built_index).passages.episodes)
     assert grown.passages[0] == load_index(built_index).passages[0]
