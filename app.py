@@ -50,15 +50,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def env_flag(name: str, *, default: bool) -> bool:
-    """A yes/no environment variable: 1/true/yes/on or 0/false/no/off; unset or empty: `default`."""
-    value = os.environ.get(name, "").strip().lower()
+    """A yes/no environment variable (`rag.config.as_bool`); unset or empty: `default`."""
+    from rag.config import as_bool
+    from rag.errors import RagError
+
+    value = os.environ.get(name, "").strip()
     if not value:
         return default
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise SystemExit(f"error: {name} must be 1/true/yes/on or 0/false/no/off, not {os.environ[name]!r}")
+    try:
+        return as_bool(value, name)
+    except RagError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 def startup_notes(config: Config, share_source: str, mcp: bool) -> list[str]:

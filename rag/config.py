@@ -66,7 +66,7 @@ class Config:
             if name in given:
                 given[name] = _as_int(given[name], name, least)
         if "rerank_with_llm" in given and not isinstance(given["rerank_with_llm"], bool):
-            given["rerank_with_llm"] = _as_bool(given["rerank_with_llm"], "rerank_with_llm")
+            given["rerank_with_llm"] = as_bool(given["rerank_with_llm"], "rerank_with_llm")
         return dataclasses.replace(self, **given)
 
     def with_llm(self, model: str | None = None, base_url: str | None = None) -> "Config":
@@ -121,7 +121,8 @@ def _as_int(value: object, name: str, least: int) -> int:
     return number
 
 
-def _as_bool(value: object, name: str) -> bool:
+def as_bool(value: object, name: str) -> bool:
+    """A yes/no setting: 1/true/yes/on or 0/false/no/off (or empty); `RagError` naming `name` otherwise."""
     text = str(value).strip().lower()
     if text in ("1", "true", "yes", "on"):
         return True
