@@ -1,15 +1,16 @@
 """Retrieval on DTC episodes converted to other transcript formats, against the front-matter originals.
 
-    python eval/formats.py --questions ../shared/eval/dev-questions.jsonl --corpus ../shared/corpus [--episodes 20] [--json]
+    python eval/formats.py --questions ../shared/eval/dev-questions.jsonl --corpus ../shared/corpus [--episodes N] [--json]
 
-Picks the `--episodes` episodes that the most answerable questions point at (ties by
-id), writes each in every format of `rag.formats.convert` (transcript + `NAME.yaml`
+Takes every episode an answerable question points at (or the `--episodes` N that the
+most questions point at, ties by id), writes each in every format of `rag.formats.convert` (transcript + `NAME.yaml`
 sidecar with title, url, guests, season, date, description and the section headers
 as `chapters:`, left out with `--without-chapters`), ingests the originals
 (with `people/`) and each format into its own index of only those episodes, and
 searches the questions whose gold lies in them. Prints hit@5, MRR@10 and lands@5 per
-format and the difference from the original in questions: hit@5 and lands@5 counts,
-and how many questions changed outcome either way. `--index DIR` keeps the corpora
+format and the difference from the original in questions: hit@5 and lands@5 counts
+with a paired bootstrap 95% interval, how many questions changed outcome either way,
+and which. `--index DIR` keeps the corpora
 and indexes there (default: a temporary folder, removed at the end).
 """
 
@@ -34,6 +35,7 @@ from rag.embedding import Embedder
 from rag.errors import RagError
 from rag.evaluation import (
     Question,
+    bootstrap_interval,
     Result,
     Scored,
     eval_parser,
@@ -51,7 +53,6 @@ from rag.retrieve import Searcher
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ORIGINAL = "original"
-DEFAULT_EPISODES = 20
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,11 @@ class FormatScore:
     lands5: int  # questions with a landing link in the top 5
     mrr10: float
     changed: int  # questions whose hit@5 or lands@5 differs from the original's
+    # Paired bootstrap 95% intervals of the difference from the original, in questions.
+    hit5_delta_interval: tuple[int, int] = (0, 0)
+    lands5_delta_interval: tuple[int, int] = (0, 0)
+    lands5_lost: tuple[str, ...] = ()  # question ids landing in the original's top 5 and not in this one's
+    lands5_gained: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,13 +82,14 @@ class Comparison:
         return next(r for r in self.rows if r.name == name)
 
 
-def pick_episodes(questions: Sequence[Question], available: set[str], n: int) -> list[str]:
-    """The `n` episodes of `available` that most answerable questions point at; ties by id.
+def pick_episodes(questions: Sequence[Question], available: set[str], n: int | None = None) -> list[str]:
+    """The episodes of `available` that answerable questions point at, most questions
+    first (ties by id); only the first `n` when given.
 
     >>> from rag.evaluation import Gold
     >>> qs = [Question(str(i), "?", "fact", (), (Gold(e, 0, 1),)) for i, e in enumerate("abbcc")]
-    >>> pick_episodes(qs, {"a", "b", "c"}, 2)
-    ['b', 'c']
+    >>> pick_episodes(qs, {"a", "b", "c"}, 2), pick_episodes(qs, {"a", "b", "c", "d"})
+    (['b', 'c'], ['b', 'c', 'a'])
     """
     counts = Counter(episode for q in questions for episode in {g.episode for g in q.gold} if episode in available)
     return sorted(counts, key=lambda e: (-counts[e], e))[:n]
@@ -141,12 +148,27 @@ def _format_score(name: str, passages: int, scored: dict[str, Scored], baseline:
         lands5=sum(lands for _, lands in outcome.values()),
         mrr10=float(retrieval_metrics(list(scored.values()))["mrr@10"] or 0.0),
         changed=sum(outcome[q] != base[q] for q in outcome),
+        hit5_delta_interval=delta_interval([outcome[q][0] - base[q][0] for q in outcome]),
+        lands5_delta_interval=delta_interval([outcome[q][1] - base[q][1] for q in outcome]),
+        lands5_lost=tuple(q for q in outcome if base[q][1] and not outcome[q][1]),
+        lands5_gained=tuple(q for q in outcome if outcome[q][1] and not base[q][1]),
     )
+
+
+def delta_interval(differences: Sequence[int]) -> tuple[int, int]:
+    """Paired bootstrap 95% interval of a sum of per-question differences (each -1, 0 or
+    +1: this variant against the original on the same question), in questions.
+
+    >>> delta_interval([0] * 30), delta_interval([-1] * 3 + [0] * 27)
+    ((0, 0), (-6, 0))
+    """
+    low, high = bootstrap_interval(differences)
+    return round(low * len(differences)), round(high * len(differences))
 
 
 def compare_formats(
     corpus: Path, questions: Sequence[Question], embedder: Embedder, work: Path, *,
-    n_episodes: int = DEFAULT_EPISODES, formats: Sequence[str] = tuple(WRITERS), chapters: bool = True,
+    n_episodes: int | None = None, formats: Sequence[str] = tuple(WRITERS), chapters: bool = True,
     show_progress: bool = False,
 ) -> Comparison:
     """Ingest the chosen episodes as they are and in each of `formats` (under `work`) and
@@ -171,25 +193,34 @@ def compare_formats(
 def print_table(comparison: Comparison, header: dict) -> None:
     n = len(comparison.questions)
     chapters = "with the section headers as sidecar chapters" if header["chapters"] else "without chapters"
-    print(f"episodes: {len(comparison.episodes)} (the most dev questions), converted {chapters}; "
+    print(f"episodes: {len(comparison.episodes)} (those the questions point at), converted {chapters}; "
           f"questions: {n} answerable")
     print(f"model: {header['model']}  machine: {header['machine']}")
     print()
     print(f"{'format':<10} {'passages':>8} {'hit@5':>6} {'MRR@10':>7} {'lands@5':>7}  "
-          f"{'Δ hit@5':>7} {'Δ lands@5':>9} {'changed':>7}")
+          f"{'Δ hit@5':>13} {'Δ lands@5':>13} {'changed':>7}")
     original = comparison.row(ORIGINAL)
     for row in comparison.rows:
         print(f"{row.name:<10} {row.passages:>8} {row.hit5 / n:>6.3f} {row.mrr10:>7.3f} {row.lands5 / n:>7.3f}  "
-              f"{row.hit5 - original.hit5:>+7d} {row.lands5 - original.lands5:>+9d} {row.changed:>7d}")
+              f"{_delta(row.hit5 - original.hit5, row.hit5_delta_interval):>13} "
+              f"{_delta(row.lands5 - original.lands5, row.lands5_delta_interval):>13} {row.changed:>7d}")
     print()
-    print("Δ: questions gained (+) or lost (-) against the front-matter original; "
+    print("Δ: questions gained (+) or lost (-) against the front-matter original [paired bootstrap 95%]; "
           "changed: questions whose hit@5 or lands@5 differs either way")
+    for row in comparison.rows[1:]:
+        if row.lands5_lost or row.lands5_gained:
+            print(f"{row.name}: lands@5 lost {' '.join(row.lands5_lost) or '-'}; gained {' '.join(row.lands5_gained) or '-'}")
+
+
+def _delta(difference: int, interval: tuple[int, int]) -> str:
+    return f"{difference:+d} [{interval[0]:+d}, {interval[1]:+d}]"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = eval_parser(__doc__, index_help="a new folder to keep the corpora and indexes in [a temporary one, removed]")
     parser.add_argument("--corpus", required=True, help="a DTC corpus folder (podcast/ + people/)")
-    parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="how many episodes to convert")
+    parser.add_argument("--episodes", type=int,
+                        help="convert only the N episodes most questions point at [every one a question points at]")
     parser.add_argument("--model", help="embedding model [the configured one, as `rag ingest` uses]")
     parser.add_argument("--formats", nargs="+", default=list(WRITERS), choices=list(WRITERS))
     parser.add_argument("--without-chapters", action="store_true",
@@ -198,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="also write the JSON object to this file")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    if args.episodes < 1:
+    if args.episodes is not None and args.episodes < 1:
         parser.error(f"--episodes must be at least 1, got {args.episodes}")
 
     if args.index and Path(args.index).exists() and any(Path(args.index).iterdir()):
