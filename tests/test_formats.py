@@ -212,6 +212,30 @@ def test_srt_with_bom_crlf_missing_indexes_and_speaker_prefixes() -> None:
     assert notes == ["1 cue(s) without an index line read", "1 empty cue(s) dropped"]
 
 
+def test_srt_messy_file_is_repaired() -> None:
+    text = ("\ufeff1\r\n01:02,000 --> 01:04,000\r\nANN: <b>Hello</b> &amp; welcome.\r\n\r\n"
+            "2\r\n01:03,500 --> 01:05,000\r\nx --> y is an arrow.\r\n\r\n"
+            "3\r\n01:06,000 --> 01:07,000\r\n<i> </i>\r\n\r\n"
+            "4\r\n1:00:00,000 --> 1:00:01,000\r\nBOB: Late.\r\n")
+    lines, notes = parse_srt(text, "messy.srt")
+    assert lines == [Line("Hello & welcome. x --> y is an arrow.", 62, "ANN", ""), Line("Late.", 3600, "BOB", "")]
+    assert notes == ["1 overlapping cue(s) kept in file order", "1 empty cue(s) dropped"]
+
+
+@pytest.mark.parametrize("kind", ["whisper", "podcast20"])
+def test_json_transcripts_with_bom_crlf_markup_and_arrows_in_text(kind: str) -> None:
+    said = ["<i>Hello</i> &amp; welcome.", "x --> y.", "<b> </b>"]
+    if kind == "whisper":
+        segments = [{"start": s, "end": s + 2, "text": " " + t, "speaker": "Ann"} for s, t in zip([62, 63.5, 66], said)]
+        data = {"segments": segments}
+    else:
+        segments = [{"startTime": s, "endTime": s + 2, "body": t, "speaker": "Ann"} for s, t in zip([62, 63.5, 66], said)]
+        data = {"version": "1.0.0", "segments": segments}
+    text = "\ufeff" + json.dumps(data, indent=1).replace("\n", "\r\n")
+    assert parse_transcript(text, "messy.json") == (
+        [Line("Hello & welcome. x --> y.", 62, "Ann", "")], ["1 empty segment(s) dropped"])
+
+
 def test_whisper_segments_with_and_without_speakers() -> None:
     text = json.dumps({"segments": [
         {"start": 0.0, "end": 2.0, "text": " Hello.", "speaker": "A"},
