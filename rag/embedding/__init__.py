@@ -68,6 +68,8 @@ def make_embedder(
     `cache_dir` is the root the ONNX export is cached under (None: the user cache).
     `threads` caps the threads passages are embedded on (None: every core); an
     embedding worker process that shares the machine with others sets it.
+    `show_progress` shows sentence-transformers' own bar on long fp32 calls; ingest
+    shows its progress per batch for every embedder.
 
         >>> make_embedder("hashing-32").model_id
         'hashing-32'
@@ -83,7 +85,7 @@ def make_embedder(
     if quantize not in (None, "", "fp32", "int8"):
         raise EmbedderError(f"unknown quantization {quantize!r}; use 'int8' or 'fp32'")
     if quantize == "int8":
-        return OnnxInt8Embedder(model, cache_dir=cache_dir, show_progress=show_progress, threads=threads)
+        return OnnxInt8Embedder(model, cache_dir=cache_dir, threads=threads)
     return SentenceTransformerEmbedder(model, show_progress=show_progress, threads=threads)
 
 

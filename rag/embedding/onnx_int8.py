@@ -135,8 +135,7 @@ class OnnxInt8Embedder:
     `SentenceTransformer(model).encode(texts, normalize_embeddings=True)`: same word
     pieces, truncation at the model's max_seq_length, mean pooling, L2 norm."""
 
-    def __init__(self, model: str, *, cache_dir: str | Path | None = None, show_progress: bool = False,
-                 threads: int | None = None) -> None:
+    def __init__(self, model: str, *, cache_dir: str | Path | None = None, threads: int | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -144,7 +143,6 @@ class OnnxInt8Embedder:
         self.model_dir = _local_model_dir(model, self.cache_dir)
         self.model_id = f"{model}+onnx-int8"
         self.recipe_version = _RECIPE_VERSION
-        self.show_progress = show_progress
         st_config = _read_json(self.model_dir / "sentence_bert_config.json", {})
         self.max_seq_length = int(st_config.get("max_seq_length", 256))
         self.max_tokens = self.max_seq_length - 2  # [CLS] and [SEP]
