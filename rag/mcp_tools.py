@@ -55,7 +55,7 @@ class PodcastTools:
         try:
             answer = answerer.answer(question or "", (), filters)
         except RagError as exc:
-            raise gr.Error(exc.for_visitors()) from None
+            raise refusal(exc.for_visitors()) from None
         return _json({"question": question, **answer_json(answer), "notes": notes})
 
     def find_moments(self, query: str, k: int = 5) -> str:
@@ -72,15 +72,15 @@ class PodcastTools:
         try:
             count = int(k)
         except (TypeError, ValueError):
-            raise gr.Error(f"k must be a whole number from 1 to {MAX_MOMENTS}, not {k!r}") from None
+            raise refusal(f"k must be a whole number from 1 to {MAX_MOMENTS}, not {k!r}") from None
         if not 1 <= count <= MAX_MOMENTS:
-            raise gr.Error(f"k must be a whole number from 1 to {MAX_MOMENTS}, not {k!r}")
+            raise refusal(f"k must be a whole number from 1 to {MAX_MOMENTS}, not {k!r}")
         try:
             text = check_question(query or "", self.limits)
         except RagError as exc:
-            raise gr.Error(exc.for_visitors()) from None
+            raise refusal(exc.for_visitors()) from None
         if not text:
-            raise gr.Error("the query is empty: say what to look for")
+            raise refusal("the query is empty: say what to look for")
         hits = answerer.searcher.search(text, k=count)
         return _json({"query": text, "moments": [
             {"episode": h.passage.episode_id, "title": h.passage.episode_title, "speaker": h.speaker,
@@ -92,8 +92,15 @@ class PodcastTools:
     def _answerer(self) -> Answerer:
         answerer = self.index.answerer
         if answerer is None:  # the start-up build is still running, or failed
-            raise gr.Error("the podcast's search index is not ready yet; try again in a few minutes")
+            raise refusal("the podcast's search index is not ready yet; try again in a few minutes")
         return answerer
+
+
+def refusal(message: str) -> gr.Error:
+    """The tool error an assistant gets for a call it can mend (too long, empty, out of
+    range, not ready): the message only, and no traceback in the server's log, which is
+    for faults of the server."""
+    return gr.Error(message, print_exception=False)
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:

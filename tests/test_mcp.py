@@ -94,7 +94,9 @@ def test_mcp_client_lists_both_tools_and_calls_them(built_index: Path, tmp_path:
     assert "Bloom Filters" in found[0]["title"] and found[0]["url"].endswith(f"&t={found[0]['second']}s")
 
 
-def test_mcp_tools_keep_the_chats_limits_and_scope_rules(built_index: Path, tmp_path: Path) -> None:
+def test_mcp_tools_keep_the_chats_limits_and_scope_rules(
+    built_index: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     with FakeLLMServer(default=Reply("Bloom filters [1].")) as llm:
         env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model", RAG_MAX_QUESTION_CHARS="60")
         with mcp_app(env, tmp_path) as url:
@@ -111,6 +113,8 @@ def test_mcp_tools_keep_the_chats_limits_and_scope_rules(built_index: Path, tmp_
                      "No guest “Nobody” in this index: searched all guests."]
     assert bad_k.isError and bad_k.content[0].text == "k must be a whole number from 1 to 20, not 500"
     assert long_query.isError and "limit is 60" in long_query.content[0].text
+    # A refused call is the visitor's mistake, not the server's: no traceback in its log.
+    assert "Traceback" not in capfd.readouterr().err
 
 
 @pytest.mark.parametrize(("argv", "env", "expected"), [
