@@ -98,6 +98,17 @@ def test_an_index_does_not_depend_on_its_cache_history(tmp_path: Path, corpus_di
     assert all(np.array_equal(vectors["cold"][key], vectors["grown"][key]) for key in vectors["cold"])
 
 
+def test_each_onnx_model_is_loaded_on_its_first_use(minilm_int8: OnnxInt8Embedder) -> None:
+    # Ingest's main process with --workers only counts tokens; its workers embed no queries.
+    fresh = OnnxInt8Embedder(DEFAULT_MODEL, cache_dir=minilm_int8.cache_dir)
+    assert fresh.count_tokens(["Bloom filters"]) == [2] and fresh.loaded_models == ()
+    passages = fresh.embed(["Bloom filters"])
+    assert fresh.loaded_models == (minilm_int8.onnx_path.name,)
+    assert np.array_equal(passages, minilm_int8.embed(["Bloom filters"]))
+    fresh.embed_queries(["Bloom filters"])
+    assert fresh.loaded_models == (minilm_int8.onnx_path.name, "model-fp32.onnx")
+
+
 def test_onnx_export_is_cached_and_reused(minilm_int8: OnnxInt8Embedder) -> None:
     again = OnnxInt8Embedder(DEFAULT_MODEL, cache_dir=minilm_int8.cache_dir)
     assert again.onnx_path == minilm_int8.onnx_path

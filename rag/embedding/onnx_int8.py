@@ -23,7 +23,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -136,7 +136,6 @@ class OnnxInt8Embedder:
     pieces, truncation at the model's max_seq_length, mean pooling, L2 norm."""
 
     def __init__(self, model: str, *, cache_dir: str | Path | None = None, threads: int | None = None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -179,11 +178,10 @@ class OnnxInt8Embedder:
         # costs little, and quantization error then sits on one side of the cosine only
         # (dev set: hit@5 back to fp32's 0.963 from 0.926).
         self.threads = max(1, threads or os.cpu_count() or 1)
-        self._passage_session = _session(ort, self.onnx_path, threads=1)
-        self._input_names = {i.name for i in self._passage_session.get_inputs()}
-        # Built on the first query: ingest and its worker processes embed no queries.
-        self._query_session = None
-        self._query_session_lock = threading.Lock()
+        # Each session is built on its first use: ingest and its workers embed no queries,
+        # and ingest's main process with `--workers` only counts tokens.
+        self._sessions: dict[str, Any] = {}  # file name -> (session, its input names)
+        self._sessions_lock = threading.Lock()  # the app embeds questions from several threads
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -191,22 +189,32 @@ class OnnxInt8Embedder:
         return [len(encoding.ids) for encoding in self._counter.encode_batch(list(texts), add_special_tokens=False)]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return self._run(self._passage_session, texts, self.threads)
+        return self._run(self.onnx_path, texts, self.threads)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        with self._query_session_lock:  # the app embeds questions from several threads
-            if self._query_session is None:
+        return self._run(self.onnx_path.with_name("model-fp32.onnx"), texts, 1)
+
+    @property
+    def loaded_models(self) -> tuple[str, ...]:
+        """The ONNX files loaded so far (each costs its weights in memory)."""
+        return tuple(self._sessions)
+
+    def _loaded_session(self, path: Path) -> tuple[Any, set[str]]:
+        with self._sessions_lock:
+            if path.name not in self._sessions:
                 import onnxruntime as ort
 
-                self._query_session = _session(ort, self.onnx_path.with_name("model-fp32.onnx"), threads=1)
-        return self._run(self._query_session, texts, 1)
+                session = _session(ort, path, threads=1)
+                self._sessions[path.name] = (session, {i.name for i in session.get_inputs()})
+            return self._sessions[path.name]
 
-    def _run(self, session, texts: Sequence[str], threads: int) -> np.ndarray:  # type: ignore[no-untyped-def]
-        """Each text alone through `session` (single-threaded runs; ONNX Runtime allows
-        concurrent runs of one session), `threads` texts at a time."""
+    def _run(self, model: Path, texts: Sequence[str], threads: int) -> np.ndarray:
+        """Each text alone through the session of `model` (single-threaded runs; ONNX
+        Runtime allows concurrent runs of one session), `threads` texts at a time."""
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
+        session, input_names = self._loaded_session(model)
         clean = [str(t).strip() for t in texts]  # as sentence-transformers does
         if self._lowercase:
             clean = [t.lower() for t in clean]
@@ -215,7 +223,7 @@ class OnnxInt8Embedder:
         def embed_one(row: int) -> None:
             ids = np.asarray([encodings[row].ids], dtype=np.int64)
             feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-            hidden = session.run(None, {k: v for k, v in feeds.items() if k in self._input_names})[0][0]
+            hidden = session.run(None, {k: v for k, v in feeds.items() if k in input_names})[0][0]
             pooled = hidden.mean(axis=0)  # no padding: every token counts
             out[row] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
 
