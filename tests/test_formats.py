@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.corpus import Line, load_corpus
+from rag.corpus import Episode, Line, load_corpus
 from rag.embedding import HashingEmbedder
 from rag.errors import TranscriptParseError
 from rag.evaluation import Gold, Question
@@ -195,6 +195,23 @@ we talk data.
                               Counter())
     assert [(c.start, c.text) for c in cues] == [(0.0, "hello everyone."), (3.2, "Today")]
     assert cues_to_lines(cues, max_line_s=1) == [Line("hello everyone.", 0, "", ""), Line("Today", 3, "", "")]
+
+
+def test_unpunctuated_youtube_auto_captions_become_lines_timed_by_their_words() -> None:
+    # Real auto-captions often have no punctuation at all: no sentence end to cut at.
+    # Before, such a file became one line, and every link opened at its first second.
+    from rag.formats.convert import caption_cues, youtube
+
+    said = " ".join(f"word{n}" for n in range(300))  # a word every 2 s for 10 minutes
+    episode = Episode("auto", "T", None, (), None, None, None, (Line(said, 0, "", ""), Line("the end", 600, "", "")),
+                      "auto.md")
+    lines, notes = parse_vtt(youtube(episode), "auto.vtt")
+    assert notes == [] and " ".join(line.text for line in lines) == said + " the end"
+    first_word_at = {int(second): word for cue in caption_cues(episode) for second, word in cue.words}
+    assert len(lines) >= 12
+    for line, after in zip(lines, lines[1:]):
+        assert first_word_at[line.sec] == line.text.split()[0]  # a line starts when its first word is said
+        assert after.sec - line.sec <= 50  # cut at the end of a caption line once past 45 s
 
 
 def test_vtt_without_cues_is_an_error_naming_the_file() -> None:

@@ -121,8 +121,15 @@ def _plain_cues(raw_cues: list[tuple[float, float, list[str]]], counts: Counter[
 
 def _auto_caption_cues(raw_cues: list[tuple[float, float, list[str]]], counts: Counter[str]) -> list[Cue]:
     """Each auto-caption cue shows the previous line again above the new one; only
-    the last line is new, and only when it differs from the line emitted before."""
-    words: list[tuple[float, str]] = []
+    the last line is new, and only when it differs from the line emitted before.
+
+    The new lines' words become cues that end at a sentence end or at the end of a
+    caption line, each starting at its first word's second. Auto-captions are often
+    unpunctuated: cues of whole sentences would then make one line of the whole file,
+    every link opening at its start."""
+    cues: list[Cue] = []
+    words: list[str] = []
+    cue_start = 0.0
     previous = ""
     for start, _, body in raw_cues:
         last = next((line for line in reversed(body) if clean_text(line)), "")
@@ -133,17 +140,13 @@ def _auto_caption_cues(raw_cues: list[tuple[float, float, list[str]]], counts: C
         times = [start] + [to_seconds(t) for t in pieces[1::2]]
         for when, piece in zip(times, pieces[0::2]):
             for word in clean_text(piece).split():
-                words.append((when, word))
-    cues: list[Cue] = []
-    sentence: list[str] = []
-    sentence_start = 0.0
-    for when, word in words:
-        if not sentence:
-            sentence_start = when
-        sentence.append(word)
-        if SENTENCE_END.search(word):
-            cues.append(Cue(sentence_start, " ".join(sentence)))
-            sentence = []
-    if sentence:
-        cues.append(Cue(sentence_start, " ".join(sentence)))
+                if not words:
+                    cue_start = when
+                words.append(word)
+                if SENTENCE_END.search(word):
+                    cues.append(Cue(cue_start, " ".join(words)))
+                    words = []
+        if words:
+            cues.append(Cue(cue_start, " ".join(words)))
+            words = []
     return cues
