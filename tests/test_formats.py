@@ -22,7 +22,7 @@ from rag.ingest import ingest
 from tests.conftest import DATA
 
 FORMATS = DATA / "formats"
-FORMAT_DIRS = ("vtt", "youtube", "srt", "whisper", "whisperx", "podcast20")
+FORMAT_DIRS = ("vtt", "youtube", "youtube_asr", "srt", "whisper", "whisperx", "podcast20")
 
 
 def load_make_fixtures():
@@ -52,7 +52,7 @@ def test_every_format_gives_both_episodes_with_sidecar_metadata(folder: str) -> 
     episode = corpus.episodes[0]
     assert episode.title.startswith("How to Build and Scale ML Teams")
     assert (episode.youtube_id, episode.guests, episode.season, episode.date) == ("ScDIB-3O77A", ("Dat Tran",), 1, "2021-02-23")
-    assert episode.lines[0].sec == 126 and episode.lines[0].text.startswith("Today we have pleasure")
+    assert episode.lines[0].sec == 126 and episode.lines[0].text.lower().startswith("today we have pleasure")
     assert episode.url_at(126) == "https://www.youtube.com/watch?v=ScDIB-3O77A&t=126s"
 
 
@@ -339,17 +339,21 @@ def test_the_format_eval_scores_every_format_and_converted_episodes_retrieve_as_
         assert row.passages > 0 and 0 <= row.hit5 <= n and 0 <= row.lands5 <= n and 0 <= row.mrr10 <= 1
     original = comparison.row(ORIGINAL)
     assert original.hit5 >= n - 2  # a line's own words find it
-    # With the section headers as sidecar chapters, every format finds what the original
-    # finds, question by question, on this slice. (With the real model on the 59 episodes
-    # of the dev questions the links land less often: README "Your own podcast".)
-    for row in comparison.rows:
-        assert (row.hit5, row.lands5, row.changed) == (original.hit5, original.lands5, 0), row
-        assert (row.hit5_delta_interval, row.lands5_delta_interval) == ((0, 0), (0, 0))
-        assert row.lands5_lost == row.lands5_gained == ()
+    # With the section headers as sidecar chapters, every format that keeps the words as
+    # written finds what the original finds, question by question, on this slice; lower
+    # case without punctuation (youtube_asr) within one question. (With the real model on
+    # the 59 episodes of the dev questions the links land less often: README "Your own podcast".)
+    for row in comparison.rows[1:]:
+        if WRITERS[row.name].verbatim:
+            assert (row.hit5, row.lands5, row.changed) == (original.hit5, original.lands5, 0), row
+            assert (row.hit5_delta_interval, row.lands5_delta_interval) == ((0, 0), (0, 0))
+            assert row.lands5_lost == row.lands5_gained == ()
+        else:
+            assert abs(row.hit5 - original.hit5) <= 1 and abs(row.lands5 - original.lands5) <= 1, row
     print_table(comparison, {"model": embedder.model_id, "chapters": True, "machine": "test"})
     table = capsys.readouterr().out
     assert all(f"\n{name} " in table for name in [ORIGINAL, *WRITERS])
-    assert "+0 [+0, +0]" in table and "lands@5 lost" not in table
+    assert "+0 [+0, +0]" in table and "vtt: lands@5 lost" not in table
 
 
 def test_caption_lines_stop_at_chapter_starts_and_lines_without_speakers_after_30_s() -> None:

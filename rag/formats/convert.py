@@ -5,6 +5,7 @@ evaluation (eval/formats.py) write: a DTC episode as other podcasts publish it.
 
     vtt        WebVTT with `<v Speaker>` voice tags
     youtube    YouTube auto-caption layout: rolling lines, word timings, no speakers
+    youtube_asr  the same as speech recognition writes it: lower case, no punctuation
     srt        SRT with `NAME:` on each turn's first cue
     whisper    Whisper JSON: plain segments, no speakers
     whisperx   whisperX JSON: words with `SPEAKER_0N` labels (named by the sidecar's `speakers:`)
@@ -26,7 +27,8 @@ Deterministic: the same episode gives the same bytes.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from rag.corpus import Episode
@@ -112,6 +114,21 @@ def youtube(episode: Episode) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+def youtube_asr(episode: Episode) -> str:
+    """`youtube` with the words as most auto-captions have them: lower case, no punctuation.
+
+    >>> from rag.corpus import Line
+    >>> ep = Episode("e", "T", None, (), None, None, None, (Line("Hi, I'm Ann. 'Quoted' t-shirt -- ok!", 5, "", ""),), "e.md")
+    >>> youtube_asr(ep).splitlines()[-2]
+    "hi i'm ann quoted t-shirt ok"
+    """
+    lines = tuple(replace(line, text=_ASR_DROPPED.sub("", line.text).lower()) for line in episode.lines)
+    return youtube(replace(episode, lines=tuple(line for line in lines if line.text.strip())))
+
+
+_ASR_DROPPED = re.compile(r"[^\w\s'-]|(?<!\w)['-]|['-](?!\w)")  # punctuation, but not inside words (it's, t-shirt)
+
+
 def srt(episode: Episode) -> str:
     blocks = []
     for n, cue in enumerate(caption_cues(episode), 1):
@@ -191,10 +208,12 @@ class Writer:
     suffix: str
     write: Callable[[Episode], str]
     diarized: bool = False  # speakers are labels the sidecar names
+    verbatim: bool = True  # the words as the front matter writes them (youtube_asr drops case and punctuation)
 
 
 WRITERS: dict[str, Writer] = {
-    "vtt": Writer(".vtt", vtt), "youtube": Writer(".vtt", youtube), "srt": Writer(".srt", srt),
+    "vtt": Writer(".vtt", vtt), "youtube": Writer(".vtt", youtube), "youtube_asr": Writer(".vtt", youtube_asr, verbatim=False),
+    "srt": Writer(".srt", srt),
     "whisper": Writer(".json", whisper), "whisperx": Writer(".json", whisperx, diarized=True),
     "podcast20": Writer(".json", podcast20),
 }

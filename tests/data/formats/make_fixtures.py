@@ -2,8 +2,8 @@
 
     .venv/bin/python tests/data/formats/make_fixtures.py   # rewrites tests/data/formats/*/
 
-One folder per format of `rag.formats.convert.WRITERS` (vtt, youtube, srt, whisper,
-whisperx, podcast20), each with both episodes and their `NAME.yaml` sidecars.
+One folder per format of `rag.formats.convert.WRITERS` (vtt, youtube, youtube_asr, srt,
+whisper, whisperx, podcast20), each with both episodes and their `NAME.yaml` sidecars.
 Deterministic: the test `test_regenerating_the_fixtures_gives_the_same_files` runs
 it again and compares.
 """
