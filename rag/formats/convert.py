@@ -118,8 +118,8 @@ def youtube_asr(episode: Episode) -> str:
     """`youtube` with the words as most auto-captions have them: lower case, no punctuation.
 
     >>> from rag.corpus import Line
-    >>> ep = Episode("e", "T", None, (), None, None, None, (Line("Hi, I'm Ann. 'Quoted' t-shirt -- ok!", 5, "", ""),), "e.md")
-    >>> youtube_asr(ep).splitlines()[-2]
+    >>> said = Line("Hi, I'm Ann. 'Quoted' t-shirt -- ok!", 5, "", "")
+    >>> youtube_asr(Episode("e", "T", None, (), None, None, None, (said,), "e.md")).splitlines()[-2]
     "hi i'm ann quoted t-shirt ok"
     """
     lines = tuple(replace(line, text=_ASR_DROPPED.sub("", line.text).lower()) for line in episode.lines)
@@ -208,13 +208,16 @@ class Writer:
     suffix: str
     write: Callable[[Episode], str]
     diarized: bool = False  # speakers are labels the sidecar names
-    verbatim: bool = True  # the words as the front matter writes them (youtube_asr drops case and punctuation)
+    verbatim: bool = True  # the front matter's words as written (youtube_asr drops case and punctuation)
 
 
 WRITERS: dict[str, Writer] = {
-    "vtt": Writer(".vtt", vtt), "youtube": Writer(".vtt", youtube), "youtube_asr": Writer(".vtt", youtube_asr, verbatim=False),
+    "vtt": Writer(".vtt", vtt),
+    "youtube": Writer(".vtt", youtube),
+    "youtube_asr": Writer(".vtt", youtube_asr, verbatim=False),
     "srt": Writer(".srt", srt),
-    "whisper": Writer(".json", whisper), "whisperx": Writer(".json", whisperx, diarized=True),
+    "whisper": Writer(".json", whisper),
+    "whisperx": Writer(".json", whisperx, diarized=True),
     "podcast20": Writer(".json", podcast20),
 }
 
