@@ -46,6 +46,15 @@ class ChunkSettings:
         }
 
 
+def counted(n: int, noun: str) -> str:
+    """`n` and `noun`, plural unless `n` is 1.
+
+    >>> counted(1, "episode"), counted(4, "passage")
+    ('1 episode', '4 passages')
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 @dataclass
 class IngestReport:
     episodes: int = 0
@@ -61,11 +70,11 @@ class IngestReport:
 
     def summary(self) -> str:
         skipped = self.count("skipped") + self.count("error")
+        counts = f"{counted(self.episodes, 'episode')}, {counted(self.passages, 'passage')}"
         head = (
-            f"index up to date: {self.episodes} episodes, {self.passages} passages"
+            f"index up to date: {counts}"
             if self.up_to_date
-            else f"indexed {self.episodes} episodes, {self.passages} passages "
-            f"({self.embedded} embedded, {self.from_cache} from cache)"
+            else f"indexed {counts} ({self.embedded} embedded, {self.from_cache} from cache)"
         )
         return (
             f"{head}; skipped {skipped}, repaired {self.count('repaired')}, "
