@@ -3,15 +3,15 @@
     python eval/formats.py --questions ../shared/eval/dev-questions.jsonl --corpus ../shared/corpus [--episodes N] [--json]
 
 Takes every episode an answerable question points at (or the `--episodes` N that the
-most questions point at, ties by id), writes each in every format of `rag.formats.convert` (transcript + `NAME.yaml`
-sidecar with title, url, guests, season, date, description and the section headers
-as `chapters:`, left out with `--without-chapters`), ingests the originals
-(with `people/`) and each format into its own index of only those episodes, and
-searches the questions whose gold lies in them. Prints hit@5, MRR@10 and lands@5 per
-format and the difference from the original in questions: hit@5 and lands@5 counts
-with a paired bootstrap 95% interval, how many questions changed outcome either way,
-and which. `--index DIR` keeps the corpora
-and indexes there (default: a temporary folder, removed at the end).
+most questions point at, ties by id), writes each in every format of
+`rag.formats.convert` (transcript + `NAME.yaml` sidecar with title, url, guests,
+season, date, description and the section headers as `chapters:`, left out with
+`--without-chapters`), ingests the originals (with `people/`) and each format into its
+own index of only those episodes, and searches the questions whose gold lies in them.
+Prints hit@5, MRR@10 and lands@5 per format and the difference from the original in
+questions: hit@5 and lands@5 counts with a paired bootstrap 95% interval, how many
+questions changed outcome either way, and which. `--index DIR` keeps the corpora and
+indexes there (default: a temporary folder, removed at the end).
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from rag.embedding import Embedder
 from rag.errors import RagError
 from rag.evaluation import (
     Question,
-    bootstrap_interval,
     Result,
     Scored,
+    bootstrap_interval,
     eval_parser,
     load_questions,
     retrieval_metrics,

@@ -194,15 +194,7 @@ def score_results(question: Question, results: Sequence[Result]) -> Scored:
 def memory_mb() -> tuple[float, float]:
     """(current, peak) resident memory of this process in MB: VmRSS and VmHWM (Linux),
     else the peak from `getrusage` for both."""
-    fields: dict[str, float] = {}
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                name, _, value = line.partition(":")
-                if name in ("VmRSS", "VmHWM"):
-                    fields[name] = int(value.split()[0]) / 1024
-    except OSError:
-        pass
+    fields = _process_status_mb("VmRSS", "VmHWM")
     if len(fields) < 2:
         import resource
 
@@ -215,15 +207,22 @@ def private_memory_mb() -> float | None:
     """This process's anonymous resident memory in MB (RssAnon, Linux; None elsewhere):
     VmRSS without the pages of mapped files, which the kernel shares with its page cache
     and can drop. A memory-mapped index counts in VmRSS as far as it was touched."""
+    return _process_status_mb("RssAnon").get("RssAnon")
+
+
+def _process_status_mb(*names: str) -> dict[str, float]:
+    """The `names` fields of /proc/self/status (kB there) in MB; those it lacks, or all
+    of them where there is no /proc, are missing."""
+    fields: dict[str, float] = {}
     try:
         with open("/proc/self/status") as handle:
             for line in handle:
                 name, _, value = line.partition(":")
-                if name == "RssAnon":
-                    return int(value.split()[0]) / 1024
+                if name in names:
+                    fields[name] = int(value.split()[0]) / 1024
     except OSError:
         pass
-    return None
+    return fields
 
 
 def percentile(values: Sequence[float], q: float) -> float:
