@@ -238,10 +238,11 @@ class Searcher:
     1. Dense (FAISS) and BM25 rankings of the whole scope, fused with RRF.
     2. Episode-aware re-ranking: an episode's relevance is the sum of the fused
        scores of its passages among the top `episode_pool`. Inside the
-       `focus_episodes` most relevant episodes, dense and BM25 are ranked again
-       among those episodes' passages only, and that RRF score is added. A question
-       usually names or describes one episode (a guest, a story); this finds the
-       moment inside it even when the global dense ranking put it deep down.
+       `focus_episodes` most relevant episodes (and the best passage's own episode),
+       dense and BM25 are ranked again among those episodes' passages only, and
+       that RRF score is added. A question usually names or describes one episode
+       (a guest, a story); this finds the moment inside it even when the global
+       dense ranking put it deep down.
     """
 
     def __init__(
@@ -344,6 +345,12 @@ class Searcher:
             episode = self.index.passages.episode_id(doc)
             relevance[episode] = relevance.get(episode, 0.0) + score
         focus = sorted(relevance, key=lambda e: -relevance[e])[: self.focus_episodes]
+        # A sum favours episodes that touch the question often, loosely; the one episode
+        # that answers it, once, can miss the cut, and then the focus bonus pushes its
+        # passage (first in both rankings) out of the results. Its episode stays in focus.
+        best_episode = self.index.passages.episode_id(pool[0][0])
+        if best_episode not in focus:
+            focus.append(best_episode)
         # One ranking over the focus episodes together, so that the most relevant
         # episode's passages still outrank the others'.
         ids = np.concatenate([self._ids_by_episode[episode] for episode in focus])

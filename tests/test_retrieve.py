@@ -9,6 +9,8 @@ from rag.chunking import Passage
 from rag.embedding import HashingEmbedder
 from rag.index import load_index
 from rag.retrieve import Filters, Hit, Searcher, locate_moment, merge_adjacent, rrf_fuse
+from tests.conftest import write_episode
+from rag.ingest import ingest
 
 
 def test_rrf_ranks_hit_found_by_both_first() -> None:
@@ -151,3 +153,36 @@ def test_a_question_naming_a_guest_searches_that_guests_episodes(searcher: Searc
     scoped = searcher.search("What does Eugene Yan think about bloom filters?", k=3,
                              filters=Filters(episode="building-data-team"))
     assert {h.passage.episode_id for h in scoped} == {"building-data-team"}
+
+
+def sectioned_episode(title: str, video: str, lines: list[str]) -> str:
+    """Front matter whose every line sits in its own section (so in its own passage)."""
+    items = []
+    for n, line in enumerate(lines):
+        items.append(f"- header: Part {n}\n- line: {line}\n  sec: {60 * n}\n  time: '{n}:00'\n  who: Guest")
+    return f"---\ntitle: {title}\nguests: []\nids:\n  youtube: {video}\ntranscript:\n" + "\n".join(items) + "\n---\n"
+
+
+def test_the_passage_both_rankings_put_first_is_not_crowded_out_by_busier_episodes(
+        tmp_path: Path, embedder: HashingEmbedder) -> None:
+    # Episode focus ranks episodes by the summed scores of their passages, so shows that
+    # mention "startup" and "compute" in every part outweigh the one that answers once.
+    filler = "We talked about hiring, teams and the weather in Berlin for a while."
+    podcast = tmp_path / "corpus" / "podcast"
+    write_episode(podcast, "heat.md", sectioned_episode("Heat", "heatvideo01", [
+        filler, "Leafcloud is a startup that puts its compute in basements; the waste heat warms the tap water.", filler]))
+    for n in range(3):
+        parts = [f"Every startup needs compute, show {n} part {i}." if i % 2 == 0 else f"{filler} ({n}.{i})"
+                 for i in range(9)]
+        write_episode(podcast, f"startups-{n}.md", sectioned_episode(f"Startups {n}", f"startupvid{n}", parts))
+    index_dir = tmp_path / "index"
+    ingest([tmp_path / "corpus"], index_dir, embedder)
+    question = "Which startup warms tap water with the waste heat of its compute?"
+    searcher = Searcher(load_index(index_dir), embedder, focus_episodes=2)
+    unfocused = Searcher(searcher.index, embedder, focus_episodes=0).search(question, k=1)
+    assert unfocused[0].passage.episode_id == "heat"  # first in both rankings, before any focus
+
+    hits = searcher.search(question, k=5)
+
+    assert hits[0].passage.episode_id == "heat"
+    assert "tap water" in hits[0].passage.text
