@@ -211,7 +211,19 @@ def test_unpunctuated_youtube_auto_captions_become_lines_timed_by_their_words() 
     assert len(lines) >= 12
     for line, after in zip(lines, lines[1:]):
         assert first_word_at[line.sec] == line.text.split()[0]  # a line starts when its first word is said
-        assert after.sec - line.sec <= 50  # cut at the end of a caption line once past 45 s
+        assert after.sec - line.sec <= 30 + 24  # cut at the next caption line (24 s here) once past 30 s
+
+
+def test_unpunctuated_cues_are_cut_into_lines_at_the_limit_as_no_sentence_end_is_coming() -> None:
+    from rag.formats.cues import Cue, cues_to_lines
+
+    said = [Cue(10 * n, f"and then word{n} came") for n in range(10)]
+    assert [line.sec for line in cues_to_lines(said)] == [0, 30, 60, 90]
+    turn = [Cue(10 * n, f"and then word{n} came", "Ann") for n in range(13)]
+    assert [line.sec for line in cues_to_lines(turn)] == [0, 60, 120]
+    # Punctuated cues wait for a sentence end, up to 1.5 times the limit.
+    punctuated = [Cue(10 * n, f"Then word{n} came." if n % 5 == 4 else f"and word{n}") for n in range(10)]
+    assert [line.sec for line in cues_to_lines(punctuated)] == [0, 50]
 
 
 def test_vtt_without_cues_is_an_error_naming_the_file() -> None:
@@ -341,15 +353,17 @@ def test_the_format_eval_scores_every_format_and_converted_episodes_retrieve_as_
     assert original.hit5 >= n - 2  # a line's own words find it
     # With the section headers as sidecar chapters, every format that keeps the words as
     # written finds what the original finds, question by question, on this slice; lower
-    # case without punctuation (youtube_asr) within one question. (With the real model on
-    # the 59 episodes of the dev questions the links land less often: README "Your own podcast".)
+    # case without punctuation (youtube_asr) within one question. Its lines are cut every
+    # 30 s, mid-sentence, so the 45 s lead-in can open the link a line too early: 2 of these
+    # 18 synthetic questions. (With the real model on the 59 episodes of the dev questions
+    # every format lands less often, these cuts 5 more than 45 s ones: README "Your own podcast".)
     for row in comparison.rows[1:]:
         if WRITERS[row.name].verbatim:
             assert (row.hit5, row.lands5, row.changed) == (original.hit5, original.lands5, 0), row
             assert (row.hit5_delta_interval, row.lands5_delta_interval) == ((0, 0), (0, 0))
             assert row.lands5_lost == row.lands5_gained == ()
         else:
-            assert abs(row.hit5 - original.hit5) <= 1 and abs(row.lands5 - original.lands5) <= 1, row
+            assert abs(row.hit5 - original.hit5) <= 1 and original.lands5 - row.lands5 <= 2, row
     print_table(comparison, {"model": embedder.model_id, "chapters": True, "machine": "test"})
     table = capsys.readouterr().out
     assert all(f"\n{name} " in table for name in [ORIGINAL, *WRITERS])

@@ -16,20 +16,26 @@ import html
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from rag.corpus import Line
 
 # DTC lines (199 episodes in ../shared/corpus): mean 27 s, median 14 s, 90th percentile
 # 67 s. 60 s keeps caption turns as long as all but the longest DTC lines.
 # A long turn is cut at the first sentence end after MAX_LINE_S, and at any cue
-# after 1.5 times it (captions without punctuation).
+# after 1.5 times it (a sentence that runs on).
 MAX_LINE_S = 60
 # Without speakers (plain Whisper, YouTube auto-captions) a line follows no turn, and a
 # 60 s line would make a passage's span end up to a minute before its last words: cut
 # such lines after 30 s instead, near the DTC mean line (27 s).
 SPEAKERLESS_LINE_S = 30
 SENTENCE_END = re.compile(r"[.!?…][\"')\]”’]*$")
+# Punctuated speech ends a sentence every 10-20 words; speech recognition without a
+# punctuation model almost never, and then no sentence end is coming to cut a line at:
+# such a transcript's lines are cut at their limit (eval/formats.py, youtube_asr, folds A /
+# B over both chapter settings, against 1.5 times it: hit@5 +0 / +2, lands@5 +2 / +3, MRR
+# up on each fold in each setting).
+PUNCTUATED_WORDS = 60
 
 _TAG = re.compile(r"<[^>]*>")
 # "Alexey:", "Dat Tran:", "SPEAKER_01:" (up to four words, capitalised) or "[Dat Tran]".
@@ -74,6 +80,16 @@ def split_speaker_prefix(words: str, speaker: str) -> tuple[str, str]:
     return words[prefix.end() :].strip(), (prefix[1] or prefix[2]).strip()
 
 
+def is_punctuated(texts: Iterable[str]) -> bool:
+    """Whether at least one word in `PUNCTUATED_WORDS` ends a sentence.
+
+    >>> is_punctuated(["so we started.", "Then it grew!"]), is_punctuated(["so we started then it grew"])
+    (True, False)
+    """
+    words = [word for text in texts for word in text.split()]
+    return sum(1 for word in words if SENTENCE_END.search(word)) * PUNCTUATED_WORDS >= len(words)
+
+
 def clean_text(raw: str) -> str:
     """Drop markup tags (`<i>`, `<c.red>`, `<v Ann>`), decode entities, squeeze spaces."""
     return " ".join(html.unescape(_TAG.sub("", raw)).split())
@@ -81,9 +97,10 @@ def clean_text(raw: str) -> str:
 
 def cues_to_lines(cues: Sequence[Cue], max_line_s: int = MAX_LINE_S, breaks: Sequence[int] = ()) -> list[Line]:
     """Join consecutive same-speaker cues into turns of about `max_line_s` seconds (cut at
-    a sentence end once past it, anywhere once past 1.5 times it; `SPEAKERLESS_LINE_S`
-    for cues without a speaker). A line never runs across one of the `breaks` (seconds,
-    e.g. chapter starts): the cue at or after it starts a new line.
+    a sentence end once past it, anywhere once past 1.5 times it, or once past it when
+    the cues are unpunctuated; `SPEAKERLESS_LINE_S` for cues without a speaker). A line
+    never runs across one of the `breaks` (seconds, e.g. chapter starts): the cue at or
+    after it starts a new line.
 
     Cues are taken in file order (overlapping cues too: captions overlap in time,
     rarely in order of speech); empty cues are ignored.
@@ -93,12 +110,14 @@ def cues_to_lines(cues: Sequence[Cue], max_line_s: int = MAX_LINE_S, breaks: Seq
     start = 0
     speaker = ""
     ordered_breaks = sorted(breaks)
-    for cue in (c for c in cues if c.text.strip()):
+    spoken = [cue for cue in cues if cue.text.strip()]
+    run_on = 1.5 if is_punctuated(cue.text for cue in spoken) else 1.0
+    for cue in spoken:
         sec = int(cue.start)
         limit = max_line_s if speaker else min(max_line_s, SPEAKERLESS_LINE_S)
         long = sec - start >= limit and SENTENCE_END.search(texts[-1]) if texts else False
         crosses = bisect.bisect_right(ordered_breaks, sec) > bisect.bisect_right(ordered_breaks, start)
-        if texts and (cue.speaker != speaker or long or crosses or sec - start >= limit * 3 // 2):
+        if texts and (cue.speaker != speaker or long or crosses or sec - start >= limit * run_on):
             lines.append(Line(" ".join(texts), start, speaker, ""))
             texts = []
         if not texts:

@@ -19,17 +19,16 @@ from typing import Sequence
 
 from rag.corpus import Line
 from rag.errors import TranscriptParseError
-from rag.formats.cues import SENTENCE_END, Cue, CueList, clean_text, cues_to_lines, split_speaker_prefix
+from rag.formats.cues import (SENTENCE_END, Cue, CueList, clean_text, cues_to_lines, is_punctuated,
+                              split_speaker_prefix)
 from rag.formats.timestamps import TIMESTAMP, to_seconds
 
 TIMING = re.compile(rf"^\s*({TIMESTAMP})\s*-->\s*({TIMESTAMP})(?:\s.*)?$")
 _VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")
 _WORD_TIME = re.compile(rf"<({TIMESTAMP})>")
-# Punctuated auto-captions end a sentence every 10-20 words; unpunctuated ones almost never.
-# Cutting punctuated captions at every caption line too started lines mid-sentence
+# Cutting punctuated auto-captions at every caption line too started lines mid-sentence
 # (eval/formats.py youtube without chapters: lands@5 0.701 -> 0.612); a cue per caption
 # line suits unpunctuated ones better than cues of 15 s (youtube_asr: hit@5 0.940 vs 0.881).
-PUNCTUATED_WORDS = 60
 RUN_ON_S = 60  # longer than any spoken sentence
 
 
@@ -132,7 +131,7 @@ def _auto_caption_cues(raw_cues: list[tuple[float, float, list[str]]], counts: C
     The new lines' words become cues of whole sentences, each starting at its first
     word's second. Auto-captions are often unpunctuated, and then there is no sentence
     to end a cue (a file would be one cue, one line, every link opening at its start):
-    when fewer than one word in `PUNCTUATED_WORDS` ends a sentence, each caption line is
+    when fewer than one word in `rag.formats.cues.PUNCTUATED_WORDS` ends a sentence, each caption line is
     a cue. In a punctuated file a "sentence" that runs past `RUN_ON_S` ends with its
     caption line.
     """
@@ -147,7 +146,7 @@ def _auto_caption_cues(raw_cues: list[tuple[float, float, list[str]]], counts: C
         times = [start] + [to_seconds(t) for t in pieces[1::2]]
         line = [(when, word) for when, piece in zip(times, pieces[0::2]) for word in clean_text(piece).split()]
         words += [(when, word, n == len(line) - 1) for n, (when, word) in enumerate(line)]
-    punctuated = sum(1 for _, word, _ in words if SENTENCE_END.search(word)) * PUNCTUATED_WORDS >= len(words)
+    punctuated = is_punctuated(word for _, word, _ in words)
     cues: list[Cue] = []
     sentence: list[str] = []
     sentence_start = 0.0
