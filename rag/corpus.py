@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from rag.errors import CorpusError, TranscriptParseError
 from rag.feed import is_feed_text, is_feed_url, load_feed, local_transcript_files
+from rag.limits import MAX_TRANSCRIPT_BYTES, megabytes, read_capped
 from rag.moment import VIDEO_ID, Moment, media_link
 from rag.urls import public_url
 
@@ -516,7 +517,7 @@ def load_people(files: Iterable[Path], notes: list[FileNote]) -> dict[str, str]:
     people: dict[str, str] = {}
     for path in files:
         try:
-            person_id, display = parse_people_file(path.read_text(encoding="utf-8"), str(path))
+            person_id, display = parse_people_file(_read_transcript_bytes(path).decode("utf-8"), str(path))
         except (TranscriptParseError, UnicodeDecodeError, OSError) as exc:
             notes.append(FileNote(str(path), "skipped", _reason(exc, path)))
             continue
@@ -535,7 +536,7 @@ def _reason(exc: Exception, path: str | Path) -> str:
 
 
 def read_episode_file(path: Path, people: dict[str, str]) -> tuple[Episode, list[str]]:
-    raw = path.read_bytes()
+    raw = _read_transcript_bytes(path)
     if b"\x00" in raw:
         raise TranscriptParseError(f"{path}: binary file, not a transcript")
     try:
@@ -549,9 +550,16 @@ def read_episode_file(path: Path, people: dict[str, str]) -> tuple[Episode, list
     sidecar = sidecar_path(path)
     sidecar_text = None
     if sidecar is not None and sidecar.resolve().is_relative_to(path.resolve().parent):
-        sidecar_text = sidecar.read_bytes().decode("utf-8-sig", errors="replace")
+        sidecar_text = _read_transcript_bytes(sidecar).decode("utf-8-sig", errors="replace")
     return episode_from_transcript(text, str(path), sidecar_text, people,
                                    sidecar_name=str(sidecar or path.with_suffix(".yaml")))
+
+
+def _read_transcript_bytes(path: Path) -> bytes:
+    raw = read_capped(path, MAX_TRANSCRIPT_BYTES)
+    if raw is None:
+        raise TranscriptParseError(f"{path}: larger than {megabytes(MAX_TRANSCRIPT_BYTES)}, not read")
+    return raw
 
 
 def load_corpus(

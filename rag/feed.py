@@ -32,13 +32,12 @@ from tqdm import tqdm
 
 from rag.errors import CorpusError, TranscriptParseError
 from rag.fetch import FETCH_DEADLINE_S, fetch_url
+from rag.limits import MAX_TRANSCRIPT_BYTES, megabytes, read_capped
 from rag.urls import public_url
 
 # A big real feed (~1,000 items with show notes) is 2-5 MB; 20 MB leaves room and
 # still bounds the memory one `rag ingest URL` can take.
 MAX_FEED_BYTES = 20 * 1024 * 1024
-# A 3-hour episode's Podcasting 2.0 JSON transcript is ~1-2 MB.
-MAX_TRANSCRIPT_BYTES = 5 * 1024 * 1024
 
 PODCAST_NS = (
     "https://podcastindex.org/namespace/1.0",
@@ -93,7 +92,7 @@ def parse_feed(data: bytes, name: str) -> list[FeedItem]:
     declaration, one over `MAX_FEED_BYTES`, broken XML, or XML that is not RSS.
     """
     if len(data) > MAX_FEED_BYTES:
-        raise CorpusError(f"{name}: feed is larger than {MAX_FEED_BYTES // (1024 * 1024)} MB")
+        raise CorpusError(f"{name}: feed is larger than {megabytes(MAX_FEED_BYTES)}")
     _refuse_dtd(data, name)
     try:
         root = ET.fromstring(data)
@@ -242,11 +241,12 @@ def read_feed_source(source: str) -> tuple[bytes, str]:
         return fetch_url(source, max_bytes=MAX_FEED_BYTES), source
     path = Path(source)
     try:
-        if path.stat().st_size > MAX_FEED_BYTES:
-            raise CorpusError(f"{source}: feed is larger than {MAX_FEED_BYTES // (1024 * 1024)} MB")
-        return path.read_bytes(), str(path)
+        data = read_capped(path, MAX_FEED_BYTES)
     except OSError as exc:
         raise CorpusError(f"{source}: cannot read the feed: {exc.strerror or exc}") from None
+    if data is None:
+        raise CorpusError(f"{source}: feed is larger than {megabytes(MAX_FEED_BYTES)}")
+    return data, str(path)
 
 
 def read_transcript(link: TranscriptLink, base: str, *, deadline_s: float = FETCH_DEADLINE_S) -> tuple[str, str]:
@@ -264,11 +264,12 @@ def read_transcript(link: TranscriptLink, base: str, *, deadline_s: float = FETC
     else:
         path, shown = local_transcript_path(link, base)
         try:
-            if path.stat().st_size > MAX_TRANSCRIPT_BYTES:
-                raise CorpusError(f"{shown}: larger than {MAX_TRANSCRIPT_BYTES // (1024 * 1024)} MB")
-            data = path.read_bytes()
+            capped = read_capped(path, MAX_TRANSCRIPT_BYTES)
         except OSError as exc:
             raise CorpusError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+        if capped is None:
+            raise CorpusError(f"{shown}: larger than {megabytes(MAX_TRANSCRIPT_BYTES)}")
+        data = capped
     try:
         return data.decode("utf-8-sig"), shown
     except UnicodeDecodeError:

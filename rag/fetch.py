@@ -22,6 +22,7 @@ import urllib.request
 from typing import Any
 
 from rag.errors import CorpusError
+from rag.limits import megabytes
 from rag.urls import public_url
 
 # Per request, from the DNS lookup to the last byte: a server that never answers ends here.
@@ -154,7 +155,7 @@ def _download(url: str, shown: str, max_bytes: int, deadline_s: float, opener: u
             while chunk := response.read(_CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise CorpusError(f"{shown}: larger than {max_bytes // (1024 * 1024)} MB")
+                    raise CorpusError(f"{shown}: larger than {megabytes(max_bytes)}")
                 chunks.append(chunk)
             return b"".join(chunks)
     except (socket.timeout, TimeoutError):

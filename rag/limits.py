@@ -1,4 +1,4 @@
-"""Input limits shared by the CLI and the web chat: one place that says what is too long.
+"""Input limits shared by the CLI, the web chat and ingest: one place that says what is too long.
 
     >>> check_question("  What are bloom filters?  ", Limits())
     'What are bloom filters?'
@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 from rag.errors import QuestionTooLongError
@@ -20,6 +21,10 @@ MAX_QUESTION_CHARS = 2_000
 MAX_HISTORY_TURNS = 6
 # Answers a web session keeps for its feedback buttons; older turns can no longer be voted on.
 MAX_SESSION_RECORDS = 50
+# A transcript file (or its sidecar, or a people file), local or fetched. An hour-long DTC
+# episode converted is 0.7 MB as YouTube auto-captions and 1 MB as whisperX word lists:
+# 20 MB holds a ten-hour stream's, and bounds what one stray file can take at ingest.
+MAX_TRANSCRIPT_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -42,3 +47,20 @@ def trim_history(history: Sequence[str], limits: Limits) -> list[str]:
     if limits.max_history_turns <= 0:
         return []
     return [turn[: limits.max_question_chars] for turn in history[-limits.max_history_turns :]]
+
+
+def read_capped(path: Path, max_bytes: int) -> bytes | None:
+    """The bytes of `path`, or None when it holds more than `max_bytes`: only that much
+    (and one byte) is read, so a huge file, or an endless one, costs no more.
+
+    >>> read_capped(Path("/dev/zero"), 10) is None
+    True
+    """
+    with path.open("rb") as handle:
+        data = handle.read(max_bytes + 1)
+    return data if len(data) <= max_bytes else None
+
+
+def megabytes(n_bytes: int) -> str:
+    """A limit as people read it: `megabytes(20 * 1024 * 1024)` is '20 MB'."""
+    return f"{n_bytes // (1024 * 1024)} MB"

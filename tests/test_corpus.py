@@ -69,6 +69,21 @@ def test_binary_and_empty_files_are_skipped(tmp_path: Path) -> None:
     assert notes_for(corpus, "empty.md") == ["skipped: empty file"]
 
 
+def test_a_transcript_or_sidecar_over_the_size_limit_is_skipped_unread(tmp_path: Path) -> None:
+    from rag.limits import MAX_TRANSCRIPT_BYTES
+
+    folder = tmp_path / "eps"
+    write_episode(folder, "good.md", episode_text())
+    cue = "00:01.000 --> 00:02.000\nHello there.\n\n"
+    (folder / "marathon.vtt").write_text("WEBVTT\n\n" + cue * (MAX_TRANSCRIPT_BYTES // len(cue) + 1))
+    (folder / "talk.vtt").write_text("WEBVTT\n\n" + cue)
+    (folder / "talk.yaml").write_text("title: Talk\ndescription: " + "x" * MAX_TRANSCRIPT_BYTES + "\n")
+    corpus = load_corpus([folder])
+    assert [e.id for e in corpus.episodes] == ["good"]
+    assert notes_for(corpus, "marathon.vtt") == ["skipped: larger than 20 MB, not read"]
+    assert notes_for(corpus, "talk.vtt") == [f"skipped: {folder / 'talk.yaml'}: larger than 20 MB, not read"]
+
+
 def test_file_without_transcript_is_skipped(tmp_path: Path) -> None:
     write_episode(tmp_path / "eps", "notes-only.md", "---\ntitle: Show notes\nids: {youtube: x}\n---\nBody\n")
     corpus = load_corpus([tmp_path / "eps"])
