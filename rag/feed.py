@@ -240,13 +240,19 @@ def read_feed_source(source: str) -> tuple[bytes, str]:
     if is_feed_url(source):
         return fetch_url(source, max_bytes=MAX_FEED_BYTES), source
     path = Path(source)
+    return _read_local(path, source, MAX_FEED_BYTES, "feed"), str(path)
+
+
+def _read_local(path: Path, shown: str, max_bytes: int, what: str) -> bytes:
+    """The bytes of a local feed or transcript; `CorpusError` naming it when it cannot be
+    read or holds more than `max_bytes` (no more than that is read)."""
     try:
-        data = read_capped(path, MAX_FEED_BYTES)
+        data = read_capped(path, max_bytes)
     except OSError as exc:
-        raise CorpusError(f"{source}: cannot read the feed: {exc.strerror or exc}") from None
+        raise CorpusError(f"{shown}: cannot read the {what}: {exc.strerror or exc}") from None
     if data is None:
-        raise CorpusError(f"{source}: feed is larger than {megabytes(MAX_FEED_BYTES)}")
-    return data, str(path)
+        raise CorpusError(f"{shown}: {what} is larger than {megabytes(max_bytes)}")
+    return data
 
 
 def read_transcript(link: TranscriptLink, base: str, *, deadline_s: float = FETCH_DEADLINE_S) -> tuple[str, str]:
@@ -263,13 +269,7 @@ def read_transcript(link: TranscriptLink, base: str, *, deadline_s: float = FETC
         shown = public_url(target)
     else:
         path, shown = local_transcript_path(link, base)
-        try:
-            capped = read_capped(path, MAX_TRANSCRIPT_BYTES)
-        except OSError as exc:
-            raise CorpusError(f"{shown}: cannot read: {exc.strerror or exc}") from None
-        if capped is None:
-            raise CorpusError(f"{shown}: larger than {megabytes(MAX_TRANSCRIPT_BYTES)}")
-        data = capped
+        data = _read_local(path, shown, MAX_TRANSCRIPT_BYTES, "transcript")
     try:
         return data.decode("utf-8-sig"), shown
     except UnicodeDecodeError:

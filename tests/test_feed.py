@@ -386,7 +386,7 @@ def test_a_folder_with_a_feed_ingests_its_items_and_the_other_transcripts_once(t
     assert (by_id["talk"].title, by_id["talk"].guests) == ("A talk", ("Ann",))
     assert [str(n) for n in corpus.notes] == [
         f"skipped: {feed}: item 'Lost': no readable transcript: {tmp_path / 'cast' / 'ep3.vtt'}: "
-        "cannot read: No such file or directory",
+        "cannot read the transcript: No such file or directory",
     ]
 
 
