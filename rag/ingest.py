@@ -26,7 +26,7 @@ import numpy as np
 from rag.chunking import Passage, chunk_episode, embedding_text
 from rag.corpus import Corpus, Episode, FileNote, load_corpus, public_source
 from rag.embedding import Embedder, EmbedderSpec, EmbeddingCache, Shard, embedder_key, text_key
-from rag.embedding.cache import shard_files
+from rag.embedding.cache import other_recipe_files, shard_files
 from rag.embedding.workers import fill_cache
 from rag.errors import CorpusError, IndexCorruptError, IndexMissingError
 from rag.index import FaissStore, LexicalIndex, lock_index, read_manifest, save_index
@@ -64,6 +64,7 @@ class IngestReport:
     seconds: float = 0.0
     up_to_date: bool = False
     notes: list[FileNote] = field(default_factory=list)
+    removed_cache_files: list[Path] = field(default_factory=list)  # vectors of another recipe
 
     def count(self, action: str) -> int:
         return sum(1 for note in self.notes if note.action == action)
@@ -76,9 +77,11 @@ class IngestReport:
             if self.up_to_date
             else f"indexed {counts} ({self.embedded} embedded, {self.from_cache} from cache)"
         )
+        removed = (f"; removed {', '.join(map(str, self.removed_cache_files))} (vectors of another recipe of "
+                   "this model, never read again)" if self.removed_cache_files else "")
         return (
             f"{head}; skipped {skipped}, repaired {self.count('repaired')}, "
-            f"duplicates {self.count('duplicate')} in {self.seconds:.1f}s"
+            f"duplicates {self.count('duplicate')} in {self.seconds:.1f}s{removed}"
         )
 
 
@@ -227,6 +230,10 @@ def _ingest_locked(run: _Run, index_dir: Path, embedder: Embedder, force: bool) 
         report.passages, report.embedded = len(passages), _embed(run, cache, embedder, texts)
         report.from_cache = len(passages) - report.embedded
         _write_index(run, index_dir, passages, cache.lookup(texts, embedder.dim), manifest)
+    # An older recipe's vectors take as much room as the current ones and are never read again.
+    for path in other_recipe_files(run.cache_dir, embedder_key(embedder)):
+        path.unlink(missing_ok=True)
+        report.removed_cache_files.append(path)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -210,10 +210,16 @@ def test_cached_vectors_are_not_reused_under_another_recipe_version(tmp_path: Pa
     same = VersionedEmbedder("v1")
     assert ingest([corpus_dir], tmp_path / "copy", same, cache_dir=cache).from_cache == first.passages
     assert same.embed_calls == 0
+    ingest([corpus_dir], tmp_path / "other", HashingEmbedder(dim=128), cache_dir=cache)  # another model
+    old_recipe = cache / "hashing-256_v1.npz"
+    assert old_recipe.exists()
     bumped = VersionedEmbedder("v2")
     report = ingest([corpus_dir], tmp_path / "idx", bumped, cache_dir=cache)
     assert not report.up_to_date and report.embedded == report.passages == bumped.embed_calls
     assert load_index(tmp_path / "idx", expected_model="hashing-256").model_id == "hashing-256"
+    # The old recipe's vectors are never read again: removed, and the summary says so.
+    assert report.removed_cache_files == [old_recipe] and str(old_recipe) in report.summary()
+    assert sorted(p.name for p in cache.glob("*.npz")) == ["hashing-128.npz", "hashing-256_v2.npz"]
 
 
 def test_git_credentials_stay_out_of_progress_notes_and_manifest(

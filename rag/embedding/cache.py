@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import re
 from pathlib import Path
@@ -117,6 +118,29 @@ class EmbeddingCache:
 def shard_files(folder: str | Path, key: str) -> list[Path]:
     """The shard cache files of embedder key `key` in `folder` now."""
     return sorted(Path(folder).glob(f"{_slug(key)}.shard-*-of-*.npz"))
+
+
+def other_recipe_files(folder: str | Path, key: str) -> list[Path]:
+    """Cache files (main or shard) in `folder` of the same model as embedder key `key`
+    under another recipe version: a recipe changes when the same model's vectors would
+    change, so this code never reads them again."""
+    model_id, _, version = key.rpartition("@")
+    if not model_id:
+        return []
+    stale = []
+    for path in Path(folder).glob(f"{glob.escape(_slug(model_id))}_*.npz"):
+        stored = _stored_key(path)
+        if stored is not None and stored != key and stored.rpartition("@")[0] == model_id:
+            stale.append(path)
+    return sorted(stale)
+
+
+def _stored_key(path: Path) -> str | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:  # reads only the member asked for
+            return str(data["model_id"])
+    except Exception:  # noqa: BLE001 - not a cache file of ours: left alone
+        return None
 
 
 def _slug(key: str) -> str:
