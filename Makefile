@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 INDEX ?= indexes/dtc
 # The team's machines carry the transcripts beside the repo; anywhere else, clone them.
 CORPUS ?= $(if $(wildcard ../shared/corpus/podcast),../shared/corpus,https://github.com/DataTalksClub/datatalksclub.github.io.git)
+# What the page title and the LLM's instructions call the show ("Ask the DataTalks.Club podcast").
+PODCAST_NAME ?= the DataTalks.Club podcast
 # CPU-only torch: PyPI's Linux wheels bundle CUDA (a ~6 GB venv a CPU machine never uses).
 TORCH_VERSION ?= 2.13.0
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
@@ -34,7 +36,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@touch $@
 
 $(INDEX)/manifest.json: | install
-	$(BIN)/rag ingest $(CORPUS) --index $(INDEX)
+	$(BIN)/rag ingest $(CORPUS) --index $(INDEX) --name "$(PODCAST_NAME)"
 
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "install Chromium and set CHROMIUM=/path/to/chromium"; exit 1; }

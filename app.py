@@ -32,10 +32,11 @@ if TYPE_CHECKING:
 
 # On a Hugging Face Space without a shipped index, the transcripts come from here.
 WEBSITE_REPO = "https://github.com/DataTalksClub/datatalksclub.github.io.git"
+WEBSITE_PODCAST = "the DataTalks.Club podcast"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Ask the DataTalks.Club podcast: the web chat.")
+    parser = argparse.ArgumentParser(description="Ask a podcast: the web chat.")
     parser.add_argument("--index", help="Index directory [RAG_INDEX or indexes/dtc].")
     parser.add_argument("--corpus", default=os.environ.get("RAG_CORPUS"), help="Build the index from this corpus when it is missing [RAG_CORPUS].")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="[GRADIO_SERVER_NAME or 127.0.0.1]")
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         corpus = args.corpus or (WEBSITE_REPO if os.environ.get("SPACE_ID") else None)
         share = load_signer(config)
         demo = build_app(config, feedback_path=args.feedback, concurrency=args.concurrency, build_from=corpus,
-                         share=share)
+                         build_name=WEBSITE_PODCAST if corpus == WEBSITE_REPO else None, share=share)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

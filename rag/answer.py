@@ -26,7 +26,7 @@ from rag.errors import LLMError, RagError
 from rag.extractive import SECOND_QUOTE_MARGIN, ExtractiveAnswerer
 from rag.followup import LLMRewriter, search_request
 from rag.index import term_coverage
-from rag.limits import Limits, check_question, trim_history
+from rag.limits import DEFAULT_PODCAST_NAME, Limits, check_question, trim_history
 from rag.llm import LLM, MAX_REPLY_CHARS, Deadline
 from rag.rerank import LLMReranker
 from rag.retrieve import Filters, Hit, Searcher
@@ -127,10 +127,12 @@ def format_sources(hits: Sequence[Hit], prompts: Prompts) -> str:
     )
 
 
-def build_messages(question: str, hits: Sequence[Hit], prompts: Prompts) -> list[dict[str, str]]:
-    """System rules + user turn with numbered sources; transcripts stay inside <<< >>>."""
+def build_messages(question: str, hits: Sequence[Hit], prompts: Prompts,
+                   podcast: str = DEFAULT_PODCAST_NAME) -> list[dict[str, str]]:
+    """System rules + user turn with numbered sources; transcripts stay inside <<< >>>.
+    `podcast` is the operator's name for the show (`Config.podcast_name`, `rag ingest --name`)."""
     return [
-        {"role": "system", "content": prompts.system.format(not_covered=prompts.not_covered)},
+        {"role": "system", "content": prompts.system.format(not_covered=prompts.not_covered, podcast=podcast)},
         {"role": "user", "content": prompts.user.format(sources=format_sources(hits, prompts), question=question)},
     ]
 
@@ -158,6 +160,7 @@ class Answerer:
     llm_rewrites_followups: bool = True
     reranker: LLMReranker | None = None  # off by default: one more LLM call per question
     limits: Limits = field(default_factory=Limits)  # question length, history turns (rag/limits.py)
+    podcast: str = DEFAULT_PODCAST_NAME  # what the LLM's instructions call the show
     max_answer_chars: int = MAX_REPLY_CHARS  # an LLM answer is cut here (the stream closed), with a warning
 
     rewriter: LLMRewriter | None = field(init=False, repr=False)
@@ -276,7 +279,7 @@ class Answerer:
         text, or None when the LLM failed (with a warning: the quotes come instead)."""
         assert self.llm is not None
         text = ""
-        deltas = self.llm.stream(build_messages(question, hits, self.prompts), deadline)
+        deltas = self.llm.stream(build_messages(question, hits, self.prompts, self.podcast), deadline)
         try:
             for delta in deltas:
                 delta = delta[: self.max_answer_chars - len(text)]

@@ -34,7 +34,7 @@ def _config(ctx: click.Context) -> Config:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML config file (or RAG_CONFIG).")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
-    """Ask the DataTalks.Club podcast: find the moment a question was discussed."""
+    """Ask a podcast: find the moment a question was discussed, and answer from it."""
     try:
         ctx.obj = load_config(config_path)
     except RagError as exc:
@@ -66,6 +66,7 @@ def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Embedding processes; each gets its share of the cores.")
 @click.option("--shard", callback=_parse_shard, metavar="I/N",
               help="Only embed shard I of N (1 <= I <= N) into the cache; build no index.")
+@click.option("--name", help="What the app and the LLM call the podcast, e.g. \"Hard Fork\" [the index's; \"the podcast\"].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-file notes.")
 @click.pass_context
 def ingest(
@@ -81,6 +82,7 @@ def ingest(
     vector_index: str,
     workers: int,
     shard: Shard | None,
+    name: str | None,
     quiet: bool,
 ) -> None:
     """Index episode transcripts from SOURCES.
@@ -97,13 +99,13 @@ def ingest(
     \b
     Example:
         rag ingest ../shared/corpus --index indexes/dtc
-        rag ingest https://example.com/feed.xml --index indexes/mycast
+        rag ingest https://example.com/feed.xml --index indexes/mycast --name "My Show"
         rag ingest ../shared/corpus --index indexes/dtc --shard 1/2 --workers 2
     """
     from rag.ingest import ChunkSettings, ingest as run_ingest, ingest_shard
 
-    if shard is not None and force:
-        raise click.UsageError("--force rebuilds an index, and a --shard run builds none; drop one of them")
+    if shard is not None and (force or name is not None):
+        raise click.UsageError("--force and --name are for the index, and a --shard run builds none; drop them")
     config = _config(ctx).with_overrides(index_dir=index_dir, model=model, quantize=quantize, cache_dir=cache_dir)
     common = dict(
         settings=ChunkSettings(max_tokens=max_tokens, overlap_lines=overlap),
@@ -118,7 +120,7 @@ def ingest(
         if shard is not None:
             click.echo(ingest_shard(sources, embedder, shard, **common).summary())  # type: ignore[arg-type]
             return
-        report = run_ingest(sources, config.index_dir, embedder, force=force, vector_index=vector_index,
+        report = run_ingest(sources, config.index_dir, embedder, force=force, vector_index=vector_index, name=name,
                             **common)  # type: ignore[arg-type]
     except RagError as exc:
         raise click.ClickException(str(exc)) from None

@@ -16,7 +16,7 @@ import yaml
 
 from rag.embedding import DEFAULT_MODEL, DEFAULT_QUANTIZE
 from rag.errors import RagError
-from rag.limits import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, MAX_SESSION_RECORDS, Limits
+from rag.limits import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, MAX_SESSION_RECORDS, Limits, check_podcast_name
 from rag.llm import LLMSettings, settings_from_env
 
 DEFAULT_INDEX = Path("indexes/dtc")
@@ -45,6 +45,9 @@ class Config:
     max_question_chars: int = MAX_QUESTION_CHARS  # longer questions are refused (CLI and app)
     max_history_turns: int = MAX_HISTORY_TURNS  # earlier questions a follow-up may lean on
     max_session_records: int = MAX_SESSION_RECORDS  # answers a web session keeps for its votes
+    # What the page and the LLM's instructions call the podcast (RAG_PODCAST_NAME); None:
+    # the name the index was built with (`rag ingest --name`), else "the podcast".
+    podcast_name: str | None = None
     # The key share links are signed with (RAG_SHARE_SECRET, environment only); None: a key
     # generated beside the index (rag/share.py). Never shown: repr=False.
     share_secret: str | None = field(default=None, repr=False)
@@ -65,6 +68,8 @@ class Config:
         for name, least in _INT_MINIMUM.items():
             if name in given:
                 given[name] = _as_int(given[name], name, least)
+        if "podcast_name" in given:
+            given["podcast_name"] = check_podcast_name(given["podcast_name"])
         if "rerank_with_llm" in given and not isinstance(given["rerank_with_llm"], bool):
             given["rerank_with_llm"] = as_bool(given["rerank_with_llm"], "rerank_with_llm")
         return dataclasses.replace(self, **given)
@@ -106,6 +111,7 @@ _ENV = {
     "RAG_MAX_QUESTION_CHARS": "max_question_chars",
     "RAG_MAX_HISTORY_TURNS": "max_history_turns",
     "RAG_MAX_SESSION_RECORDS": "max_session_records",
+    "RAG_PODCAST_NAME": "podcast_name",
 }
 _INT_MINIMUM = {"max_question_chars": 1, "max_history_turns": 0, "max_session_records": 1}
 

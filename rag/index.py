@@ -381,6 +381,11 @@ class Index:
     def model_id(self) -> str:
         return str(self.manifest["model"])
 
+    @property
+    def podcast_name(self) -> str:
+        """The name the index was built with (`rag ingest --name`); "" when none was given."""
+        return str(self.manifest.get("podcast") or "")
+
 
 def save_index(
     directory: str | Path,

@@ -30,6 +30,7 @@ from rag.embedding.cache import other_recipe_files, shard_files
 from rag.embedding.workers import fill_cache
 from rag.errors import CorpusError, IndexCorruptError, IndexMissingError
 from rag.index import FaissStore, LexicalIndex, lock_index, read_manifest, save_index
+from rag.limits import check_podcast_name
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ class _Run:
     workers: int
     spec: EmbedderSpec | None
     vector_index: str = "auto"
+    podcast_name: str | None = None  # None: keep the index's
 
     @property
     def shown_sources(self) -> list[str]:
@@ -164,8 +166,12 @@ def ingest(
     on_progress: Callable[[str], None] | None = None,
     workers: int = 1,
     spec: EmbedderSpec | None = None,
+    name: str | None = None,
 ) -> IngestReport:
     """Build (or refresh) the index at `index_dir` from `sources`.
+
+    `name` is what the app and the LLM's instructions call the podcast; None keeps the
+    name the index already has (if any). A new name rebuilds an unchanged corpus.
 
     The whole ingest holds the index's lock (`lock_index`): a second ingest into the
     same index raises `IndexBusyError` at once and leaves this one untouched.
@@ -179,7 +185,8 @@ def ingest(
     """
     index_dir = Path(index_dir)
     run = _Run(sources, Path(cache_dir) if cache_dir else index_dir.parent / "cache", settings, show_progress,
-               on_note, on_progress or (lambda text: None), workers, spec, vector_index)
+               on_note, on_progress or (lambda text: None), workers, spec, vector_index,
+               check_podcast_name(name) if name is not None else None)
     with lock_index(index_dir, public_source(" ".join(sys.argv))):
         return _ingest_locked(run, index_dir, embedder, force)
 
@@ -218,7 +225,7 @@ def _ingest_locked(run: _Run, index_dir: Path, embedder: Embedder, force: bool) 
     started = time.perf_counter()
     corpus = _read_corpus(run)
     report = IngestReport(episodes=len(corpus.episodes), notes=list(corpus.notes))
-    manifest = _manifest(run, corpus, embedder)
+    manifest = _manifest(run, corpus, embedder, index_dir)
     if not force and _up_to_date(index_dir, manifest):
         report.passages, report.up_to_date = int(read_manifest(index_dir)["count"]), True
         if shard_files(run.cache_dir, embedder_key(embedder)):
@@ -250,9 +257,9 @@ def _read_corpus(run: _Run) -> Corpus:
     return corpus
 
 
-def _manifest(run: _Run, corpus: Corpus, embedder: Embedder) -> dict:
+def _manifest(run: _Run, corpus: Corpus, embedder: Embedder, index_dir: Path) -> dict:
     """What the index is built from; an index whose manifest matches it is up to date."""
-    return {
+    manifest = {
         "model": embedder.model_id,
         "embedder": embedder_key(embedder),  # model + recipe: a new recipe rebuilds the index
         "episodes": len(corpus.episodes),
@@ -261,6 +268,17 @@ def _manifest(run: _Run, corpus: Corpus, embedder: Embedder) -> dict:
         "sources": run.shown_sources,
         "vector_request": run.vector_index,  # asking for another kind rebuilds an unchanged corpus
     }
+    name = run.podcast_name if run.podcast_name is not None else _existing_name(index_dir)
+    if name:
+        manifest["podcast"] = name
+    return manifest
+
+
+def _existing_name(index_dir: Path) -> str | None:
+    try:
+        return read_manifest(index_dir).get("podcast")
+    except (IndexMissingError, IndexCorruptError):
+        return None
 
 
 def _cut_passages(run: _Run, corpus: Corpus, embedder: Embedder) -> list[Passage]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from rag.errors import QuestionTooLongError
+from rag.errors import QuestionTooLongError, RagError
 
 # A long question is a paragraph or two (~300 words); nothing a person types into a chat
 # box needs more, and it keeps one embedding call and one LLM prompt small.
@@ -21,6 +21,10 @@ MAX_QUESTION_CHARS = 2_000
 MAX_HISTORY_TURNS = 6
 # Answers a web session keeps for its feedback buttons; older turns can no longer be voted on.
 MAX_SESSION_RECORDS = 50
+# What the page title and the LLM's instructions call the podcast (`rag ingest --name`,
+# RAG_PODCAST_NAME): one line, a show's name, not a paragraph.
+MAX_PODCAST_NAME_CHARS = 100
+DEFAULT_PODCAST_NAME = "the podcast"
 # A transcript file (or its sidecar, or a people file), local or fetched. An hour-long DTC
 # episode converted is 0.7 MB as YouTube auto-captions and 1 MB as whisperX word lists:
 # 20 MB holds a ten-hour stream's, and bounds what one stray file can take at ingest.
@@ -40,6 +44,18 @@ def check_question(question: str, limits: Limits) -> str:
     if len(question) > limits.max_question_chars:
         raise QuestionTooLongError(len(question), limits.max_question_chars)
     return question
+
+
+def check_podcast_name(name: str) -> str:
+    """`name` on one line; `RagError` when it is empty or over `MAX_PODCAST_NAME_CHARS`.
+
+    >>> check_podcast_name("  Hard   Fork ")
+    'Hard Fork'
+    """
+    cleaned = " ".join(str(name).split())
+    if not cleaned or len(cleaned) > MAX_PODCAST_NAME_CHARS:
+        raise RagError(f"a podcast name is 1 to {MAX_PODCAST_NAME_CHARS} characters on one line, not {name!r:.120}")
+    return cleaned
 
 
 def trim_history(history: Sequence[str], limits: Limits) -> list[str]:

@@ -19,6 +19,7 @@ from rag.catalog import Catalog
 from rag.config import Config
 from rag.corpus import public_source
 from rag.errors import RagError
+from rag.limits import DEFAULT_PODCAST_NAME
 from rag.render import escape_markdown
 
 if TYPE_CHECKING:
@@ -33,9 +34,10 @@ class IndexBuild:
     """Builds a missing index in a background thread, then loads the answerer; the
     page polls `status` (a Space ships without an index and builds it at start-up)."""
 
-    def __init__(self, config: Config, corpus: str) -> None:
+    def __init__(self, config: Config, corpus: str, *, name: str | None = None) -> None:
         self.config = config
         self.corpus = corpus
+        self.name = name  # `ingest(name=...)`: what the app and the LLM call the podcast
         self.status = "starting"
         self.error: str | None = None
         self.answerer: Answerer | None = None
@@ -56,7 +58,7 @@ class IndexBuild:
         try:
             self.status = "loading the embedding model"
             embedder = ingest_embedder(self.config)
-            report = ingest([self.corpus], self.config.index_dir, embedder,
+            report = ingest([self.corpus], self.config.index_dir, embedder, name=self.name,
                             cache_dir=self.config.effective_cache_dir, on_progress=self._progress)
             log.info("%s", report.summary())
             self.status = "loading the index"
@@ -67,6 +69,11 @@ class IndexBuild:
         except Exception as exc:  # noqa: BLE001 - shown on the page instead of killing the app
             log.exception("building the index failed")
             self.error = f"{type(exc).__name__}: {exc}"
+
+    @property
+    def podcast_name(self) -> str:
+        """What the index being built will call the podcast (`rag.pipeline.podcast_name`)."""
+        return self.config.podcast_name or self.name or DEFAULT_PODCAST_NAME
 
     def _progress(self, text: str) -> None:
         self.status = text
@@ -112,6 +119,14 @@ class LiveIndex:
                 return Catalog({}, (), ())
             self._catalog = Catalog.from_episodes(answerer.searcher.index.passages.episodes)
         return self._catalog
+
+    @property
+    def podcast_name(self) -> str:
+        """What the page calls the podcast: the loaded answerer's name, or the build's."""
+        answerer = self.answerer
+        if answerer is not None:
+            return answerer.podcast
+        return self._build.podcast_name if self._build is not None else DEFAULT_PODCAST_NAME
 
     @property
     def state(self) -> IndexState:

@@ -6,6 +6,7 @@ and the benchmarks build their embedders, `Searcher`s and `Answerer`s here and n
     query_embedder(index, c)  the embedder an index's questions need (the model it records)
     open_searcher(config)     load the index once, with its query embedder
     open_answerer(config)     a searcher, the LLM (or none), re-ranker, thresholds and limits
+    podcast_name(config, idx) what the page and the LLM's instructions call the podcast
 
     >>> ingest_embedder(Config(model="hashing-64")).model_id
     'hashing-64'
@@ -24,6 +25,7 @@ from rag.answer import Answerer
 from rag.config import Config
 from rag.embedding import Embedder, EmbedderSpec, make_embedder
 from rag.index import Index, load_index
+from rag.limits import DEFAULT_PODCAST_NAME
 from rag.llm import OpenAIChat
 from rag.rerank import LLMReranker
 from rag.retrieve import Searcher
@@ -71,5 +73,17 @@ def open_answerer(config: Config) -> Answerer:
         )
         if value is not None
     }
-    return Answerer(open_searcher(config), llm, reranker=reranker, limits=config.limits, **thresholds)
+    searcher = open_searcher(config)
+    return Answerer(searcher, llm, reranker=reranker, limits=config.limits,
+                    podcast=podcast_name(config, searcher.index), **thresholds)
+
+
+def podcast_name(config: Config, index: Index | None = None) -> str:
+    """`Config.podcast_name` (RAG_PODCAST_NAME), else the name `index` was built with
+    (`rag ingest --name`), else "the podcast".
+
+    >>> podcast_name(Config(podcast_name="Hard Fork")), podcast_name(Config())
+    ('Hard Fork', 'the podcast')
+    """
+    return config.podcast_name or (index.podcast_name if index is not None else "") or DEFAULT_PODCAST_NAME
 

@@ -47,7 +47,6 @@ from rag.share import SharedAnswer, ShareLinkError, ShareSigner, load_signer, sh
 
 log = logging.getLogger(__name__)
 
-TITLE = "Ask the DataTalks.Club podcast"
 # The empty chat's one line on what the bot does (the examples follow it).
 PLACEHOLDER = "Ask anything discussed on the podcast: answers cite the episode, the speaker and the second."
 SHARED_SOURCES = "*A shared answer: its moments are linked in the chat. Ask a new question to search again.*"
@@ -165,12 +164,22 @@ def mode_badge(config: Config) -> str:
     return "Answers quote the transcripts"
 
 
+def page_title(podcast: str) -> str:
+    """The page's heading and browser title, from what the podcast is called (`rag.pipeline.podcast_name`).
+
+    >>> page_title("the DataTalks.Club podcast")
+    'Ask the DataTalks.Club podcast'
+    """
+    return f"Ask {podcast}"
+
+
 def build_app(
     config: Config,
     *,
     feedback_path: str | Path = "feedback.jsonl",
     concurrency: int = DEFAULT_CONCURRENCY,
     build_from: str | None = None,
+    build_name: str | None = None,
     share: ShareSigner | None = None,
 ) -> gr.Blocks:
     """The chat page over `config.index_dir`.
@@ -178,7 +187,8 @@ def build_app(
     When the index is missing and `build_from` names a corpus, the page comes up at
     once and shows the build's progress until the index is ready; without a corpus,
     or when the index is unusable, the page says it is not ready and the terminal how to
-    build it (never a traceback). `share` signs the answers' share links (default:
+    build it (never a traceback). `build_name` is the name that build gives the podcast
+    (`rag ingest --name`). `share` signs the answers' share links (default:
     `rag.share.load_signer(config)`).
     """
     from rag.pipeline import open_answerer
@@ -188,7 +198,7 @@ def build_app(
     except IndexMissingError as exc:
         if not build_from:
             return _problem_app(str(exc), config)
-        index = LiveIndex(build=IndexBuild(config, build_from).start())
+        index = LiveIndex(build=IndexBuild(config, build_from, name=build_name).start())
     except RagError as exc:
         return _problem_app(str(exc), config)
     feedback = FeedbackLog(feedback_path, secrets=(*config.llm.secrets, config.share_secret))
@@ -340,8 +350,9 @@ class ChatApp:
 
     def layout(self) -> gr.Blocks:
         """The page: chat, question box and filters on the left; player and sources on the right."""
-        with gr.Blocks(title=TITLE, fill_height=True) as demo:
-            gr.Markdown(f"## {TITLE}")
+        title = page_title(self.index.podcast_name)
+        with gr.Blocks(title=title, fill_height=True) as demo:
+            gr.Markdown(f"## {escape_markdown(title)}")
             scope = gr.Markdown("", elem_id="rag-scope")
             gr.Markdown(mode_badge(self.config), elem_id="rag-mode")
             status = gr.Markdown(self.index.notice(), elem_id="rag-status")
@@ -446,8 +457,11 @@ def _problem_app(problem: str, config: Config) -> gr.Blocks:
     operator reads what is wrong and how to fix it in the terminal (setup steps and
     setting names are never shown on the page)."""
     log.error("%s", problem_instructions(problem, config))
-    with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(f"## {TITLE}")
+    from rag.pipeline import podcast_name
+
+    title = page_title(podcast_name(config))
+    with gr.Blocks(title=title) as demo:
+        gr.Markdown(f"## {escape_markdown(title)}")
         gr.Markdown(
             "### Not ready yet\n\nThe podcast's search index is not available right now, so questions cannot "
             "be answered. Please come back later.",

@@ -280,13 +280,34 @@ def test_app_script_serves_the_build_instructions_without_traceback(tmp_path: Pa
     assert "Traceback" not in output
 
 
+def test_the_page_and_the_llm_call_the_podcast_by_its_name(tmp_path: Path, corpus_dir: Path) -> None:
+    from rag.ingest import ingest
+    from rag.embedding import HashingEmbedder
+
+    index = tmp_path / "idx"
+    ingest([corpus_dir], index, HashingEmbedder(dim=256), name="Hard Fork")
+    with FakeLLMServer(default=Reply("Bloom filters check membership [1].")) as llm:
+        env = env_for(index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model")
+        with running_app(env, tmp_path / "fb.jsonl") as url:
+            config = page_config(url)
+            Client(url, verbose=False).predict(*chat_args("What are bloom filters used for?"), api_name="/ask")
+        system = llm.chat_requests()[0].body["messages"][0]["content"]
+    assert "Ask Hard Fork" in config and "DataTalks" not in config
+    assert system.startswith("You answer questions about Hard Fork using ONLY the numbered")
+    # The operator's setting wins over the index's name; the page escapes it.
+    with running_app(env_for(index, RAG_PODCAST_NAME="The *Real* Show"), tmp_path / "fb.jsonl") as url:
+        config = page_config(url)
+    assert json.dumps(f"## Ask {escape_markdown('The *Real* Show')}")[1:-1] in config and "Hard Fork" not in config
+
+
 def test_missing_index_is_built_at_start_up_then_answers(tmp_path: Path, corpus_dir: Path) -> None:
     index = tmp_path / "idx"
     config = load_config(env=env_for(index, RAG_MODEL="hashing-256"))
-    demo = build_app(config, feedback_path=tmp_path / "fb.jsonl", build_from=str(corpus_dir))
+    demo = build_app(config, feedback_path=tmp_path / "fb.jsonl", build_from=str(corpus_dir), build_name="Built Show")
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs())
     try:
+        assert "Ask Built Show" in page_config(f"http://127.0.0.1:{port}/")  # named while it builds
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         deadline = time.monotonic() + 60
         while True:
@@ -300,7 +321,7 @@ def test_missing_index_is_built_at_start_up_then_answers(tmp_path: Path, corpus_
     finally:
         demo.close()
     assert DEEP_LINK.search(reply), reply
-    assert (index / "manifest.json").exists()
+    assert json.loads((index / "manifest.json").read_text())["podcast"] == "Built Show"
 
 
 def test_start_up_build_reports_progress_and_failure(tmp_path: Path, corpus_dir: Path) -> None:

@@ -28,6 +28,21 @@ def test_ingest_prints_notes_and_summary_and_exits_0(tmp_path: Path, corpus_dir:
     assert "index up to date: 4 episodes" in verbose.output
 
 
+def test_ingest_names_the_podcast_and_keeps_the_name_until_told_another(tmp_path: Path, corpus_dir: Path) -> None:
+    index = tmp_path / "idx"
+    common = ("ingest", str(corpus_dir), "--index", str(index), "--model", "hashing-256", "-q")
+    assert run(*common, "--name", "  Data   Talks ").exit_code == 0
+    manifest = lambda: json.loads((index / "manifest.json").read_text())  # noqa: E731
+    assert manifest()["podcast"] == "Data Talks"
+    kept = run(*common)  # no --name: the index keeps its name, and nothing is rebuilt
+    assert kept.output.startswith("index up to date") and manifest()["podcast"] == "Data Talks"
+    renamed = run(*common, "--name", "Hard Fork")
+    assert renamed.output.startswith("indexed 4 episodes") and manifest()["podcast"] == "Hard Fork"
+    refused = run(*common, "--name", "x" * 101)
+    assert refused.exit_code == 1 and "a podcast name is 1 to 100 characters on one line" in refused.output
+    assert manifest()["podcast"] == "Hard Fork"
+
+
 def test_ingest_of_a_missing_folder_names_it_once(tmp_path: Path) -> None:
     result = run("ingest", str(tmp_path / "nope"), "--index", str(tmp_path / "idx"), "--model", "hashing-256", "-q")
     assert result.exit_code == 1

@@ -128,11 +128,12 @@ def test_a_bad_shard_is_a_usage_error_that_quotes_it(tmp_path: Path, corpus_dir:
     assert not (tmp_path / "cache").exists() and not (tmp_path / "idx").exists()
 
 
-def test_shard_with_force_is_a_usage_error(tmp_path: Path, corpus_dir: Path) -> None:
+@pytest.mark.parametrize("index_option", [["--force"], ["--name", "My Show"]])
+def test_shard_with_an_index_option_is_a_usage_error(tmp_path: Path, corpus_dir: Path, index_option: list[str]) -> None:
     result = run("ingest", str(corpus_dir), "--index", str(tmp_path / "idx"), "--model", HASHING,
-                 "--shard", "1/2", "--force")
+                 "--shard", "1/2", *index_option)
     assert result.exit_code == 2
-    assert "Error: --force rebuilds an index, and a --shard run builds none; drop one of them" in result.output
+    assert "Error: --force and --name are for the index, and a --shard run builds none; drop them" in result.output
 
 
 def test_zero_workers_is_a_usage_error(tmp_path: Path, corpus_dir: Path) -> None:
