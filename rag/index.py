@@ -37,6 +37,7 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from rag.chunking import Passage
 from rag.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
+from rag.limits import MAX_PODCAST_NAME_CHARS
 from rag.store import PassageStore, write_passages
 
 FORMAT_VERSION = 4  # 2: passages carry each line's second; 3: passages in SQLite, vectors.npy, ANN kinds; 4: episode descriptions
@@ -383,8 +384,9 @@ class Index:
 
     @property
     def podcast_name(self) -> str:
-        """The name the index was built with (`rag ingest --name`); "" when none was given."""
-        return str(self.manifest.get("podcast") or "")
+        """The name the index was built with (`rag ingest --name`), on one line and within
+        the limit even in a hand-edited manifest; "" when none was given."""
+        return " ".join(str(self.manifest.get("podcast") or "").split())[:MAX_PODCAST_NAME_CHARS]
 
 
 def save_index(

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from rag.cli import cli
+from rag.index import load_index
 from rag.llm import LLM_SETUP_HINT
 
 
@@ -41,6 +42,10 @@ def test_ingest_names_the_podcast_and_keeps_the_name_until_told_another(tmp_path
     refused = run(*common, "--name", "x" * 101)
     assert refused.exit_code == 1 and "a podcast name is 1 to 100 characters on one line" in refused.output
     assert manifest()["podcast"] == "Hard Fork"
+    edited = {**manifest(), "podcast": "Line one\nline two " * 50}  # a hand-edited manifest
+    (index / "manifest.json").write_text(json.dumps(edited))
+    name = load_index(index).podcast_name
+    assert name.startswith("Line one line two") and "\n" not in name and len(name) == 100
 
 
 def test_ingest_of_a_missing_folder_names_it_once(tmp_path: Path) -> None:
