@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from rag.errors import CorpusError, TranscriptParseError
 from rag.feed import is_feed_text, is_feed_url, load_feed, local_transcript_files
+from rag.fetch import LastGoodCopies
 from rag.limits import MAX_TRANSCRIPT_BYTES, megabytes, read_capped
 from rag.moment import VIDEO_ID, Moment, media_link
 from rag.urls import public_url
@@ -563,33 +564,37 @@ def _read_transcript_bytes(path: Path) -> bytes:
 
 
 def load_corpus(
-    sources: Sequence[str | Path], *, clone_dir: Path | None = None, show_progress: bool = False
+    sources: Sequence[str | Path], *, clone_dir: Path | None = None, show_progress: bool = False,
+    fetched_dir: Path | None = None,
 ) -> Corpus:
     """Read every episode of `sources`; bad files become notes, never exceptions.
 
     A git URL is cloned into a private temporary folder under `clone_dir` (or the
     system's temporary folder), removed once the files are read. An RSS feed
     (`is_feed_source`) gives one episode per item with a readable transcript
-    (`rag.feed.load_feed`); every other item is a note on the feed.
+    (`rag.feed.load_feed`); every other item is a note on the feed. With
+    `fetched_dir`, what feeds fetch is kept there, and a fetch that fails later is
+    served from that copy (`rag.fetch.LastGoodCopies`).
     Raises `CorpusError` only when no source could be read at all.
     """
     clones: list[Path] = []
+    copies = LastGoodCopies(fetched_dir) if fetched_dir is not None else None
     try:
-        return _load_corpus(sources, clone_dir, clones, show_progress)
+        return _load_corpus(sources, clone_dir, clones, show_progress, copies)
     finally:
         for clone in clones:
             shutil.rmtree(clone, ignore_errors=True)
 
 
 def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: list[Path],
-                 show_progress: bool) -> Corpus:
+                 show_progress: bool, copies: LastGoodCopies | None) -> Corpus:
     corpus = Corpus()
     all_files: list[CorpusFiles] = []
     feed_episodes: list[Episode] = []
     feeds_read = 0
     for source in sources:
         if is_feed_source(str(source)):
-            episodes = _read_feed(str(source), corpus.notes, show_progress)
+            episodes = _read_feed(str(source), corpus.notes, show_progress, copies)
             feeds_read += episodes is not None
             feed_episodes.extend(episodes or ())
             continue
@@ -603,7 +608,7 @@ def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: 
     if not all_files and not feeds_read:
         raise CorpusError("; ".join(f"{n.path}: {n.reason}" for n in corpus.notes) or "no corpus source given")
     for feed in (feed for files in all_files for feed in files.feed_files):
-        feed_episodes.extend(_read_feed(str(feed), corpus.notes, show_progress) or ())
+        feed_episodes.extend(_read_feed(str(feed), corpus.notes, show_progress, copies) or ())
     people = load_people((p for files in all_files for p in files.people_files), corpus.notes)
     episode_files = [p for files in all_files for p in files.episode_files]
     parsed = _parse_episode_files(episode_files, people, corpus.notes, show_progress)
@@ -611,12 +616,13 @@ def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: 
     return corpus
 
 
-def _read_feed(source: str, notes: list[FileNote], show_progress: bool) -> list[Episode] | None:
+def _read_feed(source: str, notes: list[FileNote], show_progress: bool,
+               copies: LastGoodCopies | None) -> list[Episode] | None:
     """The feed's episodes, its items' notes added to `notes`; None (and an error note)
     when the feed itself cannot be read."""
     shown = public_source(source)
     try:
-        episodes, item_notes = load_feed(source, show_progress=show_progress)
+        episodes, item_notes = load_feed(source, show_progress=show_progress, copies=copies)
     except CorpusError as exc:
         notes.append(FileNote(shown, "error", _reason(exc, shown)))
         return None

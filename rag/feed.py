@@ -31,7 +31,7 @@ from xml.parsers import expat
 from tqdm import tqdm
 
 from rag.errors import CorpusError, TranscriptParseError
-from rag.fetch import FETCH_DEADLINE_S, fetch_url
+from rag.fetch import FETCH_DEADLINE_S, LastGoodCopies, fetch_url
 from rag.limits import MAX_TRANSCRIPT_BYTES, megabytes, read_capped
 from rag.urls import public_url
 
@@ -235,12 +235,20 @@ def is_feed_url(source: str) -> bool:
     return path.endswith((".xml", ".rss", ".feed")) or "feed" in path
 
 
-def read_feed_source(source: str) -> tuple[bytes, str]:
-    """(feed bytes, base) of a local path or an http(s) URL; base resolves relative links."""
+def read_feed_source(source: str, copies: LastGoodCopies | None = None) -> tuple[bytes, str, str]:
+    """(feed bytes, base, note) of a local path or an http(s) URL: base resolves relative
+    links; the note says when a failed fetch was replaced by the last good copy."""
     if is_feed_url(source):
-        return fetch_url(source, max_bytes=MAX_FEED_BYTES), source
+        data, note = _fetch(source, MAX_FEED_BYTES, FETCH_DEADLINE_S, copies)
+        return data, source, note
     path = Path(source)
-    return _read_local(path, source, MAX_FEED_BYTES, "feed"), str(path)
+    return _read_local(path, source, MAX_FEED_BYTES, "feed"), str(path), ""
+
+
+def _fetch(url: str, max_bytes: int, deadline_s: float, copies: LastGoodCopies | None) -> tuple[bytes, str]:
+    if copies is None:
+        return fetch_url(url, max_bytes=max_bytes, deadline_s=deadline_s), ""
+    return copies.fetch(url, max_bytes=max_bytes, deadline_s=deadline_s)
 
 
 def _read_local(path: Path, shown: str, max_bytes: int, what: str) -> bytes:
@@ -255,8 +263,10 @@ def _read_local(path: Path, shown: str, max_bytes: int, what: str) -> bytes:
     return data
 
 
-def read_transcript(link: TranscriptLink, base: str, *, deadline_s: float = FETCH_DEADLINE_S) -> tuple[str, str]:
-    """(text, shown name) of a transcript link, resolved against the feed at `base`.
+def read_transcript(link: TranscriptLink, base: str, *, deadline_s: float = FETCH_DEADLINE_S,
+                    copies: LastGoodCopies | None = None) -> tuple[str, str, str]:
+    """(text, shown name, note) of a transcript link, resolved against the feed at `base`;
+    the note says when a failed fetch was replaced by the last good copy (`copies`).
 
     A local feed reads relative paths and file:// URLs inside its own folder, or
     fetches http(s) URLs. A remote feed fetches http(s) URLs only: it must never
@@ -264,14 +274,15 @@ def read_transcript(link: TranscriptLink, base: str, *, deadline_s: float = FETC
     """
     remote_feed = "://" in base
     target = urljoin(base, link.url) if remote_feed else link.url
+    note = ""
     if target.lower().startswith(("https://", "http://")):
-        data = fetch_url(target, max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=deadline_s)
+        data, note = _fetch(target, MAX_TRANSCRIPT_BYTES, deadline_s, copies)
         shown = public_url(target)
     else:
         path, shown = local_transcript_path(link, base)
         data = _read_local(path, shown, MAX_TRANSCRIPT_BYTES, "transcript")
     try:
-        return data.decode("utf-8-sig"), shown
+        return data.decode("utf-8-sig"), shown, note
     except UnicodeDecodeError:
         raise CorpusError(f"{shown}: not a UTF-8 text file") from None
 
@@ -300,7 +311,7 @@ def local_transcript_files(feed: Path) -> set[Path]:
     transcripts: a folder ingest reads them through the feed, not a second time on
     their own. Empty for a feed that cannot be read (loading it names the problem)."""
     try:
-        data, base = read_feed_source(str(feed))
+        data, base, _ = read_feed_source(str(feed))
         items = parse_feed(data, str(feed))
     except CorpusError:
         return set()
@@ -328,23 +339,25 @@ class FeedNote:
 
 
 def load_feed(source: str, *, deadline_s: float = FETCH_DEADLINE_S, parse: Parser | None = None,
-              show_progress: bool = False) -> tuple[list, list[FeedNote]]:
+              show_progress: bool = False, copies: LastGoodCopies | None = None) -> tuple[list, list[FeedNote]]:
     """Episodes of the feed at `source` (a path or http(s) URL) and one note per item
     that was skipped or repaired. Raises `CorpusError` when the feed itself cannot
-    be read; an item's failure is a note and the rest goes on.
+    be read; an item's failure is a note and the rest goes on. With `copies`, a fetch
+    that fails (the feed's or a transcript's) is served from its last good copy, with
+    a note.
     """
     if parse is None:
         from rag.formats import parse_transcript as parse
     shown_feed = public_url(source) if "://" in source else source
-    data, base = read_feed_source(source)
+    data, base, feed_note = read_feed_source(source, copies)
     items = parse_feed(data, shown_feed)
     episodes: list = []
-    notes: list[FeedNote] = []
+    notes = [FeedNote("repaired", feed_note.removeprefix(f"{shown_feed}: "))] if feed_note else []
     seen: set[str] = set()
     for position, item in enumerate(tqdm(items, desc="feed items", unit="item", disable=not show_progress)):
         label = f"item {item.title!r}" if item.title else f"item {position + 1}"
         try:
-            lines, repairs, name = _item_transcript(item, base, deadline_s, parse)
+            lines, repairs, name = _item_transcript(item, base, deadline_s, parse, copies)
         except _Unreadable as exc:
             notes.append(FeedNote("skipped", f"{label}: {exc}"))
             continue
@@ -362,7 +375,8 @@ class _Unreadable(Exception):
     """Why an item has no transcript to index (the item's note)."""
 
 
-def _item_transcript(item: FeedItem, base: str, deadline_s: float, parse: Parser) -> tuple[list, list[str], str]:
+def _item_transcript(item: FeedItem, base: str, deadline_s: float, parse: Parser,
+                     copies: LastGoodCopies | None) -> tuple[list, list[str], str]:
     """(lines, repairs, shown name) of the item's best transcript that reads; the next
     type is tried when one fails. Raises `_Unreadable` saying why none did."""
     readable = item.readable_transcripts()
@@ -372,11 +386,11 @@ def _item_transcript(item: FeedItem, base: str, deadline_s: float, parse: Parser
     failures: list[str] = []
     for link in readable:
         try:
-            text, name = read_transcript(link, base, deadline_s=deadline_s)
+            text, name, fetch_note = read_transcript(link, base, deadline_s=deadline_s, copies=copies)
             lines, repairs = parse(text, name)
             if not lines:
                 raise TranscriptParseError(f"{name}: transcript has no spoken lines")
-            return lines, repairs, name
+            return lines, [fetch_note, *repairs] if fetch_note else repairs, name
         except (CorpusError, TranscriptParseError) as exc:
             failures.append(str(exc))
     raise _Unreadable(f"no readable transcript: {'; '.join(failures)}")

@@ -14,15 +14,19 @@ worker opened is shut down, which ends the worker's blocked read too.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import socket
 import threading
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
+from rag.atomic import atomic_write
 from rag.errors import CorpusError
-from rag.limits import megabytes
+from rag.limits import megabytes, read_capped
 from rag.urls import public_url
 
 # Per request, from the DNS lookup to the last byte: a server that never answers ends here.
@@ -172,3 +176,40 @@ def _download(url: str, shown: str, max_bytes: int, deadline_s: float, opener: u
         raise CorpusError(f"{shown}: cannot fetch: {type(exc).__name__}") from None
     except OSError as exc:
         raise CorpusError(f"{shown}: cannot fetch: {exc.strerror or type(exc).__name__}") from None
+
+
+class LastGoodCopies:
+    """The last body fetched from each URL, kept in `folder`, served when the URL fails.
+
+    An index is rebuilt from what its sources give now: a feed re-ingested every day
+    would drop yesterday's episodes whenever its host, or one transcript's, is down or
+    slow. With these copies a failed fetch costs a note, not the episodes. Files are
+    named by a hash of the URL (its credentials and query never reach a file name) and
+    written atomically.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+
+    def fetch(self, url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S) -> tuple[bytes, str]:
+        """(body, note): the body fetched now and "", or, when the fetch fails and a copy
+        is kept, the copy and a note naming the failure and the copy's date. Raises the
+        fetch's `CorpusError` when there is no copy."""
+        copy = self.folder / f"{hashlib.sha256(url.encode('utf-8')).hexdigest()[:32]}.body"
+        try:
+            body = fetch_url(url, max_bytes=max_bytes, deadline_s=deadline_s)
+        except CorpusError as failure:
+            try:
+                kept = read_capped(copy, max_bytes)
+                fetched_on = datetime.fromtimestamp(copy.stat().st_mtime, timezone.utc).date().isoformat()
+            except OSError:
+                raise failure from None
+            if kept is None:
+                raise failure from None
+            return kept, f"{failure}; used the copy fetched on {fetched_on}"
+        try:
+            with atomic_write(copy) as tmp:
+                tmp.write_bytes(body)
+        except OSError:
+            pass  # no copy kept (a full or read-only disk): this fetch still counts
+        return body, ""

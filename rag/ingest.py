@@ -248,7 +248,8 @@ def _ingest_locked(run: _Run, index_dir: Path, embedder: Embedder, force: bool) 
 def _read_corpus(run: _Run) -> Corpus:
     """Parse every source; pass each file's note on; at least one episode or `CorpusError`."""
     run.progress(f"reading transcripts from {', '.join(run.shown_sources)}")
-    corpus: Corpus = load_corpus(run.sources, clone_dir=run.cache_dir / "git", show_progress=run.show_progress)
+    corpus: Corpus = load_corpus(run.sources, clone_dir=run.cache_dir / "git", show_progress=run.show_progress,
+                                 fetched_dir=run.cache_dir / "fetched")
     if run.on_note:
         for note in corpus.notes:
             run.on_note(note)

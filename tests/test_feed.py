@@ -411,3 +411,57 @@ def test_a_broken_feed_in_a_folder_is_named_and_the_transcripts_still_ingested(t
     corpus = load_corpus([folder])
     assert sorted(e.id for e in corpus.episodes) == ["ep1", "ep2", "talk"]
     assert [n.action for n in corpus.notes if n.path == str(folder / "feed.xml")] == ["error"]
+
+
+@pytest.fixture
+def flaky_host() -> Iterator[tuple[str, dict[str, bool]]]:
+    """A loopback host serving /feed.xml and the transcript it links, or 503 for both while `state["down"]`."""
+    state = {"down": False}
+    pages = {
+        "/feed.xml": (HEAD + item("Lag", "lag-1", transcript("lag.json", "application/json")) + "</channel></rss>").encode(),
+        "/lag.json": json_transcript("Kafka consumer lag grows when partitions are unbalanced.").encode(),
+    }
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if state["down"] or self.path not in pages:
+                self.send_error(503 if state["down"] else 404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(pages[self.path])))
+            self.end_headers()
+            self.wfile.write(pages[self.path])
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", state
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_host_that_is_down_costs_a_note_not_the_episodes_fetched_before(
+        tmp_path: Path, corpus_dir: Path, flaky_host: tuple[str, dict[str, bool]]) -> None:
+    # The index is rebuilt from what the sources give now: without the last good copies, a
+    # feed re-ingested daily beside a folder would lose its episodes on any day its host is down.
+    base, state = flaky_host
+    embedder, index, cache = HashingEmbedder(dim=256), tmp_path / "idx", tmp_path / "cache"
+    sources = [f"{base}/feed.xml", corpus_dir]
+    first = ingest(sources, index, embedder, cache_dir=cache)
+    assert first.episodes == 5 and first.count("repaired") == 0
+    state["down"] = True
+    again = ingest(sources, index, embedder, cache_dir=cache, force=True)
+    assert again.episodes == 5
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    fetch_notes = [str(n) for n in again.notes if n.action == "repaired"]
+    assert fetch_notes == [
+        f"repaired: {base}/feed.xml: HTTP 503; used the copy fetched on {today}",
+        f"repaired: {base}/feed.xml: item 'Lag': {base}/lag.json: HTTP 503; used the copy fetched on {today}",
+    ]
+    [top] = Searcher(load_index(index), embedder).search("kafka consumer lag", k=1)
+    assert top.passage.episode_id == "lag-1"
+    with pytest.raises(CorpusError, match="HTTP 503"):  # without copies the feed is simply unreadable
+        load_corpus([f"{base}/feed.xml"])
+    assert not any(cache.rglob("*127.0.0.1*"))  # copies are named by a hash, never by the URL
