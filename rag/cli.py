@@ -226,11 +226,12 @@ def ask(
     if as_json:
         click.echo(json.dumps(answer_to_json(final), ensure_ascii=False))
         return
-    _print_answer_end(final, streamed)
+    _print_answer_end(final, streamed, llm_configured=config.llm.configured)
 
 
-def _print_answer_end(final: Answer, streamed: bool) -> None:
-    """What follows the streamed text: a refusal's closest moments, the sources, warnings."""
+def _print_answer_end(final: Answer, streamed: bool, *, llm_configured: bool) -> None:
+    """What follows the streamed text: a refusal's closest moments, the sources, warnings,
+    and how to set up an LLM when none is (a configured one that failed has its warning)."""
     if not streamed:  # a refusal is decided before any text is generated
         click.echo(final.text, nl=False)
     if final.refused and final.sources:  # the refusal's sources are the closest moments
@@ -245,7 +246,7 @@ def _print_answer_end(final: Answer, streamed: bool) -> None:
             click.echo(f"[{citation.n}] {citation.label()}{mark}\n    {citation.url}")
     for warning in final.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if final.mode == "extractive" and not final.refused:
+    if not llm_configured and not final.refused:
         click.echo(f"note: {LLM_SETUP_HINT}", err=True)  # the answer itself carries no setup text
 
 

@@ -222,3 +222,14 @@ def test_offline_ask_prints_the_llm_setup_hint_once_after_the_answer(built_index
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("- ") and "OPENAI_BASE_URL" not in result.stdout  # the answer: quotes only
     assert result.stderr == f"note: {LLM_SETUP_HINT}\n"
+
+
+def test_a_configured_llm_that_fails_gets_its_warning_not_the_setup_hint(built_index: Path) -> None:
+    from tests.fake_llm import FakeLLMServer, Reply
+
+    with FakeLLMServer(default=Reply(status=500)) as server:
+        result = run("ask", "What are bloom filters used for?", "--index", str(built_index),
+                     "--llm-base-url", server.base_url, "--llm-model", "m")
+    assert result.exit_code == 0 and result.stdout.startswith("- ")  # the quotes instead
+    assert f"warning: LLM m at {server.base_url}: HTTP 500" in result.stderr
+    assert "No LLM configured" not in result.stderr and LLM_SETUP_HINT not in result.stderr
