@@ -31,7 +31,7 @@ from xml.parsers import expat
 from tqdm import tqdm
 
 from rag.errors import CorpusError, TranscriptParseError
-from rag.fetch import FETCH_DEADLINE_S, LastGoodCopies, fetch_url
+from rag.fetch import FETCH_DEADLINE_S, LastGoodCopies, fetch_and_read
 from rag.limits import MAX_TRANSCRIPT_BYTES, megabytes, read_capped
 from rag.urls import public_url
 
@@ -235,20 +235,17 @@ def is_feed_url(source: str) -> bool:
     return path.endswith((".xml", ".rss", ".feed")) or "feed" in path
 
 
-def read_feed_source(source: str, copies: LastGoodCopies | None = None) -> tuple[bytes, str, str]:
-    """(feed bytes, base, note) of a local path or an http(s) URL: base resolves relative
-    links; the note says when a failed fetch was replaced by the last good copy."""
+def read_feed(source: str, copies: LastGoodCopies | None = None) -> tuple[list[FeedItem], str, str]:
+    """(items, base, note) of the feed at a local path or an http(s) URL: base resolves
+    relative links; the note says when a failed fetch, or a fetched feed that would not
+    parse, was replaced by the last good copy (`copies`)."""
     if is_feed_url(source):
-        data, note = _fetch(source, MAX_FEED_BYTES, FETCH_DEADLINE_S, copies)
-        return data, source, note
+        shown = public_url(source)
+        items, note = fetch_and_read(source, lambda body: parse_feed(body, shown), max_bytes=MAX_FEED_BYTES,
+                                     copies=copies)
+        return items, source, note.removeprefix(f"{shown}: ")
     path = Path(source)
-    return _read_local(path, source, MAX_FEED_BYTES, "feed"), str(path), ""
-
-
-def _fetch(url: str, max_bytes: int, deadline_s: float, copies: LastGoodCopies | None) -> tuple[bytes, str]:
-    if copies is None:
-        return fetch_url(url, max_bytes=max_bytes, deadline_s=deadline_s), ""
-    return copies.fetch(url, max_bytes=max_bytes, deadline_s=deadline_s)
+    return parse_feed(_read_local(path, source, MAX_FEED_BYTES, "feed"), source), str(path), ""
 
 
 def _read_local(path: Path, shown: str, max_bytes: int, what: str) -> bytes:
@@ -263,28 +260,39 @@ def _read_local(path: Path, shown: str, max_bytes: int, what: str) -> bytes:
     return data
 
 
-def read_transcript(link: TranscriptLink, base: str, *, deadline_s: float = FETCH_DEADLINE_S,
-                    copies: LastGoodCopies | None = None) -> tuple[str, str, str]:
-    """(text, shown name, note) of a transcript link, resolved against the feed at `base`;
-    the note says when a failed fetch was replaced by the last good copy (`copies`).
+def read_transcript(link: TranscriptLink, base: str, parse: Parser | None = None, *,
+                    deadline_s: float = FETCH_DEADLINE_S,
+                    copies: LastGoodCopies | None = None) -> tuple[tuple[list, list[str]], str, str]:
+    """(`parse`'s (lines, repairs), shown name, note) of a transcript link, resolved
+    against the feed at `base`; the note says when a failed fetch, or a fetched
+    transcript that would not read, was replaced by the last good copy (`copies`).
 
     A local feed reads relative paths and file:// URLs inside its own folder, or
     fetches http(s) URLs. A remote feed fetches http(s) URLs only: it must never
     make the ingest read a file of this machine.
     """
+    if parse is None:
+        from rag.formats import parse_transcript as parse
     remote_feed = "://" in base
     target = urljoin(base, link.url) if remote_feed else link.url
-    note = ""
     if target.lower().startswith(("https://", "http://")):
-        data, note = _fetch(target, MAX_TRANSCRIPT_BYTES, deadline_s, copies)
         shown = public_url(target)
-    else:
-        path, shown = local_transcript_path(link, base)
-        data = _read_local(path, shown, MAX_TRANSCRIPT_BYTES, "transcript")
+        parsed, note = fetch_and_read(target, lambda body: _parse_body(body, shown, parse),
+                                      max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=deadline_s, copies=copies)
+        return parsed, shown, note
+    path, shown = local_transcript_path(link, base)
+    return _parse_body(_read_local(path, shown, MAX_TRANSCRIPT_BYTES, "transcript"), shown, parse), shown, ""
+
+
+def _parse_body(body: bytes, shown: str, parse: Parser) -> tuple[list, list[str]]:
     try:
-        return data.decode("utf-8-sig"), shown, note
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise CorpusError(f"{shown}: not a UTF-8 text file") from None
+    lines, repairs = parse(text, shown)
+    if not lines:
+        raise TranscriptParseError(f"{shown}: transcript has no spoken lines")
+    return lines, repairs
 
 
 def local_transcript_path(link: TranscriptLink, base: str) -> tuple[Path, str]:
@@ -311,8 +319,7 @@ def local_transcript_files(feed: Path) -> set[Path]:
     transcripts: a folder ingest reads them through the feed, not a second time on
     their own. Empty for a feed that cannot be read (loading it names the problem)."""
     try:
-        data, base, _ = read_feed_source(str(feed))
-        items = parse_feed(data, str(feed))
+        items, base, _ = read_feed(str(feed))
     except CorpusError:
         return set()
     files = set()
@@ -348,11 +355,9 @@ def load_feed(source: str, *, deadline_s: float = FETCH_DEADLINE_S, parse: Parse
     """
     if parse is None:
         from rag.formats import parse_transcript as parse
-    shown_feed = public_url(source) if "://" in source else source
-    data, base, feed_note = read_feed_source(source, copies)
-    items = parse_feed(data, shown_feed)
+    items, base, feed_note = read_feed(source, copies)
     episodes: list = []
-    notes = [FeedNote("repaired", feed_note.removeprefix(f"{shown_feed}: "))] if feed_note else []
+    notes = [FeedNote("repaired", feed_note)] if feed_note else []
     seen: set[str] = set()
     for position, item in enumerate(tqdm(items, desc="feed items", unit="item", disable=not show_progress)):
         label = f"item {item.title!r}" if item.title else f"item {position + 1}"
@@ -386,10 +391,8 @@ def _item_transcript(item: FeedItem, base: str, deadline_s: float, parse: Parser
     failures: list[str] = []
     for link in readable:
         try:
-            text, name, fetch_note = read_transcript(link, base, deadline_s=deadline_s, copies=copies)
-            lines, repairs = parse(text, name)
-            if not lines:
-                raise TranscriptParseError(f"{name}: transcript has no spoken lines")
+            (lines, repairs), name, fetch_note = read_transcript(link, base, parse, deadline_s=deadline_s,
+                                                                 copies=copies)
             return lines, [fetch_note, *repairs] if fetch_note else repairs, name
         except (CorpusError, TranscriptParseError) as exc:
             failures.append(str(exc))

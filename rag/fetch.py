@@ -22,12 +22,14 @@ import urllib.error
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from rag.atomic import atomic_write
-from rag.errors import CorpusError
+from rag.errors import CorpusError, RagError
 from rag.limits import megabytes, read_capped
 from rag.urls import public_url
+
+T = TypeVar("T")
 
 # Per request, from the DNS lookup to the last byte: a server that never answers ends here.
 FETCH_DEADLINE_S = 20.0
@@ -179,11 +181,12 @@ def _download(url: str, shown: str, max_bytes: int, deadline_s: float, opener: u
 
 
 class LastGoodCopies:
-    """The last body fetched from each URL, kept in `folder`, served when the URL fails.
+    """The last good body fetched from each URL, kept in `folder`, served when the URL fails.
 
     An index is rebuilt from what its sources give now: a feed re-ingested every day
-    would drop yesterday's episodes whenever its host, or one transcript's, is down or
-    slow. With these copies a failed fetch costs a note, not the episodes. Files are
+    would drop yesterday's episodes whenever its host, or one transcript's, is down,
+    slow, or answers with something unreadable. With these copies that costs a note, not
+    the episodes. A body becomes the copy only once it was read without error. Files are
     named by a hash of the URL (its credentials and query never reach a file name) and
     written atomically.
     """
@@ -191,25 +194,45 @@ class LastGoodCopies:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
 
-    def fetch(self, url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S) -> tuple[bytes, str]:
-        """(body, note): the body fetched now and "", or, when the fetch fails and a copy
-        is kept, the copy and a note naming the failure and the copy's date. Raises the
-        fetch's `CorpusError` when there is no copy."""
-        copy = self.folder / f"{hashlib.sha256(url.encode('utf-8')).hexdigest()[:32]}.body"
+    def read(self, url: str, read: Callable[[bytes], T], *, max_bytes: int,
+             deadline_s: float = FETCH_DEADLINE_S) -> tuple[T, str]:
+        """(`read(body)`, note) for the body fetched now, which then becomes the copy, and
+        no note; or, when the fetch or `read` fails (`RagError`) and a copy is kept,
+        `read(copy)` and a note naming the failure and the copy's date. Without a copy the
+        failure is raised."""
         try:
             body = fetch_url(url, max_bytes=max_bytes, deadline_s=deadline_s)
-        except CorpusError as failure:
-            try:
-                kept = read_capped(copy, max_bytes)
-                fetched_on = datetime.fromtimestamp(copy.stat().st_mtime, timezone.utc).date().isoformat()
-            except OSError:
-                raise failure from None
+            result = read(body)
+        except RagError as failure:
+            kept = self._kept(url, max_bytes)
             if kept is None:
-                raise failure from None
-            return kept, f"{failure}; used the copy fetched on {fetched_on}"
+                raise
+            copy, fetched_on = kept
+            return read(copy), f"{failure}; used the copy fetched on {fetched_on}"
         try:
-            with atomic_write(copy) as tmp:
+            with atomic_write(self._path(url)) as tmp:
                 tmp.write_bytes(body)
         except OSError:
             pass  # no copy kept (a full or read-only disk): this fetch still counts
-        return body, ""
+        return result, ""
+
+    def _path(self, url: str) -> Path:
+        return self.folder / f"{hashlib.sha256(url.encode('utf-8')).hexdigest()[:32]}.body"
+
+    def _kept(self, url: str, max_bytes: int) -> tuple[bytes, str] | None:
+        """(the copy, the day it was fetched), or None."""
+        path = self._path(url)
+        try:
+            copy = read_capped(path, max_bytes)
+            fetched_on = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).date().isoformat()
+        except OSError:
+            return None
+        return None if copy is None else (copy, fetched_on)
+
+
+def fetch_and_read(url: str, read: Callable[[bytes], T], *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S,
+                   copies: LastGoodCopies | None = None) -> tuple[T, str]:
+    """`read` of the body of `url`, through `copies` when given (`LastGoodCopies.read`)."""
+    if copies is None:
+        return read(fetch_url(url, max_bytes=max_bytes, deadline_s=deadline_s)), ""
+    return copies.read(url, read, max_bytes=max_bytes, deadline_s=deadline_s)

@@ -251,7 +251,7 @@ def test_a_non_web_enclosure_never_becomes_the_episode_link(tmp_path: Path) -> N
 
 
 def test_a_fetch_error_never_shows_the_url_password(silent_server: str) -> None:
-    from rag.feed import fetch_url
+    from rag.fetch import fetch_url
 
     port = silent_server.rsplit(":", 1)[1]
     with pytest.raises(CorpusError) as err:
@@ -415,8 +415,9 @@ def test_a_broken_feed_in_a_folder_is_named_and_the_transcripts_still_ingested(t
 
 @pytest.fixture
 def flaky_host() -> Iterator[tuple[str, dict[str, bool]]]:
-    """A loopback host serving /feed.xml and the transcript it links, or 503 for both while `state["down"]`."""
-    state = {"down": False}
+    """A loopback host serving /feed.xml and the transcript it links; 503 for both while
+    `state["down"]`, a 200 maintenance page for both while `state["broken"]`."""
+    state = {"down": False, "broken": False}
     pages = {
         "/feed.xml": (HEAD + item("Lag", "lag-1", transcript("lag.json", "application/json")) + "</channel></rss>").encode(),
         "/lag.json": json_transcript("Kafka consumer lag grows when partitions are unbalanced.").encode(),
@@ -427,10 +428,11 @@ def flaky_host() -> Iterator[tuple[str, dict[str, bool]]]:
             if state["down"] or self.path not in pages:
                 self.send_error(503 if state["down"] else 404)
                 return
+            body = b"<html><body>Back soon: maintenance</body></html>" if state["broken"] else pages[self.path]
             self.send_response(200)
-            self.send_header("Content-Length", str(len(pages[self.path])))
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(pages[self.path])
+            self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -462,6 +464,17 @@ def test_a_host_that_is_down_costs_a_note_not_the_episodes_fetched_before(
     ]
     [top] = Searcher(load_index(index), embedder).search("kafka consumer lag", k=1)
     assert top.passage.episode_id == "lag-1"
+    # Up but serving a maintenance page: unreadable bodies never replace the good copies.
+    state.update(down=False, broken=True)
+    broken = ingest(sources, index, embedder, cache_dir=cache, force=True)
+    assert broken.episodes == 5
+    assert [n.reason for n in broken.notes if n.action == "repaired"] == [
+        f"not an RSS feed (no <rss><channel>); used the copy fetched on {today}",
+        f"item 'Lag': {base}/lag.json: not a transcript (expected WebVTT, SRT, Whisper JSON, Podcasting 2.0 JSON "
+        f"or DTC Markdown); used the copy fetched on {today}",
+    ]
+    state.update(down=True, broken=False)
+    assert ingest(sources, index, embedder, cache_dir=cache, force=True).episodes == 5
     with pytest.raises(CorpusError, match="HTTP 503"):  # without copies the feed is simply unreadable
         load_corpus([f"{base}/feed.xml"])
     assert not any(cache.rglob("*127.0.0.1*"))  # copies are named by a hash, never by the URL
