@@ -14,12 +14,16 @@ worker opened is shut down, which ends the worker's blocked read too.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
+import json
+import os
 import socket
 import threading
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -118,21 +122,42 @@ def _opener(watch: _SocketWatch) -> urllib.request.OpenerDirector:
     return opener
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """One response: its body (None: 304, the copy the request named is still current)
+    and the validators a later request can send (`If-None-Match`, `If-Modified-Since`)."""
+
+    body: bytes | None
+    etag: str = ""
+    last_modified: str = ""
+
+
 def fetch_url(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S) -> bytes:
     """The body of an http(s) URL, read within `deadline_s` seconds in all.
 
     Raises `CorpusError` naming the URL without credentials on another scheme, an
     HTTP error, a body over `max_bytes` or the deadline passing.
     """
+    body = fetch_response(url, max_bytes=max_bytes, deadline_s=deadline_s).body
+    assert body is not None  # only a conditional request is answered 304
+    return body
+
+
+def fetch_response(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S,
+                   etag: str = "", last_modified: str = "") -> Fetched:
+    """`fetch_url`, conditional when `etag` or `last_modified` (of a copy kept before) is
+    given: a 304 answer has no body, and the copy is current."""
     shown = public_url(url)
     if not url.lower().startswith(("https://", "http://")):
         raise CorpusError(f"{shown}: refused: only http(s) URLs are fetched")
     watch = _SocketWatch()
-    outcome: list[bytes | CorpusError] = []
+    outcome: list[Fetched | CorpusError] = []
+    headers = {name: value for name, value in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if value}
 
     def run() -> None:
         try:
-            outcome.append(_download(url, shown, max_bytes, deadline_s, _opener(watch)))
+            outcome.append(_download(urllib.request.Request(url, headers=headers), shown, max_bytes, deadline_s,
+                                     _opener(watch)))
         except CorpusError as exc:
             outcome.append(exc)
         except Exception as exc:  # noqa: BLE001 - the caller gets one CorpusError, whatever broke
@@ -150,10 +175,11 @@ def fetch_url(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S)
     return outcome[0]
 
 
-def _download(url: str, shown: str, max_bytes: int, deadline_s: float, opener: urllib.request.OpenerDirector) -> bytes:
+def _download(request: urllib.request.Request, shown: str, max_bytes: int, deadline_s: float,
+              opener: urllib.request.OpenerDirector) -> Fetched:
     try:
         # The socket timeout only bounds a worker nobody waits for; `fetch_url` keeps the deadline.
-        with opener.open(url, timeout=deadline_s) as response:
+        with opener.open(request, timeout=deadline_s) as response:
             if not response.geturl().lower().startswith(("https://", "http://")):
                 raise CorpusError(f"{shown}: refused: redirected away from http(s)")
             chunks: list[bytes] = []
@@ -163,10 +189,12 @@ def _download(url: str, shown: str, max_bytes: int, deadline_s: float, opener: u
                 if size > max_bytes:
                     raise CorpusError(f"{shown}: larger than {megabytes(max_bytes)}")
                 chunks.append(chunk)
-            return b"".join(chunks)
+            return Fetched(b"".join(chunks), _header(response, "ETag"), _header(response, "Last-Modified"))
     except (socket.timeout, TimeoutError):
         raise CorpusError(f"{shown}: no answer within {deadline_s:g} s") from None
     except urllib.error.HTTPError as exc:
+        if exc.code == 304 and request.headers:
+            return Fetched(None, _header(exc, "ETag"), _header(exc, "Last-Modified"))
         raise CorpusError(f"{shown}: HTTP {exc.code}") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, (socket.timeout, TimeoutError)):
@@ -178,6 +206,12 @@ def _download(url: str, shown: str, max_bytes: int, deadline_s: float, opener: u
         raise CorpusError(f"{shown}: cannot fetch: {type(exc).__name__}") from None
     except OSError as exc:
         raise CorpusError(f"{shown}: cannot fetch: {exc.strerror or type(exc).__name__}") from None
+
+
+def _header(response: Any, name: str) -> str:
+    """A validator to send back later: one line, bounded (it comes from the server)."""
+    value = response.headers.get(name) or ""
+    return value.strip()[:200] if "\n" not in value and "\r" not in value else ""
 
 
 class LastGoodCopies:
@@ -199,19 +233,28 @@ class LastGoodCopies:
         """(`read(body)`, note) for the body fetched now, which then becomes the copy, and
         no note; or, when the fetch or `read` fails (`RagError`) and a copy is kept,
         `read(copy)` and a note naming the failure and the copy's date. Without a copy the
-        failure is raised."""
+        failure is raised. A kept copy makes the request conditional: a 304 reads the
+        copy, with no note and no body sent again."""
+        kept = self._kept(url, max_bytes)
+        validators = self._validators(url) if kept is not None else {}
         try:
-            body = fetch_url(url, max_bytes=max_bytes, deadline_s=deadline_s)
-            result = read(body)
+            fetched = fetch_response(url, max_bytes=max_bytes, deadline_s=deadline_s, **validators)
+            if fetched.body is None and kept is not None:
+                with contextlib.suppress(OSError):  # the date only feeds a later note
+                    os.utime(self._path(url))  # found current today
+                return read(kept[0]), ""
+            assert fetched.body is not None
+            result = read(fetched.body)
         except RagError as failure:
-            kept = self._kept(url, max_bytes)
             if kept is None:
                 raise
             copy, fetched_on = kept
             return read(copy), f"{failure}; used the copy fetched on {fetched_on}"
         try:
             with atomic_write(self._path(url)) as tmp:
-                tmp.write_bytes(body)
+                tmp.write_bytes(fetched.body)
+            with atomic_write(self._path(url).with_suffix(".json")) as tmp:
+                tmp.write_text(json.dumps({"etag": fetched.etag, "last_modified": fetched.last_modified}))
         except OSError:
             pass  # no copy kept (a full or read-only disk): this fetch still counts
         return result, ""
@@ -219,8 +262,16 @@ class LastGoodCopies:
     def _path(self, url: str) -> Path:
         return self.folder / f"{hashlib.sha256(url.encode('utf-8')).hexdigest()[:32]}.body"
 
+    def _validators(self, url: str) -> dict[str, str]:
+        """The ETag and Last-Modified the copy came with ({} when unknown or unreadable)."""
+        try:
+            data = json.loads(self._path(url).with_suffix(".json").read_text(encoding="utf-8"))
+            return {"etag": str(data.get("etag") or ""), "last_modified": str(data.get("last_modified") or "")}
+        except (OSError, ValueError, AttributeError):
+            return {}
+
     def _kept(self, url: str, max_bytes: int) -> tuple[bytes, str] | None:
-        """(the copy, the day it was fetched), or None."""
+        """(the copy, the day it was fetched or last found current), or None."""
         path = self._path(url)
         try:
             copy = read_capped(path, max_bytes)

@@ -417,7 +417,7 @@ def test_a_broken_feed_in_a_folder_is_named_and_the_transcripts_still_ingested(t
 def flaky_host() -> Iterator[tuple[str, dict[str, bool]]]:
     """A loopback host serving /feed.xml and the transcript it links; 503 for both while
     `state["down"]`, a 200 maintenance page for both while `state["broken"]`."""
-    state = {"down": False, "broken": False}
+    state: dict = {"down": False, "broken": False, "log": []}  # log: (path, status) of each request
     pages = {
         "/feed.xml": (HEAD + item("Lag", "lag-1", transcript("lag.json", "application/json")) + "</channel></rss>").encode(),
         "/lag.json": json_transcript("Kafka consumer lag grows when partitions are unbalanced.").encode(),
@@ -426,10 +426,23 @@ def flaky_host() -> Iterator[tuple[str, dict[str, bool]]]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
             if state["down"] or self.path not in pages:
+                state["log"].append((self.path, 503 if state["down"] else 404))
                 self.send_error(503 if state["down"] else 404)
                 return
-            body = b"<html><body>Back soon: maintenance</body></html>" if state["broken"] else pages[self.path]
+            if state["broken"]:
+                body, etag = b"<html><body>Back soon: maintenance</body></html>", ""
+            else:
+                body, etag = pages[self.path], f'"{hash(pages[self.path]) & 0xFFFF:x}"'
+            if etag and self.headers.get("If-None-Match") == etag:
+                state["log"].append((self.path, 304))
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
+            state["log"].append((self.path, 200))
             self.send_response(200)
+            if etag:
+                self.send_header("ETag", etag)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -439,6 +452,7 @@ def flaky_host() -> Iterator[tuple[str, dict[str, bool]]]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    state["pages"] = pages
     yield f"http://127.0.0.1:{server.server_address[1]}", state
     server.shutdown()
     server.server_close()
@@ -478,3 +492,20 @@ def test_a_host_that_is_down_costs_a_note_not_the_episodes_fetched_before(
     with pytest.raises(CorpusError, match="HTTP 503"):  # without copies the feed is simply unreadable
         load_corpus([f"{base}/feed.xml"])
     assert not any(cache.rglob("*127.0.0.1*"))  # copies are named by a hash, never by the URL
+
+
+def test_a_feed_re_ingested_asks_only_for_what_changed(tmp_path: Path, flaky_host: tuple[str, dict]) -> None:
+    base, state = flaky_host
+    embedder, index, cache = HashingEmbedder(dim=256), tmp_path / "idx", tmp_path / "cache"
+    ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache)
+    assert state["log"] == [("/feed.xml", 200), ("/lag.json", 200)]
+    state["log"].clear()
+    again = ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache)
+    assert again.up_to_date and again.notes == []
+    assert state["log"] == [("/feed.xml", 304), ("/lag.json", 304)]  # nothing sent twice
+    state["log"].clear()
+    state["pages"]["/lag.json"] = json_transcript("Airflow retries a failed task three times.").encode()
+    changed = ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache)
+    assert state["log"] == [("/feed.xml", 304), ("/lag.json", 200)] and not changed.up_to_date
+    [top] = Searcher(load_index(index), embedder).search("airflow retries failed task", k=1)
+    assert "Airflow retries" in top.passage.text
