@@ -209,9 +209,14 @@ def _download(request: urllib.request.Request, shown: str, max_bytes: int, deadl
 
 
 def _header(response: Any, name: str) -> str:
-    """A validator to send back later: one line, bounded (it comes from the server)."""
-    value = response.headers.get(name) or ""
-    return value.strip()[:200] if "\n" not in value and "\r" not in value else ""
+    return _validator(response.headers.get(name))
+
+
+def _validator(value: object) -> str:
+    """An ETag or Last-Modified to send back later: one line, bounded, else "" (it comes
+    from a server, or from a file a person could edit)."""
+    text = str(value or "").strip()
+    return text if len(text) <= 200 and text.isprintable() else ""
 
 
 class LastGoodCopies:
@@ -266,7 +271,7 @@ class LastGoodCopies:
         """The ETag and Last-Modified the copy came with ({} when unknown or unreadable)."""
         try:
             data = json.loads(self._path(url).with_suffix(".json").read_text(encoding="utf-8"))
-            return {"etag": str(data.get("etag") or ""), "last_modified": str(data.get("last_modified") or "")}
+            return {"etag": _validator(data.get("etag")), "last_modified": _validator(data.get("last_modified"))}
         except (OSError, ValueError, AttributeError):
             return {}
 

@@ -509,3 +509,14 @@ def test_a_feed_re_ingested_asks_only_for_what_changed(tmp_path: Path, flaky_hos
     assert state["log"] == [("/feed.xml", 304), ("/lag.json", 200)] and not changed.up_to_date
     [top] = Searcher(load_index(index), embedder).search("airflow retries failed task", k=1)
     assert "Airflow retries" in top.passage.text
+
+
+def test_a_hand_edited_validator_is_not_sent(tmp_path: Path, flaky_host: tuple[str, dict]) -> None:
+    base, state = flaky_host
+    embedder, index, cache = HashingEmbedder(dim=256), tmp_path / "idx", tmp_path / "cache"
+    ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache)
+    for kept in (cache / "fetched").glob("*.json"):
+        kept.write_text(json.dumps({"etag": '"1"\r\nX-Injected: yes', "last_modified": ["not", "text"]}))
+    state["log"].clear()
+    again = ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache)
+    assert again.notes == [] and state["log"] == [("/feed.xml", 200), ("/lag.json", 200)]  # plain requests
