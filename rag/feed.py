@@ -38,6 +38,9 @@ from rag.urls import public_url
 # A big real feed (~1,000 items with show notes) is 2-5 MB; 20 MB leaves room and
 # still bounds the memory one `rag ingest URL` can take.
 MAX_FEED_BYTES = 20 * 1024 * 1024
+# The longest-running shows have a few thousand episodes; 20 MB of bare items could be
+# 100,000, each a fetch of up to 20 s. Feeds list the newest first: those are read.
+MAX_FEED_ITEMS = 10_000
 
 PODCAST_NS = (
     "https://podcastindex.org/namespace/1.0",
@@ -358,6 +361,9 @@ def load_feed(source: str, *, deadline_s: float = FETCH_DEADLINE_S, parse: Parse
     items, base, feed_note = read_feed(source, copies)
     episodes: list = []
     notes = [FeedNote("repaired", feed_note)] if feed_note else []
+    if len(items) > MAX_FEED_ITEMS:
+        notes.append(FeedNote("repaired", f"{len(items):,} items; only the first {MAX_FEED_ITEMS:,} are read"))
+        items = items[:MAX_FEED_ITEMS]
     seen: set[str] = set()
     for position, item in enumerate(tqdm(items, desc="feed items", unit="item", disable=not show_progress)):
         label = f"item {item.title!r}" if item.title else f"item {position + 1}"

@@ -201,6 +201,20 @@ def test_an_oversized_feed_is_refused(tmp_path: Path) -> None:
         parse_feed(b" " * (MAX_FEED_BYTES + 1), "feed.xml")
 
 
+def test_a_feed_with_too_many_items_reads_the_first_ones_and_says_so(tmp_path: Path, monkeypatch) -> None:
+    import rag.feed
+
+    folder = tmp_path / "cast"
+    folder.mkdir()
+    (folder / "ep.json").write_text(json_transcript("Data contracts keep producers honest."))
+    items = "".join(item(f"Episode {n}", f"e-{n}", transcript("ep.json", "application/json")) for n in range(5))
+    (folder / "feed.xml").write_text(HEAD + items + "</channel></rss>")
+    monkeypatch.setattr(rag.feed, "MAX_FEED_ITEMS", 3)
+    episodes, notes = load_feed(str(folder / "feed.xml"))
+    assert [e.title for e in episodes] == ["Episode 0", "Episode 1", "Episode 2"]
+    assert [(n.action, n.reason) for n in notes] == [("repaired", "5 items; only the first 3 are read")]
+
+
 def test_a_remote_feed_cannot_make_ingest_read_local_files(tmp_path: Path, transcript_server: str) -> None:
     secret = tmp_path / "secret.json"
     secret.write_text(json_transcript("private words"))
