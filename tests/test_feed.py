@@ -10,8 +10,9 @@ import socket
 import socketserver
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -62,32 +63,48 @@ def transcript_server() -> Iterator[str]:
     """A loopback http.server: a JSON transcript at /remote.json, a feed at /podcast/feed.xml."""
     body = json_transcript("Kafka consumer lag grows when partitions are unbalanced.").encode()
 
+    def get(request: http.server.BaseHTTPRequestHandler) -> None:
+        if request.path.split("?")[0] == "/podcast/feed.xml":  # a remote feed whose transcript link is relative
+            reply(request, 200, (HEAD + item("Remote", "r-1", transcript("../remote.json", "application/json"))
+                                 + "</channel></rss>").encode())
+        elif request.path == "/remote.json":
+            reply(request, 200, body, {"Content-Type": "application/json"})
+        else:
+            request.send_error(404)
+
+    with serving(get) as base:
+        yield base
+
+
+@contextmanager
+def serving(get: Callable[[http.server.BaseHTTPRequestHandler], None]) -> Iterator[str]:
+    """A quiet loopback http.server whose GETs `get` answers; yields its base URL."""
+
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
-            if self.path.split("?")[0] == "/podcast/feed.xml":  # a remote feed whose transcript link is relative
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write((HEAD + item("Remote", "r-1", transcript("../remote.json", "application/json"))
-                                  + "</channel></rss>").encode())
-                return
-            if self.path != "/remote.json":
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            get(self)
 
         def log_message(self, *args: object) -> None:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def reply(request: http.server.BaseHTTPRequestHandler, status: int, body: bytes = b"",
+          headers: dict[str, str] | None = None) -> None:
+    request.send_response(status)
+    for name, value in (headers or {}).items():
+        request.send_header(name, value)
+    if status != 304:
+        request.send_header("Content-Length", str(len(body)))
+    request.end_headers()
+    request.wfile.write(body)
 
 
 @pytest.fixture
@@ -437,39 +454,22 @@ def flaky_host() -> Iterator[tuple[str, dict[str, bool]]]:
         "/lag.json": json_transcript("Kafka consumer lag grows when partitions are unbalanced.").encode(),
     }
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            if state["down"] or self.path not in pages:
-                state["log"].append((self.path, 503 if state["down"] else 404))
-                self.send_error(503 if state["down"] else 404)
-                return
-            if state["broken"]:
-                body, etag = b"<html><body>Back soon: maintenance</body></html>", ""
-            else:
-                body, etag = pages[self.path], f'"{hash(pages[self.path]) & 0xFFFF:x}"'
-            if etag and self.headers.get("If-None-Match") == etag:
-                state["log"].append((self.path, 304))
-                self.send_response(304)
-                self.send_header("ETag", etag)
-                self.end_headers()
-                return
-            state["log"].append((self.path, 200))
-            self.send_response(200)
-            if etag:
-                self.send_header("ETag", etag)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def get(request: http.server.BaseHTTPRequestHandler) -> None:
+        if state["down"] or request.path not in pages:
+            state["log"].append((request.path, 503 if state["down"] else 404))
+            request.send_error(503 if state["down"] else 404)
+            return
+        if state["broken"]:
+            body, etag = b"<html><body>Back soon: maintenance</body></html>", ""
+        else:
+            body, etag = pages[request.path], f'"{hash(pages[request.path]) & 0xFFFF:x}"'
+        status = 304 if etag and request.headers.get("If-None-Match") == etag else 200
+        state["log"].append((request.path, status))
+        reply(request, status, body if status == 200 else b"", {"ETag": etag} if etag else {})
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     state["pages"] = pages
-    yield f"http://127.0.0.1:{server.server_address[1]}", state
-    server.shutdown()
-    server.server_close()
+    with serving(get) as base:
+        yield base, state
 
 
 def test_a_host_that_is_down_costs_a_note_not_the_episodes_fetched_before(
