@@ -225,9 +225,10 @@ def _ingest_locked(run: _Run, index_dir: Path, embedder: Embedder, force: bool) 
     started = time.perf_counter()
     corpus = _read_corpus(run)
     report = IngestReport(episodes=len(corpus.episodes), notes=list(corpus.notes))
-    manifest = _manifest(run, corpus, embedder, index_dir)
-    if not force and _up_to_date(index_dir, manifest):
-        report.passages, report.up_to_date = int(read_manifest(index_dir)["count"]), True
+    existing = _existing_manifest(index_dir)
+    manifest = _manifest(run, corpus, embedder, existing)
+    if not force and existing is not None and _up_to_date(existing, manifest):
+        report.passages, report.up_to_date = int(existing["count"]), True
         if shard_files(run.cache_dir, embedder_key(embedder)):
             EmbeddingCache(run.cache_dir, embedder_key(embedder)).save()  # fold in what shard runs left
     else:
@@ -258,8 +259,9 @@ def _read_corpus(run: _Run) -> Corpus:
     return corpus
 
 
-def _manifest(run: _Run, corpus: Corpus, embedder: Embedder, index_dir: Path) -> dict:
-    """What the index is built from; an index whose manifest matches it is up to date."""
+def _manifest(run: _Run, corpus: Corpus, embedder: Embedder, existing: dict | None) -> dict:
+    """What the index is built from; an index whose manifest matches it is up to date.
+    Without a new name, the `existing` index's name is kept."""
     manifest = {
         "model": embedder.model_id,
         "embedder": embedder_key(embedder),  # model + recipe: a new recipe rebuilds the index
@@ -269,15 +271,16 @@ def _manifest(run: _Run, corpus: Corpus, embedder: Embedder, index_dir: Path) ->
         "sources": run.shown_sources,
         "vector_request": run.vector_index,  # asking for another kind rebuilds an unchanged corpus
     }
-    name = run.podcast_name if run.podcast_name is not None else _existing_name(index_dir)
+    name = run.podcast_name if run.podcast_name is not None else (existing or {}).get("podcast")
     if name:
         manifest["podcast"] = name
     return manifest
 
 
-def _existing_name(index_dir: Path) -> str | None:
+def _existing_manifest(index_dir: Path) -> dict | None:
+    """The manifest of the index already at `index_dir`; None when there is none to reuse."""
     try:
-        return read_manifest(index_dir).get("podcast")
+        return read_manifest(index_dir)
     except (IndexMissingError, IndexCorruptError):
         return None
 
@@ -307,9 +310,5 @@ def _write_index(run: _Run, index_dir: Path, passages: list[Passage], vectors: n
     )
 
 
-def _up_to_date(index_dir: Path, manifest: dict) -> bool:
-    try:
-        existing = read_manifest(index_dir)
-    except (IndexMissingError, IndexCorruptError):
-        return False
+def _up_to_date(existing: dict, manifest: dict) -> bool:
     return all(existing.get(key) == value for key, value in manifest.items() if key != "sources")

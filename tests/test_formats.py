@@ -231,24 +231,32 @@ def test_vtt_without_cues_is_an_error_naming_the_file() -> None:
         parse_vtt("WEBVTT\n\nNOTE nothing here\n", "empty.vtt")
 
 
-def test_srt_with_bom_crlf_missing_indexes_and_speaker_prefixes() -> None:
-    text = ("\ufeff1\r\n00:00:01,000 --> 00:00:03,000\r\nALEXEY: Hi <i>Dat</i>.\r\n\r\n"
-            "00:00:04,000 --> 00:00:05,000\r\nHow are you?\r\n\r\n"
-            "3\r\n00:00:06,500 --> 00:00:08,000\r\n[Dat Tran] Fine.\r\n\r\n"
-            "4\r\n00:00:09,000 --> 00:00:10,000\r\n\r\n")
+SRT_CASES = {
+    "bom, crlf, missing indexes, speaker prefixes": (
+        ("\ufeff1\r\n00:00:01,000 --> 00:00:03,000\r\nALEXEY: Hi <i>Dat</i>.\r\n\r\n"
+         "00:00:04,000 --> 00:00:05,000\r\nHow are you?\r\n\r\n"
+         "3\r\n00:00:06,500 --> 00:00:08,000\r\n[Dat Tran] Fine.\r\n\r\n"
+         "4\r\n00:00:09,000 --> 00:00:10,000\r\n\r\n"),
+        [Line("Hi Dat. How are you?", 1, "ALEXEY", ""), Line("Fine.", 6, "Dat Tran", "")],
+        ["1 cue(s) without an index line read", "1 empty cue(s) dropped"],
+    ),
+    "no hours, overlap, markup, entities, an arrow in text": (
+        ("\ufeff1\r\n01:02,000 --> 01:04,000\r\nANN: <b>Hello</b> &amp; welcome.\r\n\r\n"
+         "2\r\n01:03,500 --> 01:05,000\r\nx --> y is an arrow.\r\n\r\n"
+         "3\r\n01:06,000 --> 01:07,000\r\n<i> </i>\r\n\r\n"
+         "4\r\n1:00:00,000 --> 1:00:01,000\r\nBOB: Late.\r\n"),
+        [Line("Hello & welcome. x --> y is an arrow.", 62, "ANN", ""), Line("Late.", 3600, "BOB", "")],
+        ["1 overlapping cue(s) kept in file order", "1 empty cue(s) dropped"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SRT_CASES)
+def test_messy_srt_files_are_read_and_repaired(case: str) -> None:
+    text, expected_lines, expected_notes = SRT_CASES[case]
     lines, notes = parse_srt(text, "a.srt")
-    assert lines == [Line("Hi Dat. How are you?", 1, "ALEXEY", ""), Line("Fine.", 6, "Dat Tran", "")]
-    assert notes == ["1 cue(s) without an index line read", "1 empty cue(s) dropped"]
-
-
-def test_srt_messy_file_is_repaired() -> None:
-    text = ("\ufeff1\r\n01:02,000 --> 01:04,000\r\nANN: <b>Hello</b> &amp; welcome.\r\n\r\n"
-            "2\r\n01:03,500 --> 01:05,000\r\nx --> y is an arrow.\r\n\r\n"
-            "3\r\n01:06,000 --> 01:07,000\r\n<i> </i>\r\n\r\n"
-            "4\r\n1:00:00,000 --> 1:00:01,000\r\nBOB: Late.\r\n")
-    lines, notes = parse_srt(text, "messy.srt")
-    assert lines == [Line("Hello & welcome. x --> y is an arrow.", 62, "ANN", ""), Line("Late.", 3600, "BOB", "")]
-    assert notes == ["1 overlapping cue(s) kept in file order", "1 empty cue(s) dropped"]
+    assert lines == expected_lines
+    assert notes == expected_notes
 
 
 @pytest.mark.parametrize("kind", ["whisper", "podcast20"])

@@ -32,7 +32,6 @@ _WORD_TIME = re.compile(rf"<({TIMESTAMP})>")
 RUN_ON_S = 60  # longer than any spoken sentence
 
 
-
 def split_blocks(text: str) -> list[tuple[int, list[str]]]:
     """(first line number, lines) of each block between empty lines; BOM and CRLF removed.
 
@@ -131,9 +130,9 @@ def _auto_caption_cues(raw_cues: list[tuple[float, float, list[str]]], counts: C
     The new lines' words become cues of whole sentences, each starting at its first
     word's second. Auto-captions are often unpunctuated, and then there is no sentence
     to end a cue (a file would be one cue, one line, every link opening at its start):
-    when fewer than one word in `rag.formats.cues.PUNCTUATED_WORDS` ends a sentence, each caption line is
-    a cue. In a punctuated file a "sentence" that runs past `RUN_ON_S` ends with its
-    caption line.
+    in a file that is not `rag.formats.cues.is_punctuated`, each caption line is a cue.
+    In a punctuated file a "sentence" that runs past `RUN_ON_S` ends with its caption
+    line.
     """
     words: list[tuple[float, str, bool]] = []  # second, word, whether it ends its caption line
     previous = ""
