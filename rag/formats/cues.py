@@ -33,8 +33,8 @@ SENTENCE_END = re.compile(r"[.!?…][\"')\]”’]*$")
 # Punctuated speech ends a sentence every 10-20 words; speech recognition without a
 # punctuation model almost never, and then no sentence end is coming to cut a line at:
 # such a transcript's lines are cut at their limit (eval/formats.py, youtube_asr, folds A /
-# B over both chapter settings, against 1.5 times it: hit@5 +0 / +2, lands@5 +2 / +3, MRR
-# up on each fold in each setting).
+# B over both chapter settings, against 1.5 times it: hit@5 +0 / +2, lands@5 +2 / +3,
+# lands@1 +0 / +2, MRR up on each fold in each setting).
 PUNCTUATED_WORDS = 60
 
 _TAG = re.compile(r"<[^>]*>")
