@@ -17,7 +17,7 @@ export TOKENIZERS_PARALLELISM ?= false
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install demo search test eval bench bench-app scale space clean-index lock
+.PHONY: install demo search tune test eval bench bench-app scale space clean-index lock
 
 install: $(VENV)/.installed
 
@@ -47,6 +47,10 @@ demo: install $(INDEX)/manifest.json
 
 search: install $(INDEX)/manifest.json
 	$(BIN)/rag search --index $(INDEX)
+
+# Once, after the index is built: the relevance model search re-ranks with (rag tune; ~35 min on 2 cores).
+tune: install $(INDEX)/manifest.json
+	$(BIN)/rag tune --index $(INDEX)
 
 test: install $(CHROMIUM)
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest

@@ -80,7 +80,21 @@ def startup_notes(config: Config, share_source: str, mcp: bool) -> list[str]:
                      "set RAG_SHARE_SECRET to keep them.")
     if not mcp:
         notes.append("MCP server off (--no-mcp or RAG_MCP=0).")
+    if config.relevance_model and not _names_relevance_model(config):
+        notes.append(f"Search ranks without a trained relevance model: `rag tune --index {config.index_dir}` "
+                     "trains one on the transcripts (once, about 40 minutes on 2 cores).")
     return notes
+
+
+def _names_relevance_model(config: Config) -> bool:
+    """Whether the index's manifest names a relevance model (a missing index: say nothing)."""
+    from rag.errors import RagError
+    from rag.index import read_manifest
+
+    try:
+        return bool(read_manifest(config.index_dir).get("relevance"))
+    except RagError:
+        return True
 
 
 def main(argv: list[str] | None = None) -> int:

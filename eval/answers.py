@@ -13,6 +13,7 @@ of faithfulness and relevance, 1-5, reported separately.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -31,6 +32,8 @@ from rag.evaluation import (
     lands_gold,
     load_run,
     percentile,
+    two_fold_split,
+    with_and_without_model,
     write_jsonl_atomic,
 )
 from rag.pipeline import open_answerer
@@ -123,6 +126,48 @@ def _interval(per_question: list[float]) -> list[float]:
     return [round(x, 4) for x in bootstrap_interval(per_question)]
 
 
+def compare_untuned(questions: list[Question], untuned: list[dict], tuned: list[dict]) -> dict:
+    """Tuned against untuned answers, row by row: on all questions, each fold and each
+    type, the share citing gold and with a landing first citation (answerable), and the
+    refusals of each kind; on all and each fold, the paired bootstrap 95% interval of
+    the difference in first citations landing."""
+    before, after = ({r["id"]: r for r in rows} for rows in (untuned, tuned))
+    fold_a, fold_b = two_fold_split(questions, seed=0)
+    parts = {"all": questions, "fold A": fold_a, "fold B": fold_b}
+    parts.update({f"type {t}": [q for q in questions if q.type == t] for t in sorted({q.type for q in questions})})
+    table = {}
+    for name, part in parts.items():
+        answerable = [q.id for q in part if q.answerable]
+        unanswerable = [q.id for q in part if not q.answerable]
+        row: dict = {"n": len(part)}
+        for label, rows in (("untuned", before), ("tuned", after)):
+            row[label] = {
+                "cites_gold": _share(sum(any(c["on_gold"] for c in rows[i]["citations"]) for i in answerable), len(answerable)),
+                "first_citation_lands": _share(sum(rows[i]["first_citation_lands"] for i in answerable), len(answerable)),
+                "answerable_refused": f"{sum(rows[i]['refused'] for i in answerable)}/{len(answerable)}",
+                "unanswerable_refused": f"{sum(rows[i]['refused'] for i in unanswerable)}/{len(unanswerable)}",
+            }
+        if not name.startswith("type") and answerable:
+            difference = [float(after[i]["first_citation_lands"]) - float(before[i]["first_citation_lands"]) for i in answerable]
+            row["first_lands_delta_interval"] = _interval(difference)
+        table[name] = row
+    return table
+
+
+def print_comparison(table: dict) -> None:
+    print("\nuntuned -> tuned (the index's relevance model); [paired bootstrap 95% of the first-lands difference]")
+    print(f"{'':<18} {'n':>3} {'cites gold':>13} {'first lands':>28} {'answerable refused':>19} {'unanswerable refused':>21}")
+    for name, row in table.items():
+        u, t = row["untuned"], row["tuned"]
+        lands = f"{u['first_citation_lands']:.3f}->{t['first_citation_lands']:.3f}"
+        if "first_lands_delta_interval" in row:
+            low, high = row["first_lands_delta_interval"]
+            lands += f" [{low:+.2f},{high:+.2f}]"
+        print(f"{name:<18} {row['n']:>3} {u['cites_gold']:.3f}->{t['cites_gold']:.3f} {lands:>28} "
+              f"{u['answerable_refused'] + '->' + t['answerable_refused']:>19} "
+              f"{u['unanswerable_refused'] + '->' + t['unanswerable_refused']:>21}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = eval_parser(__doc__)
     parser.add_argument("--json", action="store_true")
@@ -135,6 +180,15 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --judge needs an LLM (set OPENAI_BASE_URL/OPENAI_API_KEY/RAG_LLM_MODEL or HF_TOKEN)", file=sys.stderr)
         return 1
     summary, rows = evaluate(answerer, questions, args.judge, not args.quiet)
+    comparison = None
+    pair = with_and_without_model(answerer.searcher)
+    if pair is not None:
+        # The answers with and without the index's relevance model, in the same run.
+        tuned, untuned = pair
+        other = dataclasses.replace(answerer, searcher=untuned if tuned is answerer.searcher else tuned)
+        other_rows = evaluate(other, questions, False, not args.quiet)[1]
+        comparison = compare_untuned(questions, *((other_rows, rows) if tuned is answerer.searcher else (rows, other_rows)))
+        summary["untuned_vs_tuned"] = comparison
     if args.out:
         write_jsonl_atomic(args.out, (
             {"id": r["id"], "answer": r["answer"], "refused": r["refused"],
@@ -159,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     if "judge" in summary:
         j = summary["judge"]
         print(f"LLM judge (n={j['n']}): faithfulness {j['faithfulness']:.2f}/5, relevance {j['relevance']:.2f}/5")
+    if comparison:
+        print_comparison(comparison)
     for row in rows:
         if row["answerable"] and (row["refused"] or not any(c["on_gold"] for c in row["citations"])):
             print(f"  missed {row['id']} ({row['type']}): refused={row['refused']}, confidence {row['confidence']}")

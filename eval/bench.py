@@ -15,6 +15,10 @@
    --corpus with the default settings; target <= 10 s), search latency p50/p95 on it
    (target p50 <= 25 ms) as ratios to a dense-only search and to the hybrid search
    without locating the moment, and RSS.
+5. When --index names a relevance model (`rag tune`): search with it against the same
+   search without it (p50 target <= 2x and <= 60 ms), in alternating rounds, the extra
+   peak RSS of a serving process that loads it (target <= +300 MB), and the training
+   time `rag tune` recorded.
 """
 
 from __future__ import annotations
@@ -167,6 +171,62 @@ def index_memory_mb(index_dir: str) -> tuple[float, float]:
     return base, peak(True) - base
 
 
+_SERVING_RSS = """
+from pathlib import Path
+from rag.config import Config
+from rag.pipeline import open_searcher
+searcher = open_searcher(Config(index_dir=Path({index!r}), relevance_model={relevance!r}))
+for question in ("what is a bloom filter for?", "how do I become a data engineer?", "warm up the model"):
+    searcher.search(question, k=10)
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) / 1024)
+"""
+
+
+def relevance_memory_mb(index_dir: str) -> tuple[float, float]:
+    """(peak RSS of a fresh process serving searches without the relevance model, the
+    extra peak RSS with it): what `rag tune`'s model costs a serving process."""
+    import subprocess
+
+    def peak(relevance: bool) -> float:
+        code = _SERVING_RSS.format(index=index_dir, relevance=relevance)
+        return float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+
+    without = peak(False)
+    return without, peak(True) - without
+
+
+def bench_relevance(index_dir: str, questions: list[tuple[str, str]]) -> dict | None:
+    """Search with the index's relevance model against the same search without it, in
+    one process (p50/p95 and their ratio), and the model's memory; None without a model."""
+    from rag.pipeline import open_searcher
+
+    tuned = open_searcher(Config(index_dir=Path(index_dir), relevance_model=True))
+    if tuned.relevance is None:
+        return None
+    untuned = Searcher(tuned.index, tuned.embedder)
+    # Alternating rounds, so that a noisy neighbour slows both alike.
+    with_model, without_model = [], []
+    for _ in range(3):
+        without_model += search_latencies(untuned, questions, rounds=1)
+        with_model += search_latencies(tuned, questions, rounds=1)
+    serving_mb, model_mb = relevance_memory_mb(index_dir)
+    entry = tuned.index.manifest.get("relevance") or {}
+    meta_path = (Path(index_dir) / str(entry.get("path", "")) / "relevance.json")
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    return {
+        "model": str(entry.get("path")),
+        "training_minutes_recorded": meta.get("training_minutes"),
+        "training_steps": meta.get("steps"),
+        "untuned_ms_p50": round(percentile(without_model, 50), 2),
+        "untuned_ms_p95": round(percentile(without_model, 95), 2),
+        "tuned_ms_p50": round(percentile(with_model, 50), 2),
+        "tuned_ms_p95": round(percentile(with_model, 95), 2),
+        "tuned_vs_untuned_p50": round(percentile(with_model, 50) / max(percentile(without_model, 50), 1e-9), 2),
+        "serving_rss_mb": round(serving_mb, 1),
+        "model_rss_mb": round(model_mb, 1),
+    }
+
+
 def search_latencies(searcher: Searcher, questions: list[tuple[str, str]], rounds: int = 3) -> list[float]:
     searcher.search("warm up", k=10)
     latencies = []
@@ -215,8 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quantize", default="int8", choices=["int8", "fp32"])
     parser.add_argument("--questions", default=str(DEV_QUESTIONS))
     parser.add_argument("--workers", type=int, default=2, help="embedding processes for part 3, against 1")
-    parser.add_argument("--parts", default="embedding,slice,workers,full",
-                        help="which parts to run, comma-separated (embedding, slice, workers, full)")
+    parser.add_argument("--parts", default="embedding,slice,workers,full,relevance",
+                        help="which parts to run, comma-separated (embedding, slice, workers, full, relevance)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
@@ -239,6 +299,14 @@ def main(argv: list[str] | None = None) -> int:
             if Path(args.questions).exists() else [("data engineering", "")]
         )
         results["full_index"] = bench_full_index(args.corpus, args.index, questions)
+    if "relevance" in parts and Path(args.index, "manifest.json").exists():
+        questions = (
+            [(q.question, q.context) for q in load_questions([args.questions])]
+            if Path(args.questions).exists() else [("data engineering", "")]
+        )
+        relevance = bench_relevance(args.index, questions)
+        if relevance:
+            results["relevance"] = relevance
     results["load_average_at_end"] = round(os.getloadavg()[0], 2)
     if "ingest_slice" in results and "embedding" in results:
         slice_, embedding = results["ingest_slice"], results["embedding"]
@@ -286,6 +354,14 @@ def print_report(results: dict) -> None:
         print(f"  search p50 {f['search_ms_p50']} ms (target <= 25), p95 {f['search_ms_p95']} ms over {f['searches']} searches")
         print(f"  = {f['search_vs_dense_only']}x a dense-only search (p50 {f['dense_only_ms_p50']} ms), "
               f"{f['search_vs_without_locating']}x hybrid without locating the moment (p50 {f['without_locating_ms_p50']} ms)")
+    if "relevance" in results:
+        r = results["relevance"]
+        print(f"\nrelevance model ({r['model']}; trained in {r['training_minutes_recorded']} min, "
+              f"{r['training_steps']} steps, as `rag tune` recorded it):")
+        print(f"  search p50 {r['tuned_ms_p50']} ms (target <= 60), p95 {r['tuned_ms_p95']} ms = "
+              f"{r['tuned_vs_untuned_p50']}x the same search without it (p50 {r['untuned_ms_p50']} ms; target <= 2x)")
+        print(f"  serving process peak RSS {r['serving_rss_mb']} MB without it, +{r['model_rss_mb']} MB with it "
+              f"(target <= +300 MB)")
     print(f"\nload average at end: {results['load_average_at_end']}")
 
 

@@ -21,9 +21,13 @@ import json
 import os
 import platform
 import sys
+from typing import Any, Sequence
+
+import numpy as np
 
 from rag.config import Config
 from rag.evaluation import (
+    Question,
     Scored,
     bootstrap_interval,
     eval_parser,
@@ -32,6 +36,7 @@ from rag.evaluation import (
     reciprocal_rank,
     summarize,
     two_fold_split,
+    with_and_without_model,
     write_jsonl_atomic,
 )
 from rag.pipeline import open_searcher
@@ -100,6 +105,7 @@ METRIC_HEADER = f"{'hit@1':>6} {'hit@5':>6} {'hit@10':>6} {'MRR@10':>7} {'lands@
 def print_table(reports: dict[str, dict], header: dict, folds: dict[str, dict] | None) -> None:
     print(f"questions: {header['questions']} ({header['n_answerable']} answerable, {header['n_unanswerable']} unanswerable)")
     print(f"index: {header['index']}  model: {header['model']}  passages: {header['passages']}")
+    print(f"relevance model: {header['relevance']}")
     if header["options"]:
         print(f"hybrid options: {' '.join(f'{k}={v}' for k, v in header['options'].items())}")
     print(f"machine: {header['machine']}")
@@ -121,6 +127,59 @@ def print_table(reports: dict[str, dict], header: dict, folds: dict[str, dict] |
     print(f"hybrid, bootstrap 95% intervals ({BOOTSTRAP_RESAMPLES} resamples of the {hybrid['n']} answerable questions):")
     for name, (low, high) in hybrid["intervals"].items():
         print(f"  {name:<8} {hybrid[name]:.3f} [{low:.3f}, {high:.3f}]")
+
+
+COMPARED = ("hit@5", "mrr@10", "lands@1", "lands@5")
+
+
+def per_question_values(scored: Sequence[Scored], metric: str) -> list[float]:
+    """One question's share of `metric` (hit@5, mrr@10, lands@1, lands@5), in order."""
+    if metric == "mrr@10":
+        return [reciprocal_rank(s.hit_rank) for s in scored]
+    rank_of = (lambda s: s.hit_rank) if metric.startswith("hit") else (lambda s: s.landing_rank)
+    k = int(metric.partition("@")[2])
+    return [float(rank_of(s) is not None and rank_of(s) <= k) for s in scored]
+
+
+def compare_untuned(questions: list[Question], untuned: dict[str, Scored], tuned: dict[str, Scored]) -> dict:
+    """Tuned against untuned hybrid search on the same questions: each metric on all
+    answerable questions, on each fold and by type, and the paired bootstrap 95%
+    interval of the difference (tuned - untuned) on all and on each fold."""
+    fold_a, fold_b = two_fold_split(questions, seed=FOLD_SEED)
+    parts = {"all": questions, "fold A": fold_a, "fold B": fold_b}
+    parts.update({f"type {t}": [q for q in questions if q.type == t]
+                  for t in sorted({q.type for q in questions if q.answerable})})
+    table = {}
+    for name, part in parts.items():
+        ids = [q.id for q in part if q.answerable]
+        row: dict[str, Any] = {"n": len(ids)}
+        for metric in COMPARED:
+            before = per_question_values([untuned[i] for i in ids], metric)
+            after = per_question_values([tuned[i] for i in ids], metric)
+            difference = [b - a for a, b in zip(before, after)]
+            row[metric] = {"untuned": round(float(np.mean(before)), 4) if ids else 0.0,
+                           "tuned": round(float(np.mean(after)), 4) if ids else 0.0}
+            if not name.startswith("type"):
+                low, high = bootstrap_interval(difference, n_resamples=BOOTSTRAP_RESAMPLES, seed=0)
+                row[metric]["delta_interval"] = [round(low, 4), round(high, 4)]
+        table[name] = row
+    return table
+
+
+def print_comparison(table: dict, note: str) -> None:
+    print()
+    print(f"untuned -> tuned hybrid ({note}); [paired bootstrap 95% of the difference]")
+    print(f"{'':<18} {'n':>3}  " + "  ".join(f"{m:>24}" for m in COMPARED))
+    for name, row in table.items():
+        cells = []
+        for metric in COMPARED:
+            cell = row[metric]
+            text = f"{cell['untuned']:.3f}->{cell['tuned']:.3f}"
+            if "delta_interval" in cell:
+                low, high = cell["delta_interval"]
+                text += f" [{low:+.2f},{high:+.2f}]"
+            cells.append(f"{text:>24}")
+        print(f"{name:<18} {row['n']:>3}  " + "  ".join(cells))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,6 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     searchers = {mode: hybrid if mode == "hybrid" else Searcher(index, hybrid.embedder, mode=mode) for mode in modes}
 
     results = {mode: evaluate_search(searchers[mode], questions, not args.quiet) for mode in modes}
+    comparison = None
+    pair = with_and_without_model(hybrid, **options)
+    if pair is not None:
+        # The search with and without the index's relevance model, in the same run: what
+        # `rag tune` buys (the other one of the two is searched again).
+        tuned, untuned = pair
+        other = evaluate_search(untuned if tuned is hybrid else tuned, questions, not args.quiet)["scored"]
+        hybrid_scored = results["hybrid"]["scored"]
+        comparison = compare_untuned(questions, *((other, hybrid_scored) if tuned is hybrid else (hybrid_scored, other)))
     reports = {mode: result["report"] for mode, result in results.items()}
     hybrid_scored = results["hybrid"]["scored"]
     reports["hybrid"]["intervals"] = intervals(list(hybrid_scored.values()))
@@ -176,11 +244,19 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.out:
         write_jsonl_atomic(args.out, results["hybrid"]["per_question"])
+    relevance = index.manifest.get("relevance") or {}
+    named = f"{relevance.get('path')} ({relevance.get('pairs')} pairs, seed {relevance.get('seed')})"
+    header["relevance"] = named if hybrid.relevance is not None else (
+        f"off (RAG_RELEVANCE_MODEL=1 uses {named})" if pair is not None else "none")
     if args.json:
         extra = {"folds": folds} if folds else {}
+        if comparison:
+            extra["untuned_vs_tuned"] = comparison
         print(json.dumps({**reports["hybrid"], "modes": {m: r for m, r in reports.items() if m != "hybrid"}, **extra, **header}))
     else:
         print_table(reports, header, folds)
+        if comparison:
+            print_comparison(comparison, named)
     return 0
 
 

@@ -20,7 +20,7 @@ from rag.embedding import Shard
 from rag.errors import RagError
 from rag.limits import Limits, check_question
 from rag.llm import LLM_SETUP_HINT
-from rag.pipeline import ingest_embedder, ingest_spec, open_answerer, open_searcher
+from rag.pipeline import ingest_embedder, ingest_spec, open_answerer, open_searcher, query_embedder
 from rag.retrieve import Filters, Hit, Searcher
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -125,6 +125,43 @@ def ingest(
     except RagError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{report.summary()} -> {config.index_dir}")
+
+
+@cli.command()
+@click.option("--index", "index_dir", type=click.Path(file_okay=False), help="Index directory [indexes/dtc].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, the negatives and training.")
+@click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--max-steps", type=click.IntRange(min=1), help="Stop after this many steps (a quick trial).")
+@click.option("--max-pairs", type=click.IntRange(min=1), help="Train on at most this many pairs.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_context
+def tune(ctx: click.Context, index_dir: str | None, seed: int, epochs: int, max_steps: int | None,
+         max_pairs: int | None, quiet: bool) -> None:
+    """Train the index's relevance model on its own transcripts (once; 30-40 min on 2 cores).
+
+    Mines the interviewers' questions and the lines where their answers start,
+    trains a cross-encoder from the packaged all-MiniLM-L6-v2 weights, exports it
+    to int8, validates it on held-back episodes and records it in the index's
+    manifest. Search then re-ranks its top moments and picks each link's line with it.
+
+    \b
+    Example:
+        rag tune --index indexes/dtc
+    """
+    from pathlib import Path
+
+    from rag.tune import TuneSettings, tune_index
+
+    config = _config(ctx).with_overrides(index_dir=index_dir)
+    settings = TuneSettings(seed=seed, epochs=epochs, max_steps=max_steps, max_pairs=max_pairs)
+    try:
+        index = open_searcher(config).index
+        embedder = query_embedder(index, config)
+        report = tune_index(Path(config.index_dir), settings, embedder=embedder, show_progress=not quiet,
+                            on_progress=(lambda _: None) if quiet else (lambda text: click.echo(text, err=True)))
+    except RagError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(report.summary())
 
 
 @cli.command()

@@ -42,6 +42,10 @@ class Config:
     refusal_min_cosine: float | None = None  # None: rag.answer's value, calibrated for all-MiniLM-L6-v2
     refusal_min_coverage: float | None = None  # None: rag.answer's value, calibrated on the dev set
     rerank_with_llm: bool = False  # re-rank the top moments with the LLM before answering (rag/rerank.py)
+    # Use the relevance model the index names (`rag tune`, rag/rescore.py), RAG_RELEVANCE_MODEL.
+    # Off by default: on the dev questions it placed and ranked moments worse than the
+    # untuned search on both folds (docs/relevance.md).
+    relevance_model: bool = False
     max_question_chars: int = MAX_QUESTION_CHARS  # longer questions are refused (CLI and app)
     max_history_turns: int = MAX_HISTORY_TURNS  # earlier questions a follow-up may lean on
     max_session_records: int = MAX_SESSION_RECORDS  # answers a web session keeps for its votes
@@ -70,8 +74,9 @@ class Config:
                 given[name] = _as_int(given[name], name, least)
         if "podcast_name" in given:
             given["podcast_name"] = check_podcast_name(given["podcast_name"])
-        if "rerank_with_llm" in given and not isinstance(given["rerank_with_llm"], bool):
-            given["rerank_with_llm"] = as_bool(given["rerank_with_llm"], "rerank_with_llm")
+        for name in ("rerank_with_llm", "relevance_model"):
+            if name in given and not isinstance(given[name], bool):
+                given[name] = as_bool(given[name], name)
         return dataclasses.replace(self, **given)
 
     def with_llm(self, model: str | None = None, base_url: str | None = None) -> "Config":
@@ -108,6 +113,7 @@ _ENV = {
     "RAG_REFUSAL_MIN_COSINE": "refusal_min_cosine",
     "RAG_REFUSAL_MIN_COVERAGE": "refusal_min_coverage",
     "RAG_LLM_RERANK": "rerank_with_llm",
+    "RAG_RELEVANCE_MODEL": "relevance_model",
     "RAG_MAX_QUESTION_CHARS": "max_question_chars",
     "RAG_MAX_HISTORY_TURNS": "max_history_turns",
     "RAG_MAX_SESSION_RECORDS": "max_session_records",

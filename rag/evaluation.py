@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -391,6 +391,23 @@ def summarize(questions: list[Question], scored: dict[str, Scored]) -> dict:
 
 
 # --------------------------------------------------------------------------- the eval/ scripts
+
+
+def with_and_without_model(searcher: Searcher, **options: Any) -> tuple[Searcher, Searcher] | None:
+    """(the search with the relevance model its index names, the same search without
+    it), whichever of the two `searcher` is, for an untuned/tuned comparison in one run;
+    None when the index names no usable model. `options` are the searcher's own."""
+    from rag.relevance import load_relevance_model
+    from rag.retrieve import Searcher
+
+    index = searcher.index
+    if searcher.relevance is not None:
+        return searcher, Searcher(index, searcher.embedder, **{**options, "relevance": None})
+    notes: list[str] = []
+    model = load_relevance_model(index.directory, index.manifest, [e.id for e in index.passages.episodes], notes)
+    if model is None:
+        return None
+    return Searcher(index, searcher.embedder, **{**options, "relevance": model}), searcher
 
 
 def eval_parser(description: str, *, index_help: str = "index directory [RAG_INDEX or indexes/dtc]") -> argparse.ArgumentParser:

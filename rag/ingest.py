@@ -274,6 +274,10 @@ def _manifest(run: _Run, corpus: Corpus, embedder: Embedder, existing: dict | No
     name = run.podcast_name if run.podcast_name is not None else (existing or {}).get("podcast")
     if name:
         manifest["podcast"] = name
+    # The trained relevance model outlives a rebuild: it learned the show, not this exact
+    # list of episodes. Search checks at load that it still fits (rag.relevance.check_model).
+    if (existing or {}).get("relevance"):
+        manifest["relevance"] = existing["relevance"]  # type: ignore[index]
     return manifest
 
 

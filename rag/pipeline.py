@@ -19,6 +19,7 @@ and the benchmarks build their embedders, `Searcher`s and `Answerer`s here and n
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rag.answer import Answerer
@@ -27,8 +28,11 @@ from rag.embedding import Embedder, EmbedderSpec, make_embedder
 from rag.index import Index, load_index
 from rag.limits import DEFAULT_PODCAST_NAME
 from rag.llm import OpenAIChat
+from rag.relevance import load_relevance_model
 from rag.rerank import LLMReranker
 from rag.retrieve import Searcher
+
+log = logging.getLogger(__name__)
 
 
 def ingest_embedder(config: Config, *, show_progress: bool = False) -> Embedder:
@@ -51,12 +55,24 @@ def query_embedder(index: Index, config: Config) -> Embedder:
 
 
 def open_searcher(config: Config, *, mode: str = "hybrid", **options: Any) -> Searcher:
-    """Load `config.index_dir` (checked against `config.expected_model`) and its query embedder.
+    """Load `config.index_dir` (checked against `config.expected_model`), its query embedder
+    and the relevance model its manifest names (unless `config.relevance_model` is off).
 
     `options` are `Searcher` keyword arguments (`focus_episodes=0`, `locate=False`, ...).
+    A relevance model that cannot serve the index is left out with one line in
+    `Searcher.notes`; the search ranks as it would without one.
     """
     index = load_index(config.index_dir, expected_model=config.expected_model)
-    return Searcher(index, query_embedder(index, config), mode=mode, **options)
+    notes: list[str] = []
+    if config.relevance_model and "relevance" not in options:
+        options["relevance"] = load_relevance_model(config.index_dir, index.manifest,
+                                                    [info.id for info in index.passages.episodes], notes)
+    searcher = Searcher(index, query_embedder(index, config), mode=mode, **options)
+    searcher.notes = tuple(notes)
+    for note in notes:
+        # Once per load, on stderr (the CLI, eval scripts) or in the app's log.
+        log.warning("%s", note)
+    return searcher
 
 
 def open_answerer(config: Config) -> Answerer:

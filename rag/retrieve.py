@@ -21,6 +21,8 @@ from rag.chunking import UNKNOWN_SPEAKER, Passage, format_timestamp
 from rag.embedding import Embedder
 from rag.index import Index, LexicalIndex
 from rag.locate import LEAD_IN_S, line_scores, link_line, question_terms
+from rag.relevance import RelevanceModel
+from rag.rescore import PLACED_MOMENTS, RESCORED_MOMENTS, rescore_moments
 from rag.store import EpisodeInfo
 
 RRF_K = 60  # the usual constant (Cormack et al.); smaller k favours the top ranks
@@ -44,6 +46,7 @@ class Hit:
     score: float
     source: str  # "hybrid", "dense" or "lexical"
     link_s: int | None = None
+    relevance: float | None = None  # the trained relevance model's score of the moment (`rag.rescore`), if any
 
     @property
     def link_sec(self) -> int:
@@ -264,6 +267,9 @@ class Searcher:
         lead_in_s: int = LEAD_IN_S,
         support: float = SUPPORT_SHARE,
         name_scope: bool = True,
+        relevance: RelevanceModel | None = None,
+        rescored: int = RESCORED_MOMENTS,
+        placed: int = PLACED_MOMENTS,
     ) -> None:
         if mode not in ("hybrid", "dense", "lexical"):
             raise ValueError(f"mode must be hybrid, dense or lexical, not {mode!r}")
@@ -283,6 +289,12 @@ class Searcher:
         self.lead_in_s = lead_in_s
         self.support = support
         self.name_scope = name_scope
+        # The trained relevance model (`rag tune`), when the index has one: it re-orders
+        # the first `rescored` moments and places the links of the first `placed`.
+        self.relevance = relevance
+        self.rescored = rescored
+        self.placed = placed
+        self.notes: tuple[str, ...] = ()  # what loading it left out, for the CLI and the app to print once
         store = index.passages
         self._ids_by_episode = store.positions_by_episode()
         self._episodes_by_guest: dict[str, set[str]] = {}
@@ -406,11 +418,15 @@ class Searcher:
             moment = self._signals(query) if context else scope
             scores = self._focus_on_episodes(scores, *moment, allowed)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        top = self._moments(ranked, k)
-        if not self.locate:
-            return top
-        weights = question_terms(self.index.lexical, query)
-        return [locate_moment(hit, weights, lead_in_s=self.lead_in_s, support=self.support) for hit in top]
+        rescoring = self.relevance is not None and self.rescored > 0
+        top = self._moments(ranked, max(k, self.rescored) if rescoring else k)
+        if self.locate:
+            weights = question_terms(self.index.lexical, query)
+            top = [locate_moment(hit, weights, lead_in_s=self.lead_in_s, support=self.support) for hit in top]
+        if rescoring:
+            assert self.relevance is not None
+            top = rescore_moments(self.relevance, query, top, moments=self.rescored, placed=self.placed)
+        return top[:k]
 
 
 def search(index: Index, embedder: Embedder, query: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:

@@ -45,6 +45,7 @@ GITATTRIBUTES = """*.index filter=lfs diff=lfs merge=lfs -text
 *.npz filter=lfs diff=lfs merge=lfs -text
 *.jsonl filter=lfs diff=lfs merge=lfs -text
 *.sqlite filter=lfs diff=lfs merge=lfs -text
+*.onnx filter=lfs diff=lfs merge=lfs -text
 indexes/**/bm25/* filter=lfs diff=lfs merge=lfs -text
 """
 
@@ -63,6 +64,25 @@ def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def _copy_relevance_model(index: Path, shipped: Path) -> None:
+    """The trained relevance model the index names (`rag tune`), at the same place relative
+    to the shipped index, so that a Space never trains at start-up. An index without one
+    ships without one (its search ranks untuned)."""
+    from rag.index import read_manifest
+
+    entry = read_manifest(index).get("relevance")
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+        return
+    source = (index / entry["path"]).resolve()
+    target = (shipped / entry["path"]).resolve()
+    if not source.is_dir():
+        raise SystemExit(f"error: {index}'s manifest names the relevance model {source}, which is missing; "
+                         f"run `rag tune --index {index}` or ship without it by removing the entry")
+    if not target.is_relative_to(shipped.parent.resolve()):
+        raise SystemExit(f"error: {index}'s relevance model path {entry['path']!r} leaves the indexes folder")
+    shutil.copytree(source, target)
+
+
 def make_space(index: Path, out: Path) -> int:
     """Copy code + index into `out` (which must not exist or be empty); return its size in bytes."""
     from rag.index import load_index
@@ -75,6 +95,7 @@ def make_space(index: Path, out: Path) -> int:
     shutil.copy2(ROOT / "requirements.txt", out / "requirements.txt")
     shutil.copy2(ROOT / "constraints.txt", out / "constraints.txt")
     shutil.copytree(index, out / "indexes" / "dtc", ignore=shutil.ignore_patterns("*.tmp", "*.lock"))
+    _copy_relevance_model(index, out / "indexes" / "dtc")
     (out / "README.md").write_text(front_matter() + README_BODY, encoding="utf-8")
     (out / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
     (out / ".gitignore").write_text("__pycache__/\nfeedback.jsonl\nshare-secret\n", encoding="utf-8")

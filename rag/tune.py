@@ -1,0 +1,428 @@
+"""`rag tune`: train the relevance model (`rag.relevance`) on an index's own transcripts.
+
+    report = tune_index(Path("indexes/dtc"))      # mine, train, export int8, validate, record
+    print(report.summary())
+
+1. **Mine** question/answer pairs from the indexed episodes (`rag.pairs`), split by
+   episode into training and validation parts.
+2. **Groups**: each training pair's question with the window where its answer starts
+   (the positive) and `NEGATIVES` windows that are not it:
+   - near: the same episode, starting 10-90 s before (cut before the question is
+     asked, so that the question's own words never teach "not this") or after the
+     answer's start: these teach *where* an answer starts;
+   - far: the same episode, at least 300 s away: the rest of the conversation;
+   - other: the best BM25 passage of another episode: the same words, another story.
+3. **Train** a cross-encoder from the packaged all-MiniLM-L6-v2 weights with a listwise
+   loss (softmax over each group, the positive first), one epoch, seeded.
+4. **Export** it to int8 ONNX, **validate** it on the held-back episodes' pairs (answer
+   start among the windows near it, beside the untuned lexical and dense choices), and
+   record it in the index manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from rag.atomic import atomic_write
+from rag.errors import RagError
+from rag.index import MANIFEST, Index, LexicalIndex, load_index, lock_index, read_manifest
+from rag.locate import line_scores, question_terms
+from rag.pairs import Pair, SpokenLine, mine_store, split_by_episode
+from rag.relevance import (
+    MAX_TOKENS,
+    META_FILE,
+    MODEL_FILE,
+    QUESTION_TOKENS,
+    RECIPE,
+    ModelInfo,
+    OnnxRelevanceModel,
+    install_model,
+    model_id,
+    models_dir,
+    window_text,
+)
+
+BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+MIN_TRAINING_PAIRS = 200  # fewer question/answer turns than this teach noise, not the podcast
+NEGATIVES = 4  # per group: 2 near, 1 far, 1 other episode (fewer near ones when there are none)
+NEAR_S = (10, 90)
+FAR_S = 300
+VALIDATION_RADIUS_S = 300  # validation ranks the windows that start this close to the answer
+LANDS_BEFORE_S, LANDS_AFTER_S = 60, 10  # the eval README's lands rule, applied to pairs
+
+
+class TuneError(RagError):
+    """Training cannot start or finish (too few pairs, no index)."""
+
+
+@dataclass(frozen=True)
+class Group:
+    question: str
+    windows: tuple[str, ...]  # the positive first
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    seed: int = 0
+    epochs: int = 1
+    batch_groups: int = 8
+    learning_rate: float = 5e-5
+    max_steps: int | None = None  # None: every group once per epoch
+    max_pairs: int | None = None  # training pairs used (None: all)
+    min_pairs: int = MIN_TRAINING_PAIRS  # fewer question pairs than this: no training
+
+
+@dataclass
+class TuneReport:
+    pairs: dict[str, int] = field(default_factory=dict)
+    training_pairs: int = 0
+    validation_pairs: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    validation: dict[str, dict[str, float]] = field(default_factory=dict)
+    model_path: Path | None = None
+
+    def summary(self) -> str:
+        mined = ", ".join(f"{n} {kind}" for kind, n in sorted(self.pairs.items()))
+        lines = [
+            f"mined {sum(self.pairs.values())} pairs ({mined}); {self.training_pairs} for training, "
+            f"{self.validation_pairs} held back (other episodes)",
+            f"trained {self.steps} steps in {self.seconds / 60:.1f} min",
+        ]
+        for name, figures in self.validation.items():
+            lines.append(f"validation, {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+        if self.model_path:
+            lines.append(f"model: {self.model_path}")
+        return "\n".join(lines)
+
+
+def labelled(lines: Sequence[SpokenLine]) -> list[tuple[str, str]]:
+    return [(line.speaker, line.text) for line in lines]
+
+
+def question_line(lines: Sequence[SpokenLine], pair: Pair) -> int:
+    """The first line of the turn that asks `pair`'s question (its answer line for a chapter)."""
+    if pair.kind == "chapter":
+        return pair.answer_line
+    start = pair.answer_line - 1
+    asker = lines[start].speaker
+    while start > 0 and asker and lines[start - 1].speaker == asker:
+        start -= 1
+    return max(start, 0)
+
+
+def near_starts(lines: Sequence[SpokenLine], pair: Pair) -> tuple[list[int], list[int]]:
+    """Lines starting 10-90 s before (and before the question) / after the answer's start."""
+    low, high = NEAR_S
+    asked = question_line(lines, pair)
+    before = [i for i in range(asked) if low <= pair.answer_sec - lines[i].sec <= high]
+    after = [i for i in range(pair.answer_line + 1, len(lines)) if low <= lines[i].sec - pair.answer_sec <= high]
+    return before, after
+
+
+def build_groups(
+    pairs: Sequence[Pair],
+    lines: dict[str, list[SpokenLine]],
+    other_episode_window: Callable[[Pair], str | None],
+    seed: int = 0,
+) -> list[Group]:
+    """One `Group` per pair (see the module docstring); deterministic for a seed."""
+    rng = random.Random(seed)
+    groups = []
+    for pair in pairs:
+        episode = lines[pair.episode_id]
+        text = labelled(episode)
+        positive = window_text(text, pair.answer_line)
+        before, after = near_starts(episode, pair)
+        asked = question_line(episode, pair)
+        negatives: list[str] = []
+        for side in (before, after):
+            if side:
+                start = rng.choice(side)
+                # A window before the answer stops where the question starts.
+                negatives.append(window_text(text[:asked] if side is before else text, start))
+        far = [i for i, line in enumerate(episode) if abs(line.sec - pair.answer_sec) >= FAR_S]
+        other = other_episode_window(pair)
+        if other:
+            negatives.append(other)
+        while len(negatives) < NEGATIVES and far:
+            negatives.append(window_text(text, rng.choice(far)))
+        negatives = [n for n in dict.fromkeys(negatives) if n and n != positive]
+        if negatives:
+            groups.append(Group(pair.question, (positive, *negatives[:NEGATIVES])))
+    return groups
+
+
+def lexical_other_window(index: Index) -> Callable[[Pair], str | None]:
+    """For a pair, the window at the best-matching line of the best BM25 passage from
+    another episode: retrieval's hard negative."""
+    store = index.passages
+
+    def find(pair: Pair) -> str | None:
+        scores = index.lexical.scores(pair.question)
+        top = np.argsort(-scores)[:20]
+        for position in top:
+            if scores[position] <= 0:
+                return None
+            if store.episode_id(int(position)) == pair.episode_id:
+                continue
+            passage = store[int(position)]
+            rows = passage.text.split("\n")
+            spoken = [row.partition(": ")[2] or row for row in rows]
+            weights = question_terms(index.lexical, pair.question)
+            line_score = line_scores(weights, LexicalIndex.tokenize(spoken))
+            best = max(range(len(rows)), key=lambda i: (line_score[i], -i))
+            pieces = [(row.partition(": ")[0], row.partition(": ")[2]) if ": " in row else ("", row) for row in rows]
+            return window_text(pieces, best)
+        return None
+
+    return find
+
+
+def train_cross_encoder(groups: Sequence[Group], settings: TuneSettings, out_dir: Path,
+                        show_progress: bool = False) -> int:
+    """Fine-tune the packaged MiniLM as a cross-encoder on `groups`; save it (transformers
+    format) to `out_dir`. Returns the number of optimizer steps."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, logging as hf_logging
+    from tqdm import tqdm
+
+    from rag.embedding.base import resolve_model_path
+
+    hf_logging.set_verbosity_error()  # the new head's "newly initialized" report is expected
+    random.seed(settings.seed)
+    np.random.seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    base = resolve_model_path(BASE_MODEL)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+    order = list(range(len(groups)))
+    batches: list[list[int]] = []
+    for epoch in range(settings.epochs):
+        random.Random(settings.seed + epoch).shuffle(order)
+        batches += [order[i : i + settings.batch_groups] for i in range(0, len(order), settings.batch_groups)]
+    if settings.max_steps is not None:
+        batches = batches[: settings.max_steps]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.01)
+    warmup = max(1, len(batches) // 10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (len(batches) - step) / max(1, len(batches) - warmup)))
+    )
+    model.train()
+    progress = tqdm(batches, desc="training", unit="step", disable=not show_progress)
+    for batch in progress:
+        questions = [_clip_question(tokenizer, groups[g].question) for g in batch for _ in groups[g].windows]
+        windows = [w for g in batch for w in groups[g].windows]
+        encoded = tokenizer(questions, windows, truncation="only_second", max_length=MAX_TOKENS,
+                            padding=True, return_tensors="pt")
+        logits = model(**encoded).logits.view(-1)
+        loss = torch.zeros(())
+        offset = 0
+        for g in batch:
+            size = len(groups[g].windows)
+            loss = loss + torch.nn.functional.cross_entropy(logits[offset : offset + size][None, :],
+                                                            torch.zeros(1, dtype=torch.long))
+            offset += size
+        loss = loss / len(batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        progress.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return len(batches)
+
+
+def _clip_question(tokenizer: Any, question: str) -> str:
+    ids = tokenizer(question, add_special_tokens=False)["input_ids"][:QUESTION_TOKENS]
+    return tokenizer.decode(ids)
+
+
+def export_int8(trained_dir: Path, out_dir: Path) -> None:
+    """The trained cross-encoder as int8 ONNX (MatMul weights per channel), with its tokenizer."""
+    import warnings
+
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(trained_dir, attn_implementation="eager").eval()
+
+    class _Scorer(torch.nn.Module):
+        def __init__(self, classifier):
+            super().__init__()
+            self.classifier = classifier
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.classifier(input_ids=input_ids, attention_mask=attention_mask,
+                                   token_type_ids=token_type_ids).logits
+
+    wrapper = _Scorer(model).eval()
+    dummy = (torch.tensor([[101, 7592, 102, 2088, 102]]), torch.ones(1, 5, dtype=torch.long),
+             torch.tensor([[0, 0, 0, 1, 1]]))
+    fp32 = out_dir / "model-fp32.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with torch.no_grad():
+            torch.onnx.export(wrapper, dummy, str(fp32), input_names=["input_ids", "attention_mask", "token_type_ids"],
+                              output_names=["score"], opset_version=17, do_constant_folding=True, dynamo=False,
+                              dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids")})
+    quantize_dynamic(onnx.load(str(fp32)), str(out_dir / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul"])
+    fp32.unlink()
+    shutil.copy(trained_dir / "tokenizer.json", out_dir / "tokenizer.json")
+
+
+def validation_candidates(lines: Sequence[SpokenLine], pair: Pair) -> list[int]:
+    """Lines whose windows validation ranks for `pair`: those starting within
+    `VALIDATION_RADIUS_S` of the answer's start, the question's own turn left out
+    (its words are the query)."""
+    asked = question_line(lines, pair)
+    return [i for i, line in enumerate(lines)
+            if abs(line.sec - pair.answer_sec) <= VALIDATION_RADIUS_S and not asked <= i < pair.answer_line]
+
+
+def validate(
+    score_windows: Callable[[str, list[str]], np.ndarray],
+    pairs: Sequence[Pair],
+    lines: dict[str, list[SpokenLine]],
+    answer_starts: dict[str, set[int]],
+) -> dict[str, float]:
+    """How a scorer ranks the windows near each pair's answer: MRR of the answer's own
+    window, the share whose top window lands (opens 60 s before to 10 s after the
+    answer) and the share whose top window starts where some answer starts (the
+    mechanism: does it find answer starts, or just the topic?)."""
+    reciprocal, lands, at_start = [], [], []
+    for pair in pairs:
+        episode = lines[pair.episode_id]
+        text = labelled(episode)
+        candidates = validation_candidates(episode, pair)
+        if pair.answer_line not in candidates:
+            continue
+        scores = np.asarray(score_windows(pair.question, [window_text(text, i) for i in candidates]), dtype=np.float64)
+        order = sorted(range(len(candidates)), key=lambda k: (-scores[k], candidates[k]))
+        rank = next(r for r, k in enumerate(order, 1) if candidates[k] == pair.answer_line)
+        top = candidates[order[0]]
+        reciprocal.append(1.0 / rank if rank <= 10 else 0.0)
+        lands.append(float(-LANDS_BEFORE_S <= episode[top].sec - pair.answer_sec <= LANDS_AFTER_S))
+        at_start.append(float(top in answer_starts.get(pair.episode_id, set())))
+    n = len(reciprocal)
+    return {"pairs": float(n), "mrr@10": float(np.mean(reciprocal)) if n else 0.0,
+            "lands@1": float(np.mean(lands)) if n else 0.0, "starts_at_answer": float(np.mean(at_start)) if n else 0.0}
+
+
+def lexical_scorer(index: Index) -> Callable[[str, list[str]], np.ndarray]:
+    """Today's untuned locator as a window scorer: the IDF-weighted share of the
+    question's terms in each window's first line (`rag.locate`)."""
+
+    def score(question: str, windows: list[str]) -> np.ndarray:
+        weights = question_terms(index.lexical, question)
+        first_lines = [w.split("\n", 1)[0].partition(": ")[2] or w.split("\n", 1)[0] for w in windows]
+        return np.asarray(line_scores(weights, LexicalIndex.tokenize(first_lines)))
+
+    return score
+
+
+def dense_scorer(embedder: Any) -> Callable[[str, list[str]], np.ndarray]:
+    """The untuned bi-encoder as a window scorer: cosine of question and window."""
+
+    def score(question: str, windows: list[str]) -> np.ndarray:
+        return embedder.embed(windows) @ embedder.embed_queries([question])[0]
+
+    return score
+
+
+def tune_index(index_dir: Path, settings: TuneSettings = TuneSettings(), *, embedder: Any = None,
+               show_progress: bool = False, on_progress: Callable[[str], None] = lambda _: None) -> TuneReport:
+    """Mine, train, export, validate and record a relevance model for the index at
+    `index_dir` (see the module docstring). `embedder`, when given, adds the untuned
+    dense scorer to the validation figures."""
+    index = load_index(index_dir)
+    report = TuneReport()
+    lines, pairs = mine_store(index.passages)
+    for pair in pairs:
+        report.pairs[pair.kind] = report.pairs.get(pair.kind, 0) + 1
+    training, validation = split_by_episode(pairs, seed=settings.seed)
+    if settings.max_pairs is not None:
+        training = training[: settings.max_pairs]
+    report.training_pairs, report.validation_pairs = len(training), len(validation)
+    questions = [p for p in training if p.kind != "chapter"]
+    if len(questions) < settings.min_pairs:
+        raise TuneError(
+            f"{index_dir}: {len(questions)} question/answer pairs for training ({_kinds(pairs)} mined), "
+            f"fewer than the {settings.min_pairs} needed to learn from; search keeps its untuned ranking"
+        )
+    on_progress(f"building {len(training)} training groups")
+    groups = build_groups(training, lines, lexical_other_window(index), seed=settings.seed)
+    manifest = read_manifest(index_dir)
+    target = models_dir(index_dir) / f"relevance-{model_id(str(manifest.get('corpus_fingerprint', '')), settings.seed, BASE_MODEL)}"
+    building = target.with_name(f".{target.name}.building")
+    shutil.rmtree(building, ignore_errors=True)
+    (building / "trained").mkdir(parents=True)
+    started = time.perf_counter()
+    on_progress(f"training on {len(groups)} groups (one epoch; the bar counts steps)")
+    report.steps = train_cross_encoder(groups, settings, building / "trained", show_progress=show_progress)
+    report.seconds = time.perf_counter() - started
+    on_progress("exporting the int8 model")
+    export_int8(building / "trained", building)
+    shutil.rmtree(building / "trained")
+
+    on_progress(f"validating on {len(validation)} pairs of held-back episodes")
+    starts: dict[str, set[int]] = {}
+    for pair in pairs:
+        if pair.kind != "chapter":
+            starts.setdefault(pair.episode_id, set()).add(pair.answer_line)
+    held = [p for p in validation if p.kind != "chapter"]
+    tuned = OnnxRelevanceModel(building)
+    report.validation["tuned"] = validate(tuned.score, held, lines, starts)
+    report.validation["lexical (untuned)"] = validate(lexical_scorer(index), held, lines, starts)
+    if embedder is not None:
+        report.validation["dense (untuned)"] = validate(dense_scorer(embedder), held, lines, starts)
+
+    meta = {
+        "recipe": RECIPE,
+        "base_model": BASE_MODEL,
+        "pairs": len(training),
+        "seed": settings.seed,
+        "steps": report.steps,
+        "training_minutes": round(report.seconds / 60, 1),
+        "corpus_fingerprint": manifest.get("corpus_fingerprint", ""),
+        "episodes": sorted(lines),
+        "validation": {name: {k: round(v, 4) for k, v in figures.items()} for name, figures in report.validation.items()},
+    }
+    (building / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    install_model(building, target)
+    report.model_path = target
+    record_model(index_dir, target)
+    return report
+
+
+def _kinds(pairs: Sequence[Pair]) -> str:
+    counts: dict[str, int] = {}
+    for pair in pairs:
+        counts[pair.kind] = counts.get(pair.kind, 0) + 1
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "none"
+
+
+def record_model(index_dir: Path, model_path: Path) -> None:
+    """Name the model in the index's manifest (rewritten atomically, under the index lock)."""
+    from rag.relevance import read_model_info
+
+    info: ModelInfo = read_model_info(model_path)
+    with lock_index(index_dir, f"rag tune --index {index_dir}"):
+        manifest = read_manifest(index_dir)
+        manifest["relevance"] = info.manifest_entry(Path(index_dir).resolve())
+        with atomic_write(Path(index_dir) / MANIFEST) as tmp:
+            tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
