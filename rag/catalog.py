@@ -10,6 +10,7 @@ is ignored with a note for the chat, never searched.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -62,7 +63,10 @@ class Catalog:
             text = value if isinstance(value, str) else str(value)
             if text in allowed:
                 return text
-            notes.append(f"No {what} {_shown(text, markdown=markdown)} in this index: searched all {what}s.")
+            by_folded = {str(name).casefold(): str(name) for name in allowed}
+            close = difflib.get_close_matches(text.casefold(), list(by_folded), n=3, cutoff=0.6)
+            hint = f" (closest: {', '.join(_shown(by_folded[c], markdown=markdown) for c in close)})" if close else ""
+            notes.append(f"No {what} {_shown(text, markdown=markdown)} in this index{hint}: searched all {what}s.")
             return None
 
         episode_id = known(episode, self.episodes, "episode")

@@ -24,6 +24,8 @@ from rag.moment import media_link
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=\S)")
+# What a label or citation shows for a moment whose transcript names nobody. Never part
+# of a passage's text: that would be indexed and embedded as if someone had said it.
 UNKNOWN_SPEAKER = "Unknown speaker"
 
 
@@ -36,7 +38,7 @@ class Passage:
     speakers: tuple[str, ...]  # display names, who spoke most first
     start_s: int
     end_s: int
-    text: str  # "Speaker: words" lines joined by newlines
+    text: str  # "Speaker: words" lines joined by newlines; a line without a speaker is just its words
     url: str  # the episode at start_s (`Episode.url_at`: YouTube, media `#t=N` or page); "" when none
     ordinal: int  # position within the episode: neighbours differ by one
     season: int | None = None
@@ -45,11 +47,15 @@ class Passage:
     episode_description: str = ""  # `Episode.description`: shown with the episode, not ranked (see README)
 
     def line_at(self, index: int) -> tuple[str, int]:
-        """(speaker, second) of line `index` of `text`."""
+        """(speaker, second) of line `index` of `text`; "" when the line names nobody."""
         lines = self.text.split("\n")
-        speaker = lines[index].partition(": ")[0] if 0 <= index < len(lines) else ""
+        speaker = split_label(lines[index], self.speakers)[0] if 0 <= index < len(lines) else ""
         second = self.line_starts[index] if 0 <= index < len(self.line_starts) else self.start_s
         return speaker, second
+
+    def spoken_lines(self) -> list[tuple[str, str]]:
+        """(speaker, words) of each line of `text` (`split_label`)."""
+        return [split_label(line, self.speakers) for line in self.text.split("\n")]
 
     def url_at(self, second: int) -> str:
         """The passage's link re-timed to open at `second` (a page link stays as is); "" when it has none."""
@@ -70,7 +76,24 @@ def format_timestamp(seconds: int) -> str:
 
 
 def speaker_label(line: Line) -> str:
-    return f"{line.speaker or UNKNOWN_SPEAKER}: {line.text}"
+    """A passage line: "Speaker: words", or just the words when nobody is named.
+
+    >>> speaker_label(Line("Hi.", 5, "Ann", "")), speaker_label(Line("Hi.", 5, "", ""))
+    ('Ann: Hi.', 'Hi.')
+    """
+    return f"{line.speaker}: {line.text}" if line.speaker else line.text
+
+
+def split_label(line: str, speakers: Sequence[str]) -> tuple[str, str]:
+    """(speaker, words) of a passage line (`speaker_label`). A "Name: " in front is a label
+    only when it names one of the passage's `speakers`: a line without one may say
+    "Note: ..." itself.
+
+    >>> split_label("Ann: Note: this.", ("Ann",)), split_label("Note: this.", ("Ann",))
+    (('Ann', 'Note: this.'), ('', 'Note: this.'))
+    """
+    speaker, sep, words = line.partition(": ")
+    return (speaker, words) if sep and speaker in speakers else ("", line)
 
 
 def context_header(episode_title: str, section: str) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from rag.chunking import Passage, format_timestamp
+from rag.chunking import UNKNOWN_SPEAKER, Passage, format_timestamp
 from rag.retrieve import Hit
 
 if TYPE_CHECKING:
@@ -39,6 +39,11 @@ _MARKERS_AFTER_END = re.compile(rf"([.!?])((?:\s*{_MARKER.pattern})+)")
 # A sentence ends at . ! or ? before a capital, digit, quote or list mark; never
 # before "[", so that "... it. [2]" keeps its marker with the sentence it cites.
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“'(*-])")
+# Some captions drop the space after punctuation ("Bek?Uh,hey,how's it going?"): a word's
+# last letter, the mark, then a capitalised word is a sentence end too. A "?" or "!" always;
+# a "." only in a text that shows the habit twice ("numpy.Array" alone is a name).
+_GLUED = re.compile(r"(?<=[a-z][.!?])(?=[A-Z][a-z])")
+_GLUED_MARK = re.compile(r"(?<=[a-z][!?])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[a-z0-9]+")
 # Space before punctuation, from the first space of a run on: without the look-behind
 # every space of a run starts a scan to its end, quadratic in the run's length (an
@@ -65,7 +70,7 @@ class Citation:
     @property
     def speaker(self) -> str:
         speaker, _ = self.passage.line_at(self.line)
-        return speaker or (self.passage.speakers[0] if self.passage.speakers else "Unknown speaker")
+        return speaker or (self.passage.speakers[0] if self.passage.speakers else UNKNOWN_SPEAKER)
 
     @property
     def start_s(self) -> int:
@@ -110,8 +115,18 @@ def parse_citations(text: str, n_sources: int) -> tuple[str, list[int], list[str
 
 
 def split_sentences(text: str) -> list[str]:
-    """`text` (newlines as spaces) cut at sentence ends; a trailing `[n]` stays with its sentence."""
-    return [s.strip() for s in _SENTENCE.split(text.replace("\n", " ")) if s.strip()]
+    """`text` (newlines as spaces) cut at sentence ends; a trailing `[n]` stays with its sentence.
+
+    >>> split_sentences("Hey Bek?Uh,hey,how's it going?Good. Thanks!")
+    ['Hey Bek?', "Uh,hey,how's it going?", 'Good.', 'Thanks!']
+    >>> split_sentences("It was fine.So we left.Then it rained.")
+    ['It was fine.', 'So we left.', 'Then it rained.']
+    >>> split_sentences("Version 2.0 of numpy.Array is e.g. fine.")
+    ['Version 2.0 of numpy.Array is e.g. fine.']
+    """
+    text = text.replace("\n", " ")
+    glued = _GLUED if len(_GLUED.findall(text)) >= 2 else _GLUED_MARK
+    return [part.strip() for piece in _SENTENCE.split(text) for part in glued.split(piece) if part.strip()]
 
 
 def content_words(text: str) -> set[str]:

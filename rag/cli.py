@@ -21,7 +21,7 @@ from rag.errors import RagError
 from rag.limits import Limits, check_question
 from rag.llm import LLM_SETUP_HINT
 from rag.pipeline import ingest_embedder, ingest_spec, open_answerer, open_searcher, query_embedder
-from rag.retrieve import Filters, Hit, Searcher
+from rag.retrieve import Filters, Hit, Searcher, unmatched_filters
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -67,6 +67,8 @@ def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--shard", callback=_parse_shard, metavar="I/N",
               help="Only embed shard I of N (1 <= I <= N) into the cache; build no index.")
 @click.option("--name", help="What the app and the LLM call the podcast, e.g. \"Hard Fork\" [the index's; \"the podcast\"].")
+@click.option("--allow-private-hosts", is_flag=True,
+              help="Fetch feeds and transcripts from loopback/private addresses too [RAG_ALLOW_PRIVATE_HOSTS or off].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-file notes.")
 @click.pass_context
 def ingest(
@@ -83,6 +85,7 @@ def ingest(
     workers: int,
     shard: Shard | None,
     name: str | None,
+    allow_private_hosts: bool,
     quiet: bool,
 ) -> None:
     """Index episode transcripts from SOURCES.
@@ -106,8 +109,10 @@ def ingest(
 
     if shard is not None and (force or name is not None):
         raise click.UsageError("--force and --name are for the index, and a --shard run builds none; drop them")
-    config = _config(ctx).with_overrides(index_dir=index_dir, model=model, quantize=quantize, cache_dir=cache_dir)
+    config = _config(ctx).with_overrides(index_dir=index_dir, model=model, quantize=quantize, cache_dir=cache_dir,
+                                         allow_private_hosts=True if allow_private_hosts else None)
     common = dict(
+        allow_private_hosts=config.allow_private_hosts,
         settings=ChunkSettings(max_tokens=max_tokens, overlap_lines=overlap),
         cache_dir=config.effective_cache_dir,
         show_progress=not quiet,
@@ -199,8 +204,9 @@ def search(
         if question is not None:
             question = check_question(question, config.limits)
         searcher = open_searcher(config, mode=mode)
-        if filters.episode and not any(e.id == filters.episode for e in searcher.index.passages.episodes):
-            raise RagError(f"no episode {filters.episode!r} in {config.index_dir}")
+        unmatched = unmatched_filters(filters, searcher.index.passages.episodes, str(config.index_dir))
+        if unmatched:
+            raise RagError(unmatched)
         if question is not None:
             _print_hits(question, searcher.search(question, k, filters), as_json)
             return
@@ -248,6 +254,9 @@ def ask(
     try:
         answerer = open_answerer(config)
         filters = Filters(episode=episode, guest=guest, season=season)
+        unmatched = unmatched_filters(filters, answerer.searcher.index.passages.episodes, str(config.index_dir))
+        if unmatched:
+            raise RagError(unmatched)
         final: Answer | None = None
         streamed = False
         for event in answerer.stream(question, list(history), filters):
@@ -280,7 +289,8 @@ def _print_answer_end(final: Answer, streamed: bool, *, llm_configured: bool) ->
         click.echo("\nSources:")
         for citation in final.citations:
             mark = "" if citation.verified else "  (not verified)"
-            click.echo(f"[{citation.n}] {citation.label()}{mark}\n    {citation.url}")
+            # A moment of an episode with no link (no video, media file or page) has no URL line.
+            click.echo(f"[{citation.n}] {citation.label()}{mark}" + (f"\n    {citation.url}" if citation.url else ""))
     for warning in final.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not llm_configured and not final.refused:
@@ -295,7 +305,8 @@ def answer_to_json(answer: Answer) -> dict:
         "mode": answer.mode,
         "warnings": list(answer.warnings),
         "closest": [
-            {"episode": hit.passage.episode_id, "title": hit.passage.episode_title, "speaker": hit.speaker,
+            {"episode": hit.passage.episode_id, "title": hit.passage.episode_title,
+             "speaker": hit.speaker if hit.passage.speakers else None,
              "link_sec": hit.link_sec, "url": hit.url}
             for hit in (answer.sources if answer.refused else ())
         ],
@@ -304,7 +315,7 @@ def answer_to_json(answer: Answer) -> dict:
                 "n": c.n,
                 "episode": c.passage.episode_id,
                 "title": c.passage.episode_title,
-                "speaker": c.speaker,
+                "speaker": c.speaker if c.passage.speakers else None,
                 "start_sec": c.start_s,
                 "end_sec": c.passage.end_s,
                 "url": c.url,
@@ -341,7 +352,7 @@ def hit_to_json(hit: Hit) -> dict:
         "title": passage.episode_title,
         "description": passage.episode_description,
         "speakers": list(passage.speakers),
-        "speaker": hit.speaker,
+        "speaker": hit.speaker if passage.speakers else None,  # null, not "Unknown speaker", when nobody is named
         "start_sec": passage.start_s,
         "end_sec": passage.end_s,
         "link_sec": hit.link_sec,

@@ -46,6 +46,9 @@ class Config:
     # Off by default: on the dev questions it placed and ranked moments worse than the
     # untuned search on both folds (docs/relevance.md).
     relevance_model: bool = False
+    # Feeds and transcripts may be fetched from loopback, private and link-local addresses
+    # (`rag ingest --allow-private-hosts`, RAG_ALLOW_PRIVATE_HOSTS): an operator's own network.
+    allow_private_hosts: bool = False
     max_question_chars: int = MAX_QUESTION_CHARS  # longer questions are refused (CLI and app)
     max_history_turns: int = MAX_HISTORY_TURNS  # earlier questions a follow-up may lean on
     max_session_records: int = MAX_SESSION_RECORDS  # answers a web session keeps for its votes
@@ -74,7 +77,7 @@ class Config:
                 given[name] = _as_int(given[name], name, least)
         if "podcast_name" in given:
             given["podcast_name"] = check_podcast_name(given["podcast_name"])
-        for name in ("rerank_with_llm", "relevance_model"):
+        for name in ("rerank_with_llm", "relevance_model", "allow_private_hosts"):
             if name in given and not isinstance(given[name], bool):
                 given[name] = as_bool(given[name], name)
         return dataclasses.replace(self, **given)
@@ -114,6 +117,7 @@ _ENV = {
     "RAG_REFUSAL_MIN_COVERAGE": "refusal_min_coverage",
     "RAG_LLM_RERANK": "rerank_with_llm",
     "RAG_RELEVANCE_MODEL": "relevance_model",
+    "RAG_ALLOW_PRIVATE_HOSTS": "allow_private_hosts",
     "RAG_MAX_QUESTION_CHARS": "max_question_chars",
     "RAG_MAX_HISTORY_TURNS": "max_history_turns",
     "RAG_MAX_SESSION_RECORDS": "max_session_records",

@@ -132,6 +132,7 @@ class CorpusFiles:
     episode_files: tuple[Path, ...]
     people_files: tuple[Path, ...]
     feed_files: tuple[Path, ...] = ()  # RSS feeds in the folder; the transcripts they link are not in episode_files
+    empty_folders: tuple[Path, ...] = ()  # subfolders (shows) with no transcript or feed in them
 
 
 def episode_id_from_path(path: str | Path) -> str:
@@ -467,24 +468,38 @@ def find_corpus_files(source: Path) -> CorpusFiles:
     return _folder_files(source, ())
 
 
+MAX_FOLDER_DEPTH = 3  # a library of shows, a show's seasons, a season's parts; deeper is not a layout
+
+
 # Episode files: DTC Markdown and the `rag.formats` caption/JSON transcripts. A sidecar
 # (`NAME.yaml`) is metadata, never an episode.
 TRANSCRIPT_SUFFIXES = (".md", ".vtt", ".srt", ".json")
 SIDECAR_SUFFIXES = (".yaml", ".yml")
 
 
-def _folder_files(folder: Path, people_files: tuple[Path, ...]) -> CorpusFiles:
-    """The transcripts and RSS feeds of one folder. A transcript that a feed links is
-    left to the feed, which brings its metadata: read on its own too, it would be
-    indexed twice."""
-    files = sorted(p for p in folder.iterdir() if p.is_file())
+def _folder_files(folder: Path, people_files: tuple[Path, ...], depth: int = 0) -> CorpusFiles:
+    """The transcripts and RSS feeds of one folder and of its subfolders (a folder of
+    shows: each show's transcripts sit beside their own sidecars). A transcript that a
+    feed links is left to the feed, which brings its metadata: read on its own too, it
+    would be indexed twice. Symlinked folders are not followed (no cycles, nothing
+    outside the corpus); a subfolder with nothing readable is listed in `empty_folders`."""
+    entries = sorted(folder.iterdir())
+    files = [p for p in entries if p.is_file()]
     feeds = tuple(p for p in files if _is_feed_file(p))
     linked = {path for feed in feeds for path in local_transcript_files(feed)}
     transcripts = tuple(
         p for p in files
         if p.suffix.lower() in TRANSCRIPT_SUFFIXES and p.name.lower() != "readme.md" and p.resolve() not in linked
     )
-    return CorpusFiles(transcripts, people_files, feeds)
+    found = CorpusFiles(transcripts, people_files, feeds)
+    if depth >= MAX_FOLDER_DEPTH:
+        return found
+    for sub in (p for p in entries if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", "_"))):
+        inner = _folder_files(sub, (), depth + 1)
+        empty = () if inner.episode_files or inner.feed_files else (sub,)
+        found = CorpusFiles(found.episode_files + inner.episode_files, people_files,
+                            found.feed_files + inner.feed_files, found.empty_folders + inner.empty_folders + empty)
+    return found
 
 
 def _is_feed_file(path: Path) -> bool:
@@ -511,6 +526,7 @@ def drop_outside_links(files: CorpusFiles, root: Path, notes: list[FileNote]) ->
         tuple(p for p in files.episode_files if inside(p)),
         tuple(p for p in files.people_files if inside(p)),
         tuple(p for p in files.feed_files if inside(p)),
+        files.empty_folders,
     )
 
 
@@ -565,7 +581,7 @@ def _read_transcript_bytes(path: Path) -> bytes:
 
 def load_corpus(
     sources: Sequence[str | Path], *, clone_dir: Path | None = None, show_progress: bool = False,
-    fetched_dir: Path | None = None,
+    fetched_dir: Path | None = None, allow_private_hosts: bool = False,
 ) -> Corpus:
     """Read every episode of `sources`; bad files become notes, never exceptions.
 
@@ -574,27 +590,29 @@ def load_corpus(
     (`is_feed_source`) gives one episode per item with a readable transcript
     (`rag.feed.load_feed`); every other item is a note on the feed. With
     `fetched_dir`, what feeds fetch is kept there, and a fetch that fails later is
-    served from that copy (`rag.fetch.LastGoodCopies`).
+    served from that copy (`rag.fetch.LastGoodCopies`). Feeds and their transcripts are
+    fetched from public addresses only, unless `allow_private_hosts` (an operator's own
+    network).
     Raises `CorpusError` only when no source could be read at all.
     """
     clones: list[Path] = []
-    copies = LastGoodCopies(fetched_dir) if fetched_dir is not None else None
+    copies = LastGoodCopies(fetched_dir, allow_private=allow_private_hosts) if fetched_dir is not None else None
     try:
-        return _load_corpus(sources, clone_dir, clones, show_progress, copies)
+        return _load_corpus(sources, clone_dir, clones, show_progress, copies, allow_private_hosts)
     finally:
         for clone in clones:
             shutil.rmtree(clone, ignore_errors=True)
 
 
 def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: list[Path],
-                 show_progress: bool, copies: LastGoodCopies | None) -> Corpus:
+                 show_progress: bool, copies: LastGoodCopies | None, allow_private: bool = False) -> Corpus:
     corpus = Corpus()
     all_files: list[CorpusFiles] = []
     feed_episodes: list[Episode] = []
     feeds_read = 0
     for source in sources:
         if is_feed_source(str(source)):
-            episodes = _read_feed(str(source), corpus.notes, show_progress, copies)
+            episodes = _read_feed(str(source), corpus.notes, show_progress, copies, allow_private)
             feeds_read += episodes is not None
             feed_episodes.extend(episodes or ())
             continue
@@ -607,8 +625,10 @@ def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: 
             corpus.notes.append(FileNote(shown, "error", _reason(exc, shown)))
     if not all_files and not feeds_read:
         raise CorpusError("; ".join(f"{n.path}: {n.reason}" for n in corpus.notes) or "no corpus source given")
+    for folder in (folder for files in all_files for folder in files.empty_folders):
+        corpus.notes.append(FileNote(str(folder), "skipped", "no transcript (.md, .vtt, .srt, .json) or feed in this folder"))
     for feed in (feed for files in all_files for feed in files.feed_files):
-        feed_episodes.extend(_read_feed(str(feed), corpus.notes, show_progress, copies) or ())
+        feed_episodes.extend(_read_feed(str(feed), corpus.notes, show_progress, copies, allow_private) or ())
     people = load_people((p for files in all_files for p in files.people_files), corpus.notes)
     episode_files = [p for files in all_files for p in files.episode_files]
     parsed = _parse_episode_files(episode_files, people, corpus.notes, show_progress)
@@ -617,12 +637,12 @@ def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: 
 
 
 def _read_feed(source: str, notes: list[FileNote], show_progress: bool,
-               copies: LastGoodCopies | None) -> list[Episode] | None:
+               copies: LastGoodCopies | None, allow_private: bool = False) -> list[Episode] | None:
     """The feed's episodes, its items' notes added to `notes`; None (and an error note)
     when the feed itself cannot be read."""
     shown = public_source(source)
     try:
-        episodes, item_notes = load_feed(source, show_progress=show_progress, copies=copies)
+        episodes, item_notes = load_feed(source, show_progress=show_progress, copies=copies, allow_private=allow_private)
     except CorpusError as exc:
         notes.append(FileNote(shown, "error", _reason(exc, shown)))
         return None

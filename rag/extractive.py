@@ -38,6 +38,7 @@ SECOND_QUOTE_MARGIN = 0.05
 # ("Also discussed: [2] [3]"), each opening at its own moment.
 MORE_MOMENTS = 2
 QUOTED_HITS = 3  # spans are taken from the top three hits
+MAX_QUOTE_WORDS = 60  # three sentences of talk; a longer quote is cut, with "…"
 # The guest's own words over the host's set-up of the question.
 GUEST_BONUS = 0.05
 OVERLAP_WEIGHT = 0.2
@@ -49,19 +50,33 @@ class Span:
     line: int  # which line of the passage
     first: int  # first sentence index within the line
     last: int
-    speaker: str
+    speaker: str  # "" when the transcript names nobody
     sentences: tuple[str, ...]
 
     @property
     def text(self) -> str:
         return " ".join(self.sentences)
 
+    def quote(self) -> str:
+        """'- Ann: “Words.” [1]', or '- “Words.” [1]' when nobody is named; at most
+        `MAX_QUOTE_WORDS` words (a transcript without sentence ends has no shorter span).
+
+        >>> Span(1, 0, 0, 0, "", (" ".join(["word"] * 70),)).quote().count("word"), Span(1, 0, 0, 0, "", ("A b.",)).quote()
+        (60, '- “A b.” [1]')
+        """
+        said_by = f"{self.speaker}: " if self.speaker else ""
+        words = self.text.split()
+        text = self.text if len(words) <= MAX_QUOTE_WORDS else " ".join(words[:MAX_QUOTE_WORDS]) + " …"
+        return f"- {said_by}“{text}” [{self.n}]"
+
     def overlaps(self, other: "Span") -> bool:
         return (self.n, self.line) == (other.n, other.line) and self.first <= other.last and other.first <= self.last
 
 
 class Quotes(NamedTuple):
-    text: str  # "- Speaker: “...” [n]" lines, then "Also discussed: [2] [3]" when there are more moments
+    # "- Speaker: “...” [n]" lines ("- “...” [n]" when nobody is named), then "Also discussed:
+    # [2] [3]" when there are more moments
+    text: str
     citations: tuple[Citation, ...]  # the quoted spans' lines, then each pointed-to hit at its link
 
 
@@ -70,16 +85,15 @@ def candidate_spans(hits: Sequence[Hit], width: int = 3, min_words: int = 6) -> 
     not a question, up to `width` sentences of the same turn (trailing questions cut)."""
     spans: list[Span] = []
     for n, hit in enumerate(hits, 1):
-        for line_no, line in enumerate(hit.passage.text.split("\n")):
-            speaker, _, spoken = line.partition(": ")
-            sentences = split_sentences(spoken or line)
+        for line_no, (speaker, spoken) in enumerate(hit.passage.spoken_lines()):
+            sentences = split_sentences(spoken)
             for first, sentence in enumerate(sentences):
                 if sentence.endswith("?") or len(sentence.split()) < min_words:
                     continue
                 last = min(first + width, len(sentences)) - 1
                 while last > first and sentences[last].endswith("?"):
                     last -= 1
-                spans.append(Span(n, line_no, first, last, speaker or "Unknown speaker", tuple(sentences[first : last + 1])))
+                spans.append(Span(n, line_no, first, last, speaker, tuple(sentences[first : last + 1])))
     return spans
 
 
@@ -149,7 +163,7 @@ class ExtractiveAnswerer:
         first = first_quote(spans, scores, hits)
         second = second_quote(spans, scores, hits, first, self.second_quote_margin)
         chosen = [spans[first]] + ([spans[second]] if second is not None else [])
-        text = "\n".join(f"- {span.speaker}: “{span.text}” [{span.n}]" for span in chosen)
+        text = "\n".join(span.quote() for span in chosen)
         first_span: dict[int, Span] = {}
         for span in chosen:
             first_span.setdefault(span.n, span)

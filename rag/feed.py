@@ -238,14 +238,15 @@ def is_feed_url(source: str) -> bool:
     return path.endswith((".xml", ".rss", ".feed")) or "feed" in path
 
 
-def read_feed(source: str, copies: LastGoodCopies | None = None) -> tuple[list[FeedItem], str, str]:
+def read_feed(source: str, copies: LastGoodCopies | None = None, *,
+              allow_private: bool = False) -> tuple[list[FeedItem], str, str]:
     """(items, base, note) of the feed at a local path or an http(s) URL: base resolves
     relative links; the note says when a failed fetch, or a fetched feed that would not
     parse, was replaced by the last good copy (`copies`)."""
     if is_feed_url(source):
         shown = public_url(source)
         items, note = fetch_and_read(source, lambda body: parse_feed(body, shown), max_bytes=MAX_FEED_BYTES,
-                                     copies=copies)
+                                     copies=copies, allow_private=allow_private)
         return items, source, note.removeprefix(f"{shown}: ")
     path = Path(source)
     return parse_feed(_read_local(path, source, MAX_FEED_BYTES, "feed"), source), str(path), ""
@@ -264,8 +265,8 @@ def _read_local(path: Path, shown: str, max_bytes: int, what: str) -> bytes:
 
 
 def read_transcript(link: TranscriptLink, base: str, parse: Parser | None = None, *,
-                    deadline_s: float = FETCH_DEADLINE_S,
-                    copies: LastGoodCopies | None = None) -> tuple[tuple[list, list[str]], str, str]:
+                    deadline_s: float = FETCH_DEADLINE_S, copies: LastGoodCopies | None = None,
+                    allow_private: bool = False) -> tuple[tuple[list, list[str]], str, str]:
     """(`parse`'s (lines, repairs), shown name, note) of a transcript link, resolved
     against the feed at `base`; the note says when a failed fetch, or a fetched
     transcript that would not read, was replaced by the last good copy (`copies`).
@@ -281,7 +282,8 @@ def read_transcript(link: TranscriptLink, base: str, parse: Parser | None = None
     if target.lower().startswith(("https://", "http://")):
         shown = public_url(target)
         parsed, note = fetch_and_read(target, lambda body: _parse_body(body, shown, parse),
-                                      max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=deadline_s, copies=copies)
+                                      max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=deadline_s, copies=copies,
+                                      allow_private=allow_private)
         return parsed, shown, note
     path, shown = local_transcript_path(link, base)
     return _parse_body(_read_local(path, shown, MAX_TRANSCRIPT_BYTES, "transcript"), shown, parse), shown, ""
@@ -349,16 +351,18 @@ class FeedNote:
 
 
 def load_feed(source: str, *, deadline_s: float = FETCH_DEADLINE_S, parse: Parser | None = None,
-              show_progress: bool = False, copies: LastGoodCopies | None = None) -> tuple[list, list[FeedNote]]:
+              show_progress: bool = False, copies: LastGoodCopies | None = None,
+              allow_private: bool = False) -> tuple[list, list[FeedNote]]:
     """Episodes of the feed at `source` (a path or http(s) URL) and one note per item
     that was skipped or repaired. Raises `CorpusError` when the feed itself cannot
     be read; an item's failure is a note and the rest goes on. With `copies`, a fetch
     that fails (the feed's or a transcript's) is served from its last good copy, with
-    a note.
+    a note. Hosts that resolve to loopback, private, link-local or other non-public
+    addresses are refused (`rag.fetch.forbidden_address`) unless `allow_private`.
     """
     if parse is None:
         from rag.formats import parse_transcript as parse
-    items, base, feed_note = read_feed(source, copies)
+    items, base, feed_note = read_feed(source, copies, allow_private=allow_private)
     episodes: list = []
     notes = [FeedNote("repaired", feed_note)] if feed_note else []
     if len(items) > MAX_FEED_ITEMS:
@@ -368,7 +372,7 @@ def load_feed(source: str, *, deadline_s: float = FETCH_DEADLINE_S, parse: Parse
     for position, item in enumerate(tqdm(items, desc="feed items", unit="item", disable=not show_progress)):
         label = f"item {item.title!r}" if item.title else f"item {position + 1}"
         try:
-            lines, repairs, name = _item_transcript(item, base, deadline_s, parse, copies)
+            lines, repairs, name = _item_transcript(item, base, deadline_s, parse, copies, allow_private)
         except _Unreadable as exc:
             notes.append(FeedNote("skipped", f"{label}: {exc}"))
             continue
@@ -387,7 +391,7 @@ class _Unreadable(Exception):
 
 
 def _item_transcript(item: FeedItem, base: str, deadline_s: float, parse: Parser,
-                     copies: LastGoodCopies | None) -> tuple[list, list[str], str]:
+                     copies: LastGoodCopies | None, allow_private: bool = False) -> tuple[list, list[str], str]:
     """(lines, repairs, shown name) of the item's best transcript that reads; the next
     type is tried when one fails. Raises `_Unreadable` saying why none did."""
     readable = item.readable_transcripts()
@@ -398,7 +402,7 @@ def _item_transcript(item: FeedItem, base: str, deadline_s: float, parse: Parser
     for link in readable:
         try:
             (lines, repairs), name, fetch_note = read_transcript(link, base, parse, deadline_s=deadline_s,
-                                                                 copies=copies)
+                                                                 copies=copies, allow_private=allow_private)
             return lines, [fetch_note, *repairs] if fetch_note else repairs, name
         except (CorpusError, TranscriptParseError) as exc:
             failures.append(str(exc))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import ipaddress
 import json
 import os
 import socket
@@ -38,6 +39,65 @@ T = TypeVar("T")
 # Per request, from the DNS lookup to the last byte: a server that never answers ends here.
 FETCH_DEADLINE_S = 20.0
 _CHUNK = 64 * 1024
+PRIVATE_HOSTS_HINT = "feeds on an internal network need `rag ingest --allow-private-hosts` (RAG_ALLOW_PRIVATE_HOSTS=1)"
+
+
+def forbidden_address(address: str) -> str | None:
+    """What kind of address `address` (an IP as the resolver gives it) is when a fetch
+    must not reach it: the machine itself, its private networks, the cloud's metadata
+    service (link-local 169.254.169.254), multicast and reserved ranges, however the
+    URL wrote them (a decimal, octal or IPv4-mapped IPv6 host resolves to one of these).
+    None for a public address.
+
+    >>> [forbidden_address(a) for a in ("127.0.0.1", "10.1.2.3", "169.254.169.254", "::ffff:127.0.0.1", "93.184.215.14")]
+    ['loopback', 'private', 'link-local', 'loopback', None]
+    """
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "unparsable"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return None if ip.is_global else "not public"
+
+
+class _ForbiddenHost(OSError):
+    """A host that resolves to an address fetches must not reach (`forbidden_address`)."""
+
+
+def _resolve_allowed(host: str, port: int) -> list[tuple]:
+    """`getaddrinfo` of (host, port), refused as a whole when any address is forbidden:
+    a name that resolves to a public and a private address is not half trusted."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    for *_, sockaddr in found:
+        kind = forbidden_address(str(sockaddr[0]))
+        if kind:
+            raise _ForbiddenHost(f"{host} is a {kind} address ({sockaddr[0]}); {PRIVATE_HOSTS_HINT}")
+    return found
+
+
+def _connect_checked(address: tuple[str, int], timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+                     source_address: Any = None) -> socket.socket:
+    """`socket.create_connection`, to an address resolved once and checked: what is
+    connected to is what was checked (no second lookup for a rebinding name to answer)."""
+    host, port = address
+    last: OSError | None = None
+    for family, kind, proto, _, sockaddr in _resolve_allowed(host, port):
+        sock = socket.socket(family, kind, proto)
+        try:
+            if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    raise last or OSError(f"{host}: no address")
 
 
 class _SocketWatch:
@@ -80,16 +140,20 @@ def _shut(sock: socket.socket) -> None:
 
 
 class _WatchedConnections:
-    """A urllib handler's `do_open` that registers each new connection's socket."""
+    """A urllib handler's `do_open` that registers each new connection's socket and, unless
+    `allow_private`, connects only to public addresses (every redirect hop opens its own)."""
 
     watch: _SocketWatch
+    allow_private: bool = False
 
     def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
         watch = self.watch
+        allow_private = self.allow_private
 
         def connection(host: str, **options: Any) -> http.client.HTTPConnection:
             conn = http_class(host, **options)
-            create = conn._create_connection  # http.client's hook for opening the TCP socket
+            # http.client's hook for opening the TCP socket; TLS then verifies the name.
+            create = conn._create_connection if allow_private else _connect_checked
 
             def create_and_watch(*args: Any, **kw: Any) -> socket.socket:
                 sock = create(*args, **kw)
@@ -110,12 +174,14 @@ class _HTTPSHandler(_WatchedConnections, urllib.request.HTTPSHandler):
     pass
 
 
-def _opener(watch: _SocketWatch) -> urllib.request.OpenerDirector:
+def _opener(watch: _SocketWatch, allow_private: bool = False) -> urllib.request.OpenerDirector:
     """urllib's opener without its file:, ftp: and data: handlers (a redirect can lead
-    only to another http(s) URL), its connections watched by `watch`."""
+    only to another http(s) URL), its connections watched by `watch` and kept to public
+    addresses unless `allow_private`."""
     opener = urllib.request.OpenerDirector()
     http_handler, https_handler = _HTTPHandler(), _HTTPSHandler()
     http_handler.watch = https_handler.watch = watch
+    http_handler.allow_private = https_handler.allow_private = allow_private
     for handler in (urllib.request.ProxyHandler(), http_handler, https_handler, urllib.request.HTTPRedirectHandler(),
                     urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
         opener.add_handler(handler)
@@ -132,19 +198,20 @@ class Fetched:
     last_modified: str = ""
 
 
-def fetch_url(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S) -> bytes:
+def fetch_url(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S, allow_private: bool = False) -> bytes:
     """The body of an http(s) URL, read within `deadline_s` seconds in all.
 
-    Raises `CorpusError` naming the URL without credentials on another scheme, an
+    Raises `CorpusError` naming the URL without credentials on another scheme, a host
+    (or a redirect's) that resolves to a non-public address unless `allow_private`, an
     HTTP error, a body over `max_bytes` or the deadline passing.
     """
-    body = fetch_response(url, max_bytes=max_bytes, deadline_s=deadline_s).body
+    body = fetch_response(url, max_bytes=max_bytes, deadline_s=deadline_s, allow_private=allow_private).body
     assert body is not None  # only a conditional request is answered 304
     return body
 
 
 def fetch_response(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S,
-                   etag: str = "", last_modified: str = "") -> Fetched:
+                   etag: str = "", last_modified: str = "", allow_private: bool = False) -> Fetched:
     """`fetch_url`, conditional when `etag` or `last_modified` (of a copy kept before) is
     given: a 304 answer has no body, and the copy is current."""
     shown = public_url(url)
@@ -157,7 +224,7 @@ def fetch_response(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLI
     def run() -> None:
         try:
             outcome.append(_download(urllib.request.Request(url, headers=headers), shown, max_bytes, deadline_s,
-                                     _opener(watch)))
+                                     _opener(watch, allow_private)))
         except CorpusError as exc:
             outcome.append(exc)
         except Exception as exc:  # noqa: BLE001 - the caller gets one CorpusError, whatever broke
@@ -197,6 +264,8 @@ def _download(request: urllib.request.Request, shown: str, max_bytes: int, deadl
             return Fetched(None, _header(exc, "ETag"), _header(exc, "Last-Modified"))
         raise CorpusError(f"{shown}: HTTP {exc.code}") from None
     except urllib.error.URLError as exc:
+        if isinstance(exc.reason, _ForbiddenHost):
+            raise CorpusError(f"{shown}: refused: {exc.reason}") from None
         if isinstance(exc.reason, (socket.timeout, TimeoutError)):
             raise CorpusError(f"{shown}: no answer within {deadline_s:g} s") from None
         raise CorpusError(f"{shown}: cannot fetch: {exc.reason}") from None
@@ -204,6 +273,8 @@ def _download(request: urllib.request.Request, shown: str, max_bytes: int, deadl
         raise CorpusError(f"{shown}: cannot fetch: invalid URL") from None
     except http.client.HTTPException as exc:
         raise CorpusError(f"{shown}: cannot fetch: {type(exc).__name__}") from None
+    except _ForbiddenHost as exc:
+        raise CorpusError(f"{shown}: refused: {exc}") from None
     except OSError as exc:
         raise CorpusError(f"{shown}: cannot fetch: {exc.strerror or type(exc).__name__}") from None
 
@@ -230,8 +301,9 @@ class LastGoodCopies:
     written atomically.
     """
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, *, allow_private: bool = False) -> None:
         self.folder = Path(folder)
+        self.allow_private = allow_private  # see `fetch_response`
 
     def read(self, url: str, read: Callable[[bytes], T], *, max_bytes: int,
              deadline_s: float = FETCH_DEADLINE_S) -> tuple[T, str]:
@@ -243,7 +315,8 @@ class LastGoodCopies:
         kept = self._kept(url, max_bytes)
         validators = self._validators(url) if kept is not None else {}
         try:
-            fetched = fetch_response(url, max_bytes=max_bytes, deadline_s=deadline_s, **validators)
+            fetched = fetch_response(url, max_bytes=max_bytes, deadline_s=deadline_s,
+                                     allow_private=self.allow_private, **validators)
             if fetched.body is None and kept is not None:
                 with contextlib.suppress(OSError):  # the date only feeds a later note
                     os.utime(self._path(url))  # found current today
@@ -287,8 +360,9 @@ class LastGoodCopies:
 
 
 def fetch_and_read(url: str, read: Callable[[bytes], T], *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S,
-                   copies: LastGoodCopies | None = None) -> tuple[T, str]:
-    """`read` of the body of `url`, through `copies` when given (`LastGoodCopies.read`)."""
+                   copies: LastGoodCopies | None = None, allow_private: bool = False) -> tuple[T, str]:
+    """`read` of the body of `url`, through `copies` when given (`LastGoodCopies.read`,
+    which has its own `allow_private`)."""
     if copies is None:
-        return read(fetch_url(url, max_bytes=max_bytes, deadline_s=deadline_s)), ""
+        return read(fetch_url(url, max_bytes=max_bytes, deadline_s=deadline_s, allow_private=allow_private)), ""
     return copies.read(url, read, max_bytes=max_bytes, deadline_s=deadline_s)

@@ -33,6 +33,9 @@ from rag.index import FaissStore, LexicalIndex, lock_index, read_manifest, save_
 from rag.limits import check_podcast_name
 
 
+LINE_LABELS = 2
+
+
 @dataclass(frozen=True)
 class ChunkSettings:
     max_tokens: int | None = None  # None: the embedder's own limit
@@ -44,6 +47,10 @@ class ChunkSettings:
             "max_tokens": self.max_tokens or embedder.max_tokens,
             "overlap_lines": self.overlap_lines,
             "with_context": self.with_context,
+            # How a passage writes its lines: 2 since lines without a speaker are their words
+            # alone (no "Unknown speaker: "). An index of the old writing is rebuilt, from
+            # the embedding cache for every passage whose text did not change.
+            "line_labels": LINE_LABELS,
         }
 
 
@@ -146,6 +153,7 @@ class _Run:
     spec: EmbedderSpec | None
     vector_index: str = "auto"
     podcast_name: str | None = None  # None: keep the index's
+    allow_private_hosts: bool = False  # feeds may be fetched from loopback/private addresses
 
     @property
     def shown_sources(self) -> list[str]:
@@ -167,6 +175,7 @@ def ingest(
     workers: int = 1,
     spec: EmbedderSpec | None = None,
     name: str | None = None,
+    allow_private_hosts: bool = False,
 ) -> IngestReport:
     """Build (or refresh) the index at `index_dir` from `sources`.
 
@@ -181,12 +190,14 @@ def ingest(
     many processes, each building its own from `spec` (`fill_cache`). Vectors that
     `ingest_shard` runs left in the cache folder are used, then folded into the main
     cache. `vector_index` is "auto" (exact below `rag.index.ANN_ABOVE` passages, IVF
-    above), "flat", "ivf" or "hnsw". Returns a report; raises `CorpusError` when no episode could be indexed.
+    above), "flat", "ivf" or "hnsw". Feeds are fetched from public addresses only unless
+    `allow_private_hosts` (`rag.fetch.forbidden_address`). Returns a report; raises
+    `CorpusError` when no episode could be indexed.
     """
     index_dir = Path(index_dir)
     run = _Run(sources, Path(cache_dir) if cache_dir else index_dir.parent / "cache", settings, show_progress,
                on_note, on_progress or (lambda text: None), workers, spec, vector_index,
-               check_podcast_name(name) if name is not None else None)
+               check_podcast_name(name) if name is not None else None, allow_private_hosts)
     with lock_index(index_dir, public_source(" ".join(sys.argv))):
         return _ingest_locked(run, index_dir, embedder, force)
 
@@ -202,6 +213,7 @@ def ingest_shard(
     on_note: Callable[[FileNote], None] | None = None,
     workers: int = 1,
     spec: EmbedderSpec | None = None,
+    allow_private_hosts: bool = False,
 ) -> ShardReport:
     """Embed shard `shard` of the passages of `sources` into `cache_dir`; build no index.
 
@@ -211,7 +223,8 @@ def ingest_shard(
     machine or many sharing `cache_dir`. `ingest` with the same sources merges them.
     """
     started = time.perf_counter()
-    run = _Run(sources, Path(cache_dir), settings, show_progress, on_note, lambda text: None, workers, spec)
+    run = _Run(sources, Path(cache_dir), settings, show_progress, on_note, lambda text: None, workers, spec,
+               allow_private_hosts=allow_private_hosts)
     corpus = _read_corpus(run)
     texts = _embedding_texts(_cut_passages(run, corpus, embedder), run.settings)
     mine = [text for text in dict.fromkeys(texts) if shard.holds(text_key(text))]
@@ -250,7 +263,7 @@ def _read_corpus(run: _Run) -> Corpus:
     """Parse every source; pass each file's note on; at least one episode or `CorpusError`."""
     run.progress(f"reading transcripts from {', '.join(run.shown_sources)}")
     corpus: Corpus = load_corpus(run.sources, clone_dir=run.cache_dir / "git", show_progress=run.show_progress,
-                                 fetched_dir=run.cache_dir / "fetched")
+                                 fetched_dir=run.cache_dir / "fetched", allow_private_hosts=run.allow_private_hosts)
     if run.on_note:
         for note in corpus.notes:
             run.on_note(note)

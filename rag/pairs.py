@@ -27,7 +27,6 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from rag.chunking import UNKNOWN_SPEAKER
 from rag.store import PassageStore
 
 MIN_QUESTION_WORDS = 4  # "Really?", "And then?" are fillers, not questions
@@ -78,12 +77,7 @@ def episode_lines(store: PassageStore) -> dict[str, list[SpokenLine]]:
     lines: dict[str, list[SpokenLine]] = {}
     for passage in store:
         episode = lines.setdefault(passage.episode_id, [])
-        for index, labelled in enumerate(passage.text.split("\n")):
-            speaker, sep, text = labelled.partition(": ")
-            if not sep:
-                speaker, text = "", labelled
-            if speaker == UNKNOWN_SPEAKER:
-                speaker = ""
+        for index, (speaker, text) in enumerate(passage.spoken_lines()):
             line = SpokenLine(speaker, passage.line_at(index)[1], text, passage.section)
             if not episode or episode[-1] != line:
                 episode.append(line)

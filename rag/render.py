@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from rag.answer import Answer
-from rag.chunking import Passage, format_timestamp
+from rag.chunking import UNKNOWN_SPEAKER, Passage, format_timestamp
 from rag.citations import Citation
 from rag.moment import MediaMoment, Moment, PageMoment, media_link
 from rag.retrieve import Hit
@@ -129,7 +129,7 @@ def render_sources(answer: Answer) -> str:
         when = f"{format_timestamp(passage.start_s)}–{format_timestamp(passage.end_s)}, opens at {format_timestamp(hit.link_sec)}"
         links = _source_links(hit)
         excerpt = textwrap.shorten(" ".join(passage.text.split()), width=420, placeholder=" …")
-        speakers = ", ".join(passage.speakers) or "Unknown speaker"
+        speakers = ", ".join(passage.speakers) or UNKNOWN_SPEAKER
         tag = " · cited" if passage.id in cited else ""
         blocks.append(
             f"**\\[{n}\\] {escape_markdown(passage.episode_title)}**{tag}  \n"

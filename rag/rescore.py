@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from rag.chunking import UNKNOWN_SPEAKER
 from rag.relevance import RelevanceModel, window_text
 
 if TYPE_CHECKING:
@@ -34,15 +33,6 @@ REACH_S = 120
 MAX_PLACEMENT_LINES = 8
 
 
-def passage_lines(text: str) -> list[tuple[str, str]]:
-    """A passage's "Speaker: words" lines as (speaker, words); no speaker as ""."""
-    lines = []
-    for row in text.split("\n"):
-        speaker, sep, words = row.partition(": ")
-        if not sep:
-            speaker, words = "", row
-        lines.append(("" if speaker == UNKNOWN_SPEAKER else speaker, words))
-    return lines
 
 
 def rescore_moments(
@@ -58,7 +48,7 @@ def rescore_moments(
     head, tail = list(hits[:moments]), list(hits[moments:])
     if not head:
         return list(hits)
-    lines = [passage_lines(hit.passage.text) for hit in head]
+    lines = [hit.passage.spoken_lines() for hit in head]
     windows = [window_text(rows, hit.link_line) for rows, hit in zip(lines, head)]
     scores = model.score(question, windows)
     order = sorted(range(len(head)), key=lambda i: (-float(scores[i]), i))

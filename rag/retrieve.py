@@ -11,6 +11,7 @@ happened to survive a global top-k.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
@@ -93,6 +94,36 @@ class Filters:
             if not any(wanted in guest.casefold() for guest in episode.guests):
                 return False
         return True
+
+
+def unmatched_filters(filters: Filters, episodes: Sequence[EpisodeInfo], where: str) -> str | None:
+    """Why `filters` admit no episode of `episodes` (the index at `where`), naming the
+    closest guests or episodes; None when some episode matches.
+
+    >>> infos = [EpisodeInfo(0, "osmnx", "OSMnx", 1, ("Geoff Boeing",))]
+    >>> unmatched_filters(Filters(guest="Jeff Boeing"), infos, "idx")
+    "no guest matches 'Jeff Boeing' in idx; closest: Geoff Boeing"
+    >>> unmatched_filters(Filters(guest="boeing"), infos, "idx") is None
+    True
+    """
+    if filters.is_empty() or any(filters.matches(info) for info in episodes):
+        return None
+    guests = sorted({g for info in episodes for g in info.guests}, key=str.casefold)
+    if filters.episode is not None and all(info.id != filters.episode for info in episodes):
+        return _with_closest(f"no episode {filters.episode!r} in {where}", filters.episode, [i.id for i in episodes])
+    if filters.guest and not any(Filters(guest=filters.guest).matches(info) for info in episodes):
+        return _with_closest(f"no guest matches {filters.guest!r} in {where}", filters.guest, guests)
+    if filters.season is not None and all(info.season != filters.season for info in episodes):
+        seasons = sorted({info.season for info in episodes if info.season is not None})
+        return f"no season {filters.season} in {where}" + (f"; seasons: {', '.join(map(str, seasons))}" if seasons else "")
+    return f"no episode in {where} matches these filters together"
+
+
+def _with_closest(message: str, wanted: str, names: Sequence[str]) -> str:
+    """`message`, then the (up to three) `names` closest to `wanted`, case aside."""
+    by_folded = {name.casefold(): name for name in names}
+    close = difflib.get_close_matches(wanted.casefold(), list(by_folded), n=3, cutoff=0.6)
+    return f"{message}; closest: {', '.join(by_folded[c] for c in close)}" if close else message
 
 
 def rrf_fuse(rankings: Sequence[Sequence[int]], *, k: int = RRF_K, weights: Sequence[float] | None = None) -> list[tuple[int, float]]:
@@ -221,7 +252,7 @@ def locate_moment(
     seconds = [passage.line_at(i)[1] for i in range(len(lines))]
     # The words spoken, not the "Speaker: " label: a question naming the guest would
     # otherwise favour every line the guest says.
-    spoken = [line.partition(": ")[2] or line for line in lines]
+    spoken = [words for _, words in passage.spoken_lines()]
     scores = line_scores(term_weights, LexicalIndex.tokenize(spoken))
     link = seconds[link_line(scores, seconds, lead_in_s=lead_in_s)]
     top = max(scores)

@@ -174,13 +174,10 @@ def lexical_other_window(index: Index) -> Callable[[Pair], str | None]:
                 return None
             if store.episode_id(int(position)) == pair.episode_id:
                 continue
-            passage = store[int(position)]
-            rows = passage.text.split("\n")
-            spoken = [row.partition(": ")[2] or row for row in rows]
+            pieces = store[int(position)].spoken_lines()
             weights = question_terms(index.lexical, pair.question)
-            line_score = line_scores(weights, LexicalIndex.tokenize(spoken))
-            best = max(range(len(rows)), key=lambda i: (line_score[i], -i))
-            pieces = [(row.partition(": ")[0], row.partition(": ")[2]) if ": " in row else ("", row) for row in rows]
+            line_score = line_scores(weights, LexicalIndex.tokenize([words for _, words in pieces]))
+            best = max(range(len(pieces)), key=lambda i: (line_score[i], -i))
             return window_text(pieces, best)
         return None
 

@@ -201,7 +201,7 @@ def test_an_audio_citation_links_its_file_at_the_second_and_cues_the_audio_playe
     from rag.retrieve import Hit
 
     audio = "https://cdn.example/ep&1.mp3"
-    passage = Passage("e#0", "e", "Audio <only>", "", ("Ann",), 61, 90, "Ann: Bloom filters.\nBob: Yes.",
+    passage = Passage("e#0", "e", "Audio <only>", "", ("Ann", "Bob"), 61, 90, "Ann: Bloom filters.\nBob: Yes.",
                       f"{audio}#t=61", 0, line_starts=(61, 75))
     answer = Answer("Bloom filters [1].", (Citation(1, passage, True, line=1),), False, "llm",
                     sources=(Hit(passage, 0.9, "hybrid", link_s=75),))
@@ -421,3 +421,12 @@ def test_a_share_link_opens_with_no_index_at_all(built_index: Path, tmp_path: Pa
     assert text_of(chat[1]).endswith(render_answer(answer) + f"\n\n[Share this answer]({share_query(token)})")
     assert records[0]["question"] == "What are bloom filters used for?" and records[0]["message"] == 1
     assert "youtube-nocookie.com/embed/" in player
+
+
+def test_a_filter_value_not_in_the_index_is_ignored_with_the_closest_names() -> None:
+    from rag.catalog import Catalog
+
+    catalog = Catalog({"osmnx": "OSMnx"}, ("Geoff Boeing", "Ann Lee"), ())
+    filters, notes = catalog.filters("", "Jeff Boeing", "", markdown=False)
+    assert filters.guest is None
+    assert notes == ["No guest “Jeff Boeing” in this index (closest: “Geoff Boeing”): searched all guests."]

@@ -234,3 +234,50 @@ def test_a_configured_llm_that_fails_gets_its_warning_not_the_setup_hint(built_i
     assert result.exit_code == 0 and result.stdout.startswith("- ")  # the quotes instead
     assert f"warning: LLM m at {server.base_url}: HTTP 500" in result.stderr
     assert "No LLM configured" not in result.stderr and LLM_SETUP_HINT not in result.stderr
+
+
+def test_ingest_of_a_folder_of_shows_indexes_every_show_and_names_an_empty_one(tmp_path: Path) -> None:
+    import shutil
+
+    library = tmp_path / "external"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "shared" / "external", library)
+    (library / "a-show-without-transcripts").mkdir()
+    (library / "a-show-without-transcripts" / "cover.png").write_bytes(b"\x89PNG")
+    result = run("ingest", str(library), "--index", str(tmp_path / "idx"), "--model", "hashing-64", "-q")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("indexed 10 episodes, ")
+    verbose = run("ingest", str(library), "--index", str(tmp_path / "idx2"), "--model", "hashing-64")
+    skipped = [line for line in verbose.output.splitlines() if "a-show-without-transcripts" in line]
+    assert skipped == [f"skipped: {library / 'a-show-without-transcripts'}: "
+                       "no transcript (.md, .vtt, .srt, .json) or feed in this folder"]
+
+
+def test_a_guest_filter_that_matches_nobody_exits_1_naming_the_closest_guest(tmp_path: Path) -> None:
+    talk_python = Path(__file__).resolve().parents[2] / "shared" / "external" / "talk-python"
+    index = tmp_path / "idx"
+    assert run("ingest", str(talk_python), "--index", str(index), "--model", "hashing-64", "-q").exit_code == 0
+    for command in ("search", "ask"):
+        result = run(command, "how did the library start", "--index", str(index), "--guest", "Jeff Boeing")
+        assert result.exit_code == 1
+        assert result.output == f"Error: no guest matches 'Jeff Boeing' in {index}; closest: Geoff Boeing\n"
+    found = run("search", "how did the library start", "--index", str(index), "--guest", "geoff boeing", "--json")
+    assert found.exit_code == 0 and json.loads(found.output)["results"]
+    season = run("search", "osmnx", "--index", str(index), "--season", "99")
+    assert season.exit_code == 1 and f"no season 99 in {index}" in season.output
+
+
+def test_a_source_without_a_link_prints_no_url_line(tmp_path: Path, monkeypatch) -> None:
+    import shutil
+
+    shows = tmp_path / "show"
+    shows.mkdir()
+    # No sidecar: the episode has no video, media file or page to link to.
+    shutil.copy(Path(__file__).resolve().parents[2] / "shared" / "external" / "talk-python" / "talkpython-495-osmnx.vtt", shows)
+    index = tmp_path / "idx"
+    assert run("ingest", str(shows), "--index", str(index), "--model", "hashing-64", "-q").exit_code == 0
+    monkeypatch.setenv("RAG_REFUSAL_MIN_COSINE", "0")
+    result = run("ask", "How do you download a street network with OSMnx?", "--index", str(index))
+    assert result.exit_code == 0, result.output
+    listed = result.output.split("\nSources:\n", 1)[1].splitlines()
+    sources = listed[: next((i for i, line in enumerate(listed) if line.startswith(("note:", "warning:"))), len(listed))]
+    assert len(sources) >= 2 and all(line.startswith("[") for line in sources), sources

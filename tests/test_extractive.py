@@ -60,3 +60,27 @@ def test_a_second_quote_must_answer_nearly_as_well_as_the_first(searcher: Search
 
 def test_nothing_to_quote_without_hits(embedder: HashingEmbedder) -> None:
     assert ExtractiveAnswerer(embedder).quote(BLOOM, []) is None
+
+
+def test_a_quote_from_captions_without_spaces_after_punctuation_starts_a_sentence_and_is_bounded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from rag.answer import Answerer
+    from rag.embedding import HashingEmbedder
+    from rag.index import load_index
+    from rag.ingest import ingest
+    from rag.retrieve import Searcher
+
+    episode = Path(__file__).resolve().parents[2] / "shared" / "external" / "virtual-coffee"
+    embedder = HashingEmbedder(dim=256)
+    ingest([episode], tmp_path / "idx", embedder)
+    answerer = Answerer(Searcher(load_index(tmp_path / "idx"), embedder), None, refusal_min_cosine=0.0,
+                        refusal_min_coverage=0.0)
+    answer = answerer.answer("Which superpower that only works while sleeping would Bekah pick?",
+                             filters=None)
+    assert not answer.refused and answer.citations[0].passage.episode_id == "virtual-coffee-s8e3"
+    first = answer.text.splitlines()[0]
+    quoted = first.split("“", 1)[1].rsplit("”", 1)[0]
+    assert len(quoted.removesuffix(" …").split()) <= 60
+    assert quoted[0].isupper(), quoted  # a sentence start, not the middle of one
+    assert "?My name" not in quoted and ".Like" not in quoted

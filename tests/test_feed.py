@@ -27,6 +27,9 @@ from rag.index import load_index
 from rag.ingest import ingest
 from rag.retrieve import Searcher
 
+# The tests' servers listen on 127.0.0.1, which feeds may reach only when the operator says so.
+LOOPBACK = {"allow_private_hosts": True}
+
 
 HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"
@@ -135,7 +138,7 @@ def write_feed(folder: Path, server: str) -> Path:
 
 def test_feed_items_become_episodes_with_guests_season_date_and_audio(tmp_path: Path, transcript_server: str) -> None:
     feed = write_feed(tmp_path / "cast", transcript_server)
-    corpus = load_corpus([feed])
+    corpus = load_corpus([feed], **LOOPBACK)
     by_id = {e.id: e for e in corpus.episodes}
     assert sorted(by_id) == ["ep-1", "ep-2", "ep-4"]
     assert by_id["ep-1"].guests == ("Ann Lee",)  # the host person is not a guest
@@ -153,7 +156,7 @@ def test_feed_items_become_episodes_with_guests_season_date_and_audio(tmp_path: 
 def test_ingested_feed_finds_a_sentence_from_each_readable_item(tmp_path: Path, transcript_server: str) -> None:
     feed = write_feed(tmp_path / "cast", transcript_server)
     embedder = HashingEmbedder(dim=256)
-    report = ingest([feed], tmp_path / "idx", embedder)
+    report = ingest([feed], tmp_path / "idx", embedder, **LOOPBACK)
     assert (report.episodes, report.count("skipped")) == (3, 2)
     searcher = Searcher(load_index(tmp_path / "idx"), embedder)
     for question, episode in [("vector databases embeddings", "ep-1"), ("airflow nightly batch", "ep-2"),
@@ -168,14 +171,14 @@ def test_cli_ingests_a_feed_and_names_skipped_items(tmp_path: Path, transcript_s
     config = tmp_path / "rag.yaml"
     config.write_text("model: hashing-64\n")
     result = CliRunner().invoke(cli, ["--config", str(config), "ingest", str(feed), "--index", str(tmp_path / "idx"),
-                                      "--cache", str(tmp_path / "cache")], catch_exceptions=False)
+                                      "--cache", str(tmp_path / "cache"), "--allow-private-hosts"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert f"skipped: {feed}: item 'Notes only': no readable transcript (text/html only)" in result.output
     assert "indexed 3 episodes" in result.output
 
 
 def test_a_feed_url_is_fetched_and_its_relative_transcript_links_resolved(transcript_server: str) -> None:
-    corpus = load_corpus([f"{transcript_server}/podcast/feed.xml?key=secret"])
+    corpus = load_corpus([f"{transcript_server}/podcast/feed.xml?key=secret"], **LOOPBACK)
     assert [(e.id, e.source) for e in corpus.episodes] == [("r-1", f"{transcript_server}/remote.json")]
     assert corpus.notes == []
 
@@ -189,7 +192,7 @@ def test_a_transcript_server_that_never_answers_ends_at_the_deadline(tmp_path: P
                     + item("Hangs", "hangs", transcript(f"{silent_server}/t.json", "application/json"))
                     + "</channel></rss>")
     started = time.monotonic()
-    episodes, notes = load_feed(str(feed), deadline_s=0.5)
+    episodes, notes = load_feed(str(feed), deadline_s=0.5, allow_private=True)
     assert time.monotonic() - started < 5
     assert [e.id for e in episodes] == ["ok"]
     assert [(n.action, n.reason) for n in notes] == [
@@ -369,7 +372,7 @@ def test_a_stalling_server_fails_at_the_deadline_and_is_hung_up_on(stalling_serv
     url = f"http://127.0.0.1:{stalling_server.server_address[1]}/{stall}"
     started = time.monotonic()
     with pytest.raises(CorpusError) as err:
-        fetch_url(url, max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=1.0)
+        fetch_url(url, max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=1.0, allow_private=True)
     ended = time.monotonic()
     assert str(err.value) == f"{url}: no answer within 1 s"
     assert 0.95 <= ended - started < 1.5
@@ -378,13 +381,14 @@ def test_a_stalling_server_fails_at_the_deadline_and_is_hung_up_on(stalling_serv
 
 
 def test_a_server_that_answers_in_time_gives_its_body(transcript_server: str) -> None:
-    body = fetch_url(f"{transcript_server}/remote.json", max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=1.0)
+    body = fetch_url(f"{transcript_server}/remote.json", max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=1.0,
+                     allow_private=True)
     assert json.loads(body)["segments"][1]["body"] == "Kafka consumer lag grows when partitions are unbalanced."
 
 
 def test_a_body_over_the_size_cap_is_refused(transcript_server: str) -> None:
     with pytest.raises(CorpusError, match=r"/remote\.json: larger than 0 MB$"):
-        fetch_url(f"{transcript_server}/remote.json", max_bytes=100, deadline_s=1.0)
+        fetch_url(f"{transcript_server}/remote.json", max_bytes=100, deadline_s=1.0, allow_private=True)
 
 
 # --------------------------------------------------------------------------- a feed inside a folder
@@ -426,7 +430,7 @@ def test_rag_ingest_of_a_folder_with_a_feed_searches_every_episode(tmp_path: Pat
     config = tmp_path / "rag.yaml"
     config.write_text("model: hashing-256\n")
     result = CliRunner().invoke(cli, ["--config", str(config), "ingest", str(tmp_path / "cast"), "--index",
-                                      str(tmp_path / "idx"), "--cache", str(tmp_path / "cache")], catch_exceptions=False)
+                                      str(tmp_path / "idx"), "--cache", str(tmp_path / "cache"), "--allow-private-hosts"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "indexed 3 episodes" in result.output and "duplicates 0" in result.output
     searcher = Searcher(load_index(tmp_path / "idx"), HashingEmbedder(dim=256))
@@ -479,10 +483,10 @@ def test_a_host_that_is_down_costs_a_note_not_the_episodes_fetched_before(
     base, state = flaky_host
     embedder, index, cache = HashingEmbedder(dim=256), tmp_path / "idx", tmp_path / "cache"
     sources = [f"{base}/feed.xml", corpus_dir]
-    first = ingest(sources, index, embedder, cache_dir=cache)
+    first = ingest(sources, index, embedder, **LOOPBACK, cache_dir=cache)
     assert first.episodes == 5 and first.count("repaired") == 0
     state["down"] = True
-    again = ingest(sources, index, embedder, cache_dir=cache, force=True)
+    again = ingest(sources, index, embedder, **LOOPBACK, cache_dir=cache, force=True)
     assert again.episodes == 5
     today = time.strftime("%Y-%m-%d", time.gmtime())
     fetch_notes = [str(n) for n in again.notes if n.action == "repaired"]
@@ -494,7 +498,7 @@ def test_a_host_that_is_down_costs_a_note_not_the_episodes_fetched_before(
     assert top.passage.episode_id == "lag-1"
     # Up but serving a maintenance page: unreadable bodies never replace the good copies.
     state.update(down=False, broken=True)
-    broken = ingest(sources, index, embedder, cache_dir=cache, force=True)
+    broken = ingest(sources, index, embedder, **LOOPBACK, cache_dir=cache, force=True)
     assert broken.episodes == 5
     assert [n.reason for n in broken.notes if n.action == "repaired"] == [
         f"not an RSS feed (no <rss><channel>); used the copy fetched on {today}",
@@ -502,24 +506,24 @@ def test_a_host_that_is_down_costs_a_note_not_the_episodes_fetched_before(
         f"or DTC Markdown); used the copy fetched on {today}",
     ]
     state.update(down=True, broken=False)
-    assert ingest(sources, index, embedder, cache_dir=cache, force=True).episodes == 5
+    assert ingest(sources, index, embedder, **LOOPBACK, cache_dir=cache, force=True).episodes == 5
     with pytest.raises(CorpusError, match="HTTP 503"):  # without copies the feed is simply unreadable
-        load_corpus([f"{base}/feed.xml"])
+        load_corpus([f"{base}/feed.xml"], **LOOPBACK)
     assert not any(cache.rglob("*127.0.0.1*"))  # copies are named by a hash, never by the URL
 
 
 def test_a_feed_re_ingested_asks_only_for_what_changed(tmp_path: Path, flaky_host: tuple[str, dict]) -> None:
     base, state = flaky_host
     embedder, index, cache = HashingEmbedder(dim=256), tmp_path / "idx", tmp_path / "cache"
-    ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache)
+    ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache, **LOOPBACK)
     assert state["log"] == [("/feed.xml", 200), ("/lag.json", 200)]
     state["log"].clear()
-    again = ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache)
+    again = ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache, **LOOPBACK)
     assert again.up_to_date and again.notes == []
     assert state["log"] == [("/feed.xml", 304), ("/lag.json", 304)]  # nothing sent twice
     state["log"].clear()
     state["pages"]["/lag.json"] = json_transcript("Airflow retries a failed task three times.").encode()
-    changed = ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache)
+    changed = ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache, **LOOPBACK)
     assert state["log"] == [("/feed.xml", 304), ("/lag.json", 200)] and not changed.up_to_date
     [top] = Searcher(load_index(index), embedder).search("airflow retries failed task", k=1)
     assert "Airflow retries" in top.passage.text
@@ -528,9 +532,77 @@ def test_a_feed_re_ingested_asks_only_for_what_changed(tmp_path: Path, flaky_hos
 def test_a_hand_edited_validator_is_not_sent(tmp_path: Path, flaky_host: tuple[str, dict]) -> None:
     base, state = flaky_host
     embedder, index, cache = HashingEmbedder(dim=256), tmp_path / "idx", tmp_path / "cache"
-    ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache)
+    ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache, **LOOPBACK)
     for kept in (cache / "fetched").glob("*.json"):
         kept.write_text(json.dumps({"etag": '"1"\r\nX-Injected: yes', "last_modified": ["not", "text"]}))
     state["log"].clear()
-    again = ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache)
+    again = ingest([f"{base}/feed.xml"], index, embedder, cache_dir=cache, **LOOPBACK)
     assert again.notes == [] and state["log"] == [("/feed.xml", 200), ("/lag.json", 200)]  # plain requests
+
+
+# --------------------------------------------------------------------------- internal addresses
+
+
+@pytest.mark.parametrize("address, kind", [
+    ("127.0.0.1", "loopback"), ("127.9.9.9", "loopback"), ("::1", "loopback"), ("::ffff:127.0.0.1", "loopback"),
+    ("10.0.0.7", "private"), ("172.16.4.4", "private"), ("192.168.1.1", "private"), ("::ffff:192.168.1.1", "private"),
+    ("fd00::1", "private"), ("169.254.169.254", "link-local"), ("fe80::1", "link-local"),
+    ("224.0.0.251", "multicast"), ("0.0.0.0", "unspecified"), ("240.0.0.1", "reserved"),
+    ("100.64.0.1", "not public"), ("93.184.215.14", None), ("2606:4700::1111", None),
+])
+def test_every_non_public_address_is_named_and_refused(address: str, kind: str | None) -> None:
+    from rag.fetch import forbidden_address
+
+    assert forbidden_address(address) == kind
+
+
+@pytest.fixture
+def internal_service() -> Iterator[tuple[str, list[str]]]:
+    """A loopback service standing in for an internal one: a transcript-shaped secret,
+    and a log of every request that reached it."""
+    seen: list[str] = []
+
+    def get(request: http.server.BaseHTTPRequestHandler) -> None:
+        seen.append(request.path)
+        reply(request, 200, json_transcript("The internal payroll secret is forty two.").encode(),
+              {"Content-Type": "application/json"})
+
+    with serving(get) as base:
+        yield base, seen
+
+
+def test_a_fetch_of_an_internal_host_is_refused_in_every_written_form(internal_service: tuple[str, list[str]]) -> None:
+    base, seen = internal_service
+    port = base.rsplit(":", 1)[1]
+    for host in ("127.0.0.1", "localhost", "2130706433", "0177.0.0.1", "0x7f.1", "127.1"):
+        url = f"http://{host}:{port}/admin/delete?all=1"
+        with pytest.raises(CorpusError) as err:
+            fetch_url(url, max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=2.0)
+        shown = url.partition("?")[0]  # a query can hold a key: never shown
+        assert str(err.value).startswith(f"{shown}: refused: {host} is a loopback address (127.0.0.1); "), host
+        assert str(err.value).endswith("need `rag ingest --allow-private-hosts` (RAG_ALLOW_PRIVATE_HOSTS=1)")
+    assert seen == []  # not one request reached the service
+    assert fetch_url(f"{base}/t.json", max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=2.0, allow_private=True)
+    assert seen == ["/t.json"]
+
+
+def test_a_feed_that_links_an_internal_transcript_skips_it_unless_the_operator_allows(
+        tmp_path: Path, internal_service: tuple[str, list[str]]) -> None:
+    base, seen = internal_service
+    folder = tmp_path / "cast"
+    folder.mkdir()
+    (folder / "ok.json").write_text(json_transcript("Feature stores serve features online."))
+    feed = folder / "feed.xml"
+    feed.write_text(HEAD + item("Ok", "ok", transcript("ok.json", "application/json"))
+                    + item("Secret", "secret", transcript(f"{base}/secret.json", "application/json"))
+                    + "</channel></rss>")
+    corpus = load_corpus([feed])
+    assert [e.id for e in corpus.episodes] == ["ok"]
+    [note] = [str(n) for n in corpus.notes]
+    assert note.startswith(f"skipped: {feed}: item 'Secret': no readable transcript: {base}/secret.json: refused: "
+                           "127.0.0.1 is a loopback address")
+    assert seen == []
+    result = CliRunner().invoke(cli, ["ingest", str(feed), "--index", str(tmp_path / "idx"), "--model", "hashing-64",
+                                      "--allow-private-hosts", "-q"], catch_exceptions=False)
+    assert result.exit_code == 0 and result.output.startswith("indexed 2 episodes")
+    assert seen == ["/secret.json"]

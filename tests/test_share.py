@@ -166,7 +166,7 @@ def test_a_key_in_a_config_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_closest_moments_of_a_refusal_open_at_their_second() -> None:
-    passage = Passage("e#0", "e", "Ep", "", ("Ann",), 61, 90, "Ann: Hi.\nBob: Yes.",
+    passage = Passage("e#0", "e", "Ep", "", ("Ann", "Bob"), 61, 90, "Ann: Hi.\nBob: Yes.",
                       "https://www.youtube.com/watch?v=abcdefghijk&t=61s", 0, line_starts=(61, 75))
     refusal = Answer("Not covered.", (), True, "llm", sources=(Hit(passage, 0.2, "hybrid", link_s=75),))
     moment = SharedAnswer.freeze("q", refusal).closest[0]

@@ -15,10 +15,11 @@ import bisect
 import html
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 from rag.corpus import Line
+from rag.formats.speakers import drop_stage_directions, is_stage_direction
 
 # DTC lines (199 episodes in ../shared/corpus): mean 27 s, median 14 s, 90th percentile
 # 67 s. 60 s keeps caption turns as long as all but the longest DTC lines.
@@ -71,11 +72,16 @@ class CueList:
 def split_speaker_prefix(words: str, speaker: str) -> tuple[str, str]:
     """(the words without a leading `NAME:` or `[NAME]`, the speaker it names, else `speaker`).
 
+    A prefix opens a turn that holds until the next one; a stage direction
+    ("[chuckles] less", "[Bekah chuckles] Like") names nobody and changes no turn.
+
     >>> split_speaker_prefix("ANN: Hello there", ""), split_speaker_prefix("and more", "ANN")
     (('Hello there', 'ANN'), ('and more', 'ANN'))
+    >>> split_speaker_prefix("[chuckles] less", "ANN")
+    ('[chuckles] less', 'ANN')
     """
     prefix = SPEAKER_PREFIX.match(words)
-    if not prefix:
+    if not prefix or is_stage_direction(prefix[1] or prefix[2]):
         return words, speaker
     return words[prefix.end() :].strip(), (prefix[1] or prefix[2]).strip()
 
@@ -103,7 +109,9 @@ def cues_to_lines(cues: Sequence[Cue], max_line_s: int = MAX_LINE_S, breaks: Seq
     after it starts a new line.
 
     Cues are taken in file order (overlapping cues too: captions overlap in time,
-    rarely in order of speech); empty cues are ignored.
+    rarely in order of speech); empty cues are ignored. Stage directions are dropped
+    from each line's words once its cues are joined (a direction may span two cues:
+    "[Bekah" / "chuckles]."), and a line of nothing else with them.
     """
     lines: list[Line] = []
     texts: list[str] = []
@@ -125,4 +133,5 @@ def cues_to_lines(cues: Sequence[Cue], max_line_s: int = MAX_LINE_S, breaks: Seq
         texts.append(cue.text.strip())
     if texts:
         lines.append(Line(" ".join(texts), start, speaker, ""))
-    return lines
+    spoken_lines = [replace(line, text=drop_stage_directions(line.text)) for line in lines]
+    return [line for line in spoken_lines if line.text]

@@ -8,11 +8,14 @@ The sidecar is `NAME.yaml` (or `NAME.yml`) beside `NAME.vtt`/`.srt`/`.json`:
     season: 1
     date: 2021-02-23
     description: Dat Tran on hiring and MLOps.
-    speakers: {SPEAKER_00: Alexey, SPEAKER_01: Dat Tran}   # optional: rename diarized labels
+    speakers: {SPEAKER_00: Alexey, SPEAKER_01: Dat Tran}   # optional: rename labels (diarized, or "Bekah")
+    hosts: [Alexey Grigorev]   # optional: only to tell who a first-name label is
     chapters: [{start: 0, title: Intro}, {start: "2:06", title: Dat's background}]  # optional: sections
 
 The episode id is the file stem. Without a sidecar the title comes from the file
-name, and a repair note says so.
+name, and a repair note says so. A speaker label that is the first name of exactly one
+full name among the transcript's speakers, the guests and the hosts is that person
+("Bekah:" after "Bekah Hawrot Weigel:"; `rag.formats.speakers.name_speakers`).
 
     >>> ep, notes = episode_from_transcript("WEBVTT\\n\\n00:05.000 --> 00:06.000\\nHi\\n", "data-teams.vtt", None)
     >>> ep.id, ep.title, ep.lines[0].sec, notes
@@ -25,10 +28,11 @@ from pathlib import Path
 
 import yaml
 
-from rag.corpus import SIDECAR_SUFFIXES, Episode, Line, _as_int, _clean, guest_names
+from rag.corpus import SIDECAR_SUFFIXES, Episode, _as_int, _clean, guest_names
 from rag.errors import TranscriptParseError
 from rag.formats import parse_transcript
 from rag.formats.chapters import parse_chapters, with_chapters
+from rag.formats.speakers import name_speakers
 from rag.moment import Moment, media_link
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -80,16 +84,19 @@ def episode_from_transcript(
     repairs += sidecar_notes + chapter_notes
     youtube_id, media_url = _episode_link(meta, repairs)
     date = meta.get("date")
+    guests = guest_names(meta.get("guests"), people or {})
+    known = guests + guest_names(meta.get("hosts"), people or {})
+    lines = name_speakers(lines, _speaker_renames(meta.get("speakers"), repairs), known)
     return (
         Episode(
             id=stem,
             title=_clean(meta.get("title") or "") or title_from_name(stem),
             youtube_id=youtube_id,
-            guests=guest_names(meta.get("guests"), people or {}),
+            guests=guests,
             season=_as_int(meta.get("season")),
             number=_as_int(meta.get("episode")),
             date=_clean(date) if date else None,
-            lines=tuple(with_chapters(_rename_speakers(lines, meta.get("speakers")), chapters)),
+            lines=tuple(with_chapters(lines, chapters)),
             source=name,
             media_url=media_url,
             description=_clean(meta.get("description") or ""),
@@ -110,12 +117,14 @@ def _sidecar_meta(sidecar: str | None, shown: str, repairs: list[str]) -> dict:
         return {}
 
 
-def _rename_speakers(lines: list[Line], names: object) -> list[Line]:
-    """Lines with diarization labels replaced by the sidecar's `speakers:` names."""
-    if not isinstance(names, dict) or not names:
-        return lines
-    shown = {str(label): _clean(name) for label, name in names.items()}
-    return [Line(line.text, line.sec, shown.get(line.speaker, line.speaker), line.section) for line in lines]
+def _speaker_renames(names: object, repairs: list[str]) -> dict[str, str]:
+    """The sidecar's `speakers:` as {label: name}; anything but a mapping is a note in `repairs`."""
+    if names is None:
+        return {}
+    if not isinstance(names, dict):
+        repairs.append(f"sidecar speakers: {names!r} is not a mapping of label to name; ignored")
+        return {}
+    return {str(label): _clean(str(name)) for label, name in names.items() if name is not None and _clean(str(name))}
 
 
 def _episode_link(meta: dict, repairs: list[str]) -> tuple[str | None, str | None]:

@@ -2,7 +2,8 @@
 
 Numbered cues (the number may be missing), `00:01:02,345 --> 00:01:04,000` timings,
 BOM and CRLF, markup tags, and speaker prefixes `NAME:` or `[NAME]`. A cue without a
-prefix continues the previous cue's speaker.
+prefix continues the previous cue's speaker; a stage direction ("[chuckles]") is no
+prefix, and is dropped from the words (`rag.formats.speakers`).
 
     >>> text = "1\\r\\n00:00:05,000 --> 00:00:07,000\\r\\nAnn: Hello\\r\\n\\r\\n2\\r\\n00:00:08,000 --> 00:00:09,000\\r\\nthere\\r\\n"
     >>> parse_srt(text, "a.srt")

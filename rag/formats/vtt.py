@@ -1,6 +1,7 @@
 """WebVTT -> `Line`s, YouTube auto-captions included.
 
-Handles `<v Speaker>` voice tags (or `NAME:` prefixes when there are none), cue settings after the timing, NOTE/STYLE/REGION
+Handles `<v Speaker>` voice tags and `NAME:` prefixes (each opens a turn that holds until
+the next one), stage directions (`rag.formats.speakers`), cue settings after the timing, NOTE/STYLE/REGION
 blocks, a BOM, CRLF, timestamps without hours, comma decimals, markup in the cue
 text, `-->` inside the text, empty and overlapping cues. A YouTube auto-caption file
 (inline `<00:01:02.345>` word timings, each cue repeating the line before) is
@@ -112,14 +113,18 @@ def parse_vtt(text: str, name: str, breaks: Sequence[int] = ()) -> tuple[list[Li
 
 def _plain_cues(raw_cues: list[tuple[float, float, list[str]]], counts: Counter[str]) -> list[Cue]:
     cues = CueList(counts)
-    speaker = ""  # from a `NAME:` prefix, kept until the next one (files without voice tags)
+    # A voice tag or a `NAME:` prefix opens a turn that holds until the next one: Buzzsprout
+    # tags only a turn's first cue (`<v Travis>`, never closed) and mixes in "Gilon:" prefixes.
+    speaker = ""
     for start, end, body in raw_cues:
         joined = " ".join(body)
         voice = _VOICE.search(joined)
         words = clean_text(joined)
-        if not voice:
+        if voice:
+            speaker = clean_text(voice[1])
+        else:
             words, speaker = split_speaker_prefix(words, speaker)
-        cues.add(start, end, words, clean_text(voice[1]) if voice else speaker)
+        cues.add(start, end, words, speaker)
     return cues.cues
 
 
