@@ -19,6 +19,8 @@
    search without it (p50 target <= 2x and <= 60 ms), in alternating rounds, the extra
    peak RSS of a serving process that loads it (target <= +300 MB), and the training
    time `rag tune` recorded.
+6. The duplicate pass of ingest over 200 / 1,000 / 5,000 synthetic episodes: seconds, and
+   the time per episode against the smallest library's (linear: about 1x).
 """
 
 from __future__ import annotations
@@ -227,6 +229,37 @@ def bench_relevance(index_dir: str, questions: list[tuple[str, str]]) -> dict | 
     }
 
 
+def synthetic_episodes(count: int, lines: int = 150) -> list:
+    """`count` episodes of `lines` lines each (about an hour of talk), every tenth a copy of
+    the one before under another id: what the duplicate pass reads."""
+    from rag.corpus import Episode, Line
+
+    episodes = []
+    for n in range(count):
+        source = n - 1 if n % 10 == 9 else n
+        text = tuple(Line(f"Episode {source} line {i}: what was said about topic {source * 7 + i}.", i * 20,
+                          "Host" if i % 2 else "Guest", "") for i in range(lines))
+        episodes.append(Episode(f"ep-{n}", f"Episode {n}", None, ("Guest",), None, None, None, text, f"ep-{n}.md"))
+    return episodes
+
+
+def bench_dedup(sizes: tuple[int, ...] = (200, 1000, 5000)) -> dict:
+    """Seconds of ingest's duplicate pass (`drop_duplicate_episodes`) over synthetic libraries,
+    and each size's time per episode as a ratio to the smallest: ~1 when it grows linearly."""
+    from rag.corpus import drop_duplicate_episodes
+
+    rows = {}
+    for size in sizes:
+        episodes = synthetic_episodes(size)
+        notes: list = []
+        kept, seconds = timed(drop_duplicate_episodes, episodes, notes)
+        rows[size] = {"seconds": round(seconds, 3), "kept": len(kept), "duplicates": len(notes)}
+    base = rows[sizes[0]]["seconds"] / sizes[0]
+    for size in sizes:
+        rows[size]["per_episode_vs_smallest"] = round(rows[size]["seconds"] / size / max(base, 1e-12), 2)
+    return rows
+
+
 def search_latencies(searcher: Searcher, questions: list[tuple[str, str]], rounds: int = 3) -> list[float]:
     searcher.search("warm up", k=10)
     latencies = []
@@ -275,8 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quantize", default="int8", choices=["int8", "fp32"])
     parser.add_argument("--questions", default=str(DEV_QUESTIONS))
     parser.add_argument("--workers", type=int, default=2, help="embedding processes for part 3, against 1")
-    parser.add_argument("--parts", default="embedding,slice,workers,full,relevance",
-                        help="which parts to run, comma-separated (embedding, slice, workers, full, relevance)")
+    parser.add_argument("--parts", default="embedding,slice,workers,full,relevance,dedup",
+                        help="which parts to run, comma-separated (embedding, slice, workers, full, relevance, dedup)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
@@ -299,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             if Path(args.questions).exists() else [("data engineering", "")]
         )
         results["full_index"] = bench_full_index(args.corpus, args.index, questions)
+    if "dedup" in parts:
+        results["dedup"] = bench_dedup()
     if "relevance" in parts and Path(args.index, "manifest.json").exists():
         questions = (
             [(q.question, q.context) for q in load_questions([args.questions])]
@@ -362,6 +397,11 @@ def print_report(results: dict) -> None:
               f"{r['tuned_vs_untuned_p50']}x the same search without it (p50 {r['untuned_ms_p50']} ms; target <= 2x)")
         print(f"  serving process peak RSS {r['serving_rss_mb']} MB without it, +{r['model_rss_mb']} MB with it "
               f"(target <= +300 MB)")
+    if "dedup" in results:
+        print("\nduplicate pass of ingest over synthetic libraries (every tenth episode a copy):")
+        for size, row in results["dedup"].items():
+            print(f"  {size:>5} episodes: {row['seconds']:>7} s, {row['duplicates']} duplicates; "
+                  f"time per episode {row['per_episode_vs_smallest']}x the smallest library's")
     print(f"\nload average at end: {results['load_average_at_end']}")
 
 

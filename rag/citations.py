@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 SUPPORT_MIN_COSINE = 0.5
 SUPPORT_MIN_OVERLAP = 0.5
 
-_MARKER = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")
+_MARKER = re.compile(r"\[\s*(\d{1,4}(?:\s*,\s*\d{1,4})*)\s*\]")  # four digits at most: see rag/render.py
 # Sentence-ending punctuation followed by markers: "It works. [1]" cites "It works".
 _MARKERS_AFTER_END = re.compile(rf"([.!?])((?:\s*{_MARKER.pattern})+)")
 # A sentence ends at . ! or ? before a capital, digit, quote or list mark; never

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import textwrap
 from typing import Sequence
@@ -24,6 +25,27 @@ from rag.pipeline import ingest_embedder, ingest_spec, open_answerer, open_searc
 from rag.retrieve import Filters, Hit, Searcher, unmatched_filters
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+# What a transcript, a title or an LLM reply must not send to a terminal: C0/C1 controls
+# (ESC starts colour, cursor and title sequences; CSI is one byte in C1) and the
+# bidirectional overrides that reorder what is shown. Newlines and tabs stay.
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(text: object) -> str:
+    r"""`text` as the terminal may show it (`_TERMINAL_UNSAFE` removed).
+
+    >>> terminal_text("Bloom\x1b]0;pwned\x07 filters\u202e\n")
+    'Bloom]0;pwned filters\n'
+    """
+    return _TERMINAL_UNSAFE.sub("", str(text))
+
+
+def echo(message: object = "", **kwargs: object) -> None:
+    """`click.echo` of human-readable output, through `terminal_text` (JSON goes out as
+    `json.dumps` writes it: control characters escaped)."""
+    click.echo(terminal_text(message), **kwargs)  # type: ignore[arg-type]
 
 
 def _config(ctx: click.Context) -> Config:
@@ -116,20 +138,20 @@ def ingest(
         settings=ChunkSettings(max_tokens=max_tokens, overlap_lines=overlap),
         cache_dir=config.effective_cache_dir,
         show_progress=not quiet,
-        on_note=None if quiet else lambda note: click.echo(str(note), err=True),
+        on_note=None if quiet else lambda note: echo(str(note), err=True),
         workers=workers,
         spec=ingest_spec(config),
     )
     try:
         embedder = ingest_embedder(config, show_progress=not quiet)
         if shard is not None:
-            click.echo(ingest_shard(sources, embedder, shard, **common).summary())  # type: ignore[arg-type]
+            echo(ingest_shard(sources, embedder, shard, **common).summary())  # type: ignore[arg-type]
             return
         report = run_ingest(sources, config.index_dir, embedder, force=force, vector_index=vector_index, name=name,
                             **common)  # type: ignore[arg-type]
     except RagError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{report.summary()} -> {config.index_dir}")
+    echo(f"{report.summary()} -> {config.index_dir}")
 
 
 @cli.command()
@@ -163,10 +185,10 @@ def tune(ctx: click.Context, index_dir: str | None, seed: int, epochs: int, max_
         index = open_searcher(config).index
         embedder = query_embedder(index, config)
         report = tune_index(Path(config.index_dir), settings, embedder=embedder, show_progress=not quiet,
-                            on_progress=(lambda _: None) if quiet else (lambda text: click.echo(text, err=True)))
+                            on_progress=(lambda _: None) if quiet else (lambda text: echo(text, err=True)))
     except RagError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(report.summary())
+    echo(report.summary())
 
 
 @cli.command()
@@ -263,7 +285,7 @@ def ask(
             if isinstance(event, Delta):
                 streamed = True
                 if not as_json:
-                    click.echo(event.text, nl=False)
+                    echo(event.text, nl=False)
             else:
                 final = event
     except RagError as exc:
@@ -279,22 +301,22 @@ def _print_answer_end(final: Answer, streamed: bool, *, llm_configured: bool) ->
     """What follows the streamed text: a refusal's closest moments, the sources, warnings,
     and how to set up an LLM when none is (a configured one that failed has its warning)."""
     if not streamed:  # a refusal is decided before any text is generated
-        click.echo(final.text, nl=False)
+        echo(final.text, nl=False)
     if final.refused and final.sources:  # the refusal's sources are the closest moments
-        click.echo(" The closest moments I found:")
-        click.echo("\n".join(f"- {hit.label()}: {hit.url}" if hit.url else f"- {hit.label()}" for hit in final.sources))
+        echo(" The closest moments I found:")
+        echo("\n".join(f"- {hit.label()}: {hit.url}" if hit.url else f"- {hit.label()}" for hit in final.sources))
     else:
-        click.echo()
+        echo()
     if final.citations:
-        click.echo("\nSources:")
+        echo("\nSources:")
         for citation in final.citations:
             mark = "" if citation.verified else "  (not verified)"
             # A moment of an episode with no link (no video, media file or page) has no URL line.
-            click.echo(f"[{citation.n}] {citation.label()}{mark}" + (f"\n    {citation.url}" if citation.url else ""))
+            echo(f"[{citation.n}] {citation.label()}{mark}" + (f"\n    {citation.url}" if citation.url else ""))
     for warning in final.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     if not llm_configured and not final.refused:
-        click.echo(f"note: {LLM_SETUP_HINT}", err=True)  # the answer itself carries no setup text
+        echo(f"note: {LLM_SETUP_HINT}", err=True)  # the answer itself carries no setup text
 
 
 def answer_to_json(answer: Answer) -> dict:
@@ -328,19 +350,19 @@ def answer_to_json(answer: Answer) -> dict:
 
 def _interactive(searcher: Searcher, k: int, filters: Filters, as_json: bool, limits: Limits) -> None:
     episodes = len(searcher.index.passages.episodes)
-    click.echo(f"Searching {episodes} episodes ({len(searcher.index.passages)} passages). Empty line or Ctrl-D quits.")
+    echo(f"Searching {episodes} episodes ({len(searcher.index.passages)} passages). Empty line or Ctrl-D quits.")
     while True:
         try:
             question = input("question> ") if sys.stdin.isatty() else sys.stdin.readline()
         except (EOFError, KeyboardInterrupt):
-            click.echo()
+            echo()
             return
         if not question.strip():
             return
         try:
             question = check_question(question, limits)
         except RagError as exc:  # one bad line does not end the session
-            click.echo(f"Error: {exc}", err=True)
+            echo(f"Error: {exc}", err=True)
             continue
         _print_hits(question, searcher.search(question, k, filters), as_json)
 
@@ -367,16 +389,16 @@ def _print_hits(question: str, hits: list[Hit], as_json: bool) -> None:
         click.echo(json.dumps({"results": [hit_to_json(h) for h in hits]}, ensure_ascii=False))
         return
     if not hits:
-        click.echo(f"No passage matches {question.strip()!r}.")
+        echo(f"No passage matches {question.strip()!r}.")
         return
     for rank, hit in enumerate(hits, 1):
         passage = hit.passage
-        click.echo(f"{rank}. {hit.label()}  [{format_timestamp(passage.start_s)}–{format_timestamp(passage.end_s)}]")
+        echo(f"{rank}. {hit.label()}  [{format_timestamp(passage.start_s)}–{format_timestamp(passage.end_s)}]")
         if hit.url:
-            click.echo(f"   {hit.url}")
+            echo(f"   {hit.url}")
         excerpt = textwrap.shorten(passage.text.replace("\n", " "), width=300, placeholder=" …")
-        click.echo(textwrap.indent(textwrap.fill(excerpt, width=96), "   "))
-        click.echo()
+        echo(textwrap.indent(textwrap.fill(excerpt, width=96), "   "))
+        echo()
 
 
 def main() -> None:

@@ -66,7 +66,7 @@ class PodcastTools:
             k: How many moments to return, 1 to 20 (default 5).
 
         Returns:
-            JSON object: `moments`, a list of {episode, title, speaker, second, url, text}: the episode id and title, who speaks at that second, the second the link opens at, the link, and what is said there (shortened).
+            JSON object: `moments`, a list of {episode, title, speaker, second, url, text}: the episode id and title, who speaks at that second (null when the transcript names nobody), the second the link opens at, the link, and what is said there (shortened).
         """
         answerer = self._answerer()
         try:
@@ -83,7 +83,8 @@ class PodcastTools:
             raise refusal("the query is empty: say what to look for")
         hits = answerer.searcher.search(text, k=count)
         return _json({"query": text, "moments": [
-            {"episode": h.passage.episode_id, "title": h.passage.episode_title, "speaker": h.speaker,
+            {"episode": h.passage.episode_id, "title": h.passage.episode_title,
+             "speaker": h.speaker if h.passage.speakers else None,
              "second": h.link_sec, "url": h.url,
              "text": textwrap.shorten(" ".join(h.passage.text.split()), width=EXCERPT_CHARS, placeholder=" …")}
             for h in hits
@@ -110,12 +111,14 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "refused": answer.refused,
         "mode": answer.mode,
         "citations": [
-            {"n": c.n, "episode": c.passage.episode_id, "title": c.passage.episode_title, "speaker": c.speaker,
+            {"n": c.n, "episode": c.passage.episode_id, "title": c.passage.episode_title,
+             "speaker": c.speaker if c.passage.speakers else None,
              "second": c.start_s, "url": c.url, "verified": c.verified}
             for c in answer.citations
         ],
         "closest": [
-            {"episode": h.passage.episode_id, "title": h.passage.episode_title, "speaker": h.speaker,
+            {"episode": h.passage.episode_id, "title": h.passage.episode_title,
+             "speaker": h.speaker if h.passage.speakers else None,
              "second": h.link_sec, "url": h.url}
             for h in (answer.sources if answer.refused else ())
         ],

@@ -27,7 +27,9 @@ from rag.retrieve import Hit
 
 CLOSEST_MOMENTS = "The closest moments I found:"
 NO_SOURCES_YET = "*Ask a question: the passages behind the answer appear here.*"
-_MARKER = re.compile(r"\[(\d+)\]")
+# A marker names one of a handful of sources: four digits at most. "[" + 5,000 digits + "]"
+# from a transcript or an LLM is text (int() of over 4,300 digits raises).
+_MARKER = re.compile(r"\[(\d{1,4})\]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 # What GFM (Gradio's marked) turns into a link by itself: "scheme:" of a URL, "www.",
 # an e-mail's "@". Escaping the last character of each match breaks the autolink.

@@ -227,8 +227,10 @@ class ShareSigner:
             data = inflater.decompress(_unb64(payload), MAX_PAYLOAD_BYTES)
             if inflater.unconsumed_tail or not inflater.eof:
                 raise ValueError("payload too large or truncated")
+            if json_depth(data) > MAX_PAYLOAD_DEPTH:  # json.loads recurses per level
+                raise ValueError("payload nested too deep")
             return SharedAnswer.from_json(json.loads(data))
-        except (ValueError, zlib.error, binascii.Error, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError, zlib.error, binascii.Error, UnicodeDecodeError) as exc:
             raise ShareLinkError(BROKEN) from exc
 
     def _token(self, shared: SharedAnswer) -> str:
@@ -284,3 +286,32 @@ def load_signer(config: Config) -> ShareSigner:
         log.warning("cannot keep a share key in %s (%s): share links will stop working when the app restarts",
                     path, exc.strerror or exc)
         return ShareSigner(secrets.token_bytes(32), "memory")
+
+
+MAX_PAYLOAD_DEPTH = 8  # an answer is an object of lists of objects; a signed token is still checked
+
+
+def json_depth(data: bytes) -> int:
+    """The deepest nesting of `[`/`{` in JSON text, strings skipped; one pass, no recursion.
+
+    >>> json_depth(b'{"a": [1, {"b": "[[["}]}'), json_depth(b"[" * 20000)
+    (3, 20000)
+    """
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest

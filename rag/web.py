@@ -145,11 +145,18 @@ CSS = """
 Reply = tuple[Any, ...]  # what `ask` yields: chat, textbox, sources, player, records
 
 
+MAX_UPLOAD_BYTES = 0
+# Gradio's cache (anything a component ever wrote there) is emptied hourly of files over an hour old.
+DELETE_CACHE = (3600, 3600)
+
+
 def launch_kwargs(*, mcp_server: bool = False) -> dict[str, Any]:
     """What `launch()` needs besides host and port (Gradio 6 takes css/head there); with
     `mcp_server`, Gradio also serves the API endpoints (`rag.mcp_tools`) as MCP tools at
     /gradio_api/mcp/."""
-    return {"css": CSS, "mcp_server": mcp_server}
+    # The page has no file inputs: an upload to /gradio_api/upload is refused (413) before
+    # a byte of it is kept, instead of landing in Gradio's cache for good.
+    return {"css": CSS, "mcp_server": mcp_server, "max_file_size": MAX_UPLOAD_BYTES}
 
 
 def mode_badge(config: Config) -> str:
@@ -351,7 +358,7 @@ class ChatApp:
     def layout(self) -> gr.Blocks:
         """The page: chat, question box and filters on the left; player and sources on the right."""
         title = page_title(self.index.podcast_name)
-        with gr.Blocks(title=title, fill_height=True) as demo:
+        with gr.Blocks(title=title, fill_height=True, delete_cache=DELETE_CACHE) as demo:
             gr.Markdown(f"## {escape_markdown(title)}")
             scope = gr.Markdown("", elem_id="rag-scope")
             gr.Markdown(mode_badge(self.config), elem_id="rag-mode")
@@ -460,7 +467,7 @@ def _problem_app(problem: str, config: Config) -> gr.Blocks:
     from rag.pipeline import podcast_name
 
     title = page_title(podcast_name(config))
-    with gr.Blocks(title=title) as demo:
+    with gr.Blocks(title=title, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(f"## {escape_markdown(title)}")
         gr.Markdown(
             "### Not ready yet\n\nThe podcast's search index is not available right now, so questions cannot "

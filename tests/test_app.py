@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
-
+import pytest
 from gradio_client import Client
 
 from rag.answer import Answer
@@ -430,3 +430,22 @@ def test_a_filter_value_not_in_the_index_is_ignored_with_the_closest_names() -> 
     filters, notes = catalog.filters("", "Jeff Boeing", "", markdown=False)
     assert filters.guest is None
     assert notes == ["No guest “Jeff Boeing” in this index (closest: “Geoff Boeing”): searched all guests."]
+
+
+def test_the_app_refuses_uploads_and_keeps_nothing(built_index: Path, tmp_path: Path) -> None:
+    import tempfile
+    import urllib.error
+
+    boundary = "----podcastrag"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.bin\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + b"x" * 2048 + f"\r\n--{boundary}--\r\n".encode()
+    cache = Path(tempfile.gettempdir()) / "gradio"
+    before = {p for p in cache.rglob("big.bin")} if cache.exists() else set()
+    with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
+        request = urllib.request.Request(f"{url}gradio_api/upload", data=body, method="POST",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 413
+    after = {p for p in cache.rglob("big.bin")} if cache.exists() else set()
+    assert after == before

@@ -67,3 +67,14 @@ def test_citation_parsing_is_linear_in_runs_of_spaces(reply: str) -> None:
     claims_by_source(text)
     claims_by_source(reply)
     assert time.monotonic() - started < 2
+
+
+def test_a_bracket_of_thousands_of_digits_is_text_not_a_citation() -> None:
+    from rag.answer import Answer
+    from rag.render import render_answer
+
+    huge = "[" + "9" * 5000 + "]"
+    clean, cited, _ = parse_citations(f"Bloom filters {huge} are fast [1].", 3)
+    assert cited == [1] and "9" * 5000 in clean
+    rendered = render_answer(Answer(f"Bloom filters {huge}.", (), False, "llm"))
+    assert "9" * 5000 in rendered

@@ -281,3 +281,19 @@ def test_a_source_without_a_link_prints_no_url_line(tmp_path: Path, monkeypatch)
     listed = result.output.split("\nSources:\n", 1)[1].splitlines()
     sources = listed[: next((i for i, line in enumerate(listed) if line.startswith(("note:", "warning:"))), len(listed))]
     assert len(sources) >= 2 and all(line.startswith("[") for line in sources), sources
+
+
+def test_search_and_ask_print_no_terminal_control_sequences_from_a_transcript(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "show"
+    folder.mkdir()
+    (folder / "evil.vtt").write_text("WEBVTT\n\n00:01.000 --> 00:06.000\n<v Ann>Bloom filters\x1b]0;pwned\x07 are "
+                                     "\x1b[2J\u202emagic sets with false positives.\n", encoding="utf-8")
+    (folder / "evil.yaml").write_text("title: \"Bloom\\e[31m filters\"\n", encoding="utf-8")
+    index = tmp_path / "idx"
+    assert run("ingest", str(folder), "--index", str(index), "--model", "hashing-64", "-q").exit_code == 0
+    monkeypatch.setenv("RAG_REFUSAL_MIN_COSINE", "0")
+    for args in (("search", "bloom filters false positives"), ("ask", "What are bloom filters?")):
+        result = run(*args, "--index", str(index))
+        assert result.exit_code == 0, result.output
+        assert "magic sets" in result.output or "Bloom" in result.output
+        assert not any(ch in result.output for ch in "\x1b\x07\u202e"), repr(result.output)

@@ -95,7 +95,9 @@ def test_a_signed_payload_is_inflated_with_a_cap_and_checked_field_by_field() ->
         return f"s1.{payload}.{signer._mac(payload)}"
 
     bomb = json.dumps({"q": "x" * (MAX_PAYLOAD_BYTES * 4)}).encode()
-    for token in (signed(bomb), signed(b"not json"), signed(b'{"q": 1}'), signed(json.dumps({**_shared().to_json(), "m": "evil"}).encode())):
+    deep = b"[" * 20_000 + b"]" * 20_000  # json.loads would raise RecursionError
+    for token in (signed(bomb), signed(b"not json"), signed(b'{"q": 1}'), signed(deep),
+                  signed(json.dumps({**_shared().to_json(), "m": "evil"}).encode())):
         with pytest.raises(ShareLinkError, match="incomplete or damaged"):
             signer.open(token)
 
