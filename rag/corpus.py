@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -34,7 +34,15 @@ from tqdm import tqdm
 from rag.errors import CorpusError, TranscriptParseError
 from rag.feed import is_feed_text, is_feed_url, load_feed, local_transcript_files
 from rag.fetch import LastGoodCopies
-from rag.limits import MAX_TRANSCRIPT_BYTES, megabytes, read_capped
+from rag.limits import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_GUESTS,
+    MAX_NAME_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_TRANSCRIPT_BYTES,
+    megabytes,
+    read_capped,
+)
 from rag.moment import VIDEO_ID, Moment, media_link
 from rag.urls import public_url
 
@@ -632,7 +640,13 @@ def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: 
     people = load_people((p for files in all_files for p in files.people_files), corpus.notes)
     episode_files = [p for files in all_files for p in files.episode_files]
     parsed = _parse_episode_files(episode_files, people, corpus.notes, show_progress)
-    corpus.episodes = drop_duplicate_episodes(parsed + feed_episodes, corpus.notes)
+    capped = []
+    for episode in parsed + feed_episodes:
+        episode, cut = cap_fields(episode)
+        if cut:
+            corpus.notes.append(FileNote(public_source(episode.source), "repaired", "; ".join(cut)))
+        capped.append(episode)
+    corpus.episodes = drop_duplicate_episodes(capped, corpus.notes)
     return corpus
 
 
@@ -693,6 +707,40 @@ def _local_source(source: str, clone_dir: Path | None, clones: list[Path]) -> Pa
     folder = Path(tempfile.mkdtemp(prefix="clone-", dir=clone_dir))
     clones.append(folder)
     return clone_repository(source, folder / "repo")
+
+
+def cap_fields(episode: Episode) -> tuple[Episode, list[str]]:
+    """`episode` with its title, description, guests and speaker names within
+    `rag.limits` (cut with "…"), and what was cut, for a `repaired:` note.
+
+    >>> e = Episode("e", "T" * 400, None, tuple(f"G{n}" for n in range(30)), None, None, None, (), "e.md")
+    >>> capped, cut = cap_fields(e)
+    >>> len(capped.title), len(capped.guests), cut
+    (300, 20, ['title cut to 300 characters', '30 guests, the first 20 kept'])
+    """
+    cut: list[str] = []
+
+    def bounded(text: str, limit: int, what: str) -> str:
+        if len(text) <= limit:
+            return text
+        if what not in " ".join(cut):
+            cut.append(f"{what} cut to {limit:,} characters")
+        return text[: limit - 1].rstrip() + "…"
+
+    title = bounded(episode.title, MAX_TITLE_CHARS, "title")
+    description = bounded(episode.description, MAX_DESCRIPTION_CHARS, "description")
+    guests = episode.guests
+    if len(guests) > MAX_GUESTS:
+        cut.append(f"{len(guests)} guests, the first {MAX_GUESTS} kept")
+        guests = guests[:MAX_GUESTS]
+    guests = tuple(bounded(guest, MAX_NAME_CHARS, "a guest's name") for guest in guests)
+    lines = episode.lines
+    if any(len(line.speaker) > MAX_NAME_CHARS for line in lines):
+        lines = tuple(replace(line, speaker=bounded(line.speaker, MAX_NAME_CHARS, "a speaker's name"))
+                      if len(line.speaker) > MAX_NAME_CHARS else line for line in lines)
+    if not cut:
+        return episode, []
+    return replace(episode, title=title, description=description, guests=guests, lines=lines), cut
 
 
 def drop_duplicate_episodes(episodes: list[Episode], notes: list[FileNote]) -> list[Episode]:

@@ -1,5 +1,9 @@
 """Errors a user can act on. Each message names the input that caused it."""
 
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
 
 class RagError(Exception):
     """Base class: the CLI prints these as one clean line, never a traceback."""
@@ -50,3 +54,27 @@ class QuestionTooLongError(RagError):
 
     def for_visitors(self) -> str:
         return f"the question is {self.length:,} characters long; the limit is {self.limit:,}"
+
+
+REDACTED = "[redacted]"
+
+
+def redact(value: Any, secrets: Iterable[str]) -> Any:
+    """`value` with every occurrence of each secret replaced, in nested lists and dicts too:
+    for anything a server, a log or a visitor could otherwise be shown.
+
+    >>> redact({"error": ["bad key sk-123", 4]}, ["sk-123", ""])
+    {'error': ['bad key [redacted]', 4]}
+    """
+    secrets = [s for s in secrets if s]
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, Mapping):
+        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v, secrets) for v in value]
+    return value

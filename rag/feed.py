@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -41,6 +42,12 @@ MAX_FEED_BYTES = 20 * 1024 * 1024
 # The longest-running shows have a few thousand episodes; 20 MB of bare items could be
 # 100,000, each a fetch of up to 20 s. Feeds list the newest first: those are read.
 MAX_FEED_ITEMS = 10_000
+# One feed's whole ingest, however many items and fetches: a feed that stalls every fetch
+# would otherwise hold the ingest (and its lock) for 10,000 x 5 x 20 s. The rest of its
+# items are named in one note, and a re-ingest serves them from their last good copies.
+FEED_DEADLINE_S = 30 * 60.0
+# A transcript host that times out this many times in a row is not asked again in this ingest.
+HOST_TIMEOUTS = 3
 
 PODCAST_NS = (
     "https://podcastindex.org/namespace/1.0",
@@ -350,15 +357,31 @@ class FeedNote:
     reason: str
 
 
+class _HostWatch:
+    """Consecutive time-outs per transcript host, and the hosts given up on."""
+
+    def __init__(self, limit: int = HOST_TIMEOUTS) -> None:
+        self.limit = limit
+        self.timeouts: dict[str, int] = {}
+
+    def given_up(self, host: str) -> bool:
+        return self.timeouts.get(host, 0) >= self.limit
+
+    def record(self, host: str, timed_out: bool) -> None:
+        self.timeouts[host] = self.timeouts.get(host, 0) + 1 if timed_out else 0
+
+
 def load_feed(source: str, *, deadline_s: float = FETCH_DEADLINE_S, parse: Parser | None = None,
               show_progress: bool = False, copies: LastGoodCopies | None = None,
-              allow_private: bool = False) -> tuple[list, list[FeedNote]]:
+              allow_private: bool = False, feed_deadline_s: float = FEED_DEADLINE_S) -> tuple[list, list[FeedNote]]:
     """Episodes of the feed at `source` (a path or http(s) URL) and one note per item
     that was skipped or repaired. Raises `CorpusError` when the feed itself cannot
     be read; an item's failure is a note and the rest goes on. With `copies`, a fetch
     that fails (the feed's or a transcript's) is served from its last good copy, with
     a note. Hosts that resolve to loopback, private, link-local or other non-public
-    addresses are refused (`rag.fetch.forbidden_address`) unless `allow_private`.
+    addresses are refused (`rag.fetch.forbidden_address`) unless `allow_private`. The
+    whole feed has `feed_deadline_s`; a transcript host that times out `HOST_TIMEOUTS`
+    times in a row is not asked again (each is one note).
     """
     if parse is None:
         from rag.formats import parse_transcript as parse
@@ -369,10 +392,19 @@ def load_feed(source: str, *, deadline_s: float = FETCH_DEADLINE_S, parse: Parse
         notes.append(FeedNote("repaired", f"{len(items):,} items; only the first {MAX_FEED_ITEMS:,} are read"))
         items = items[:MAX_FEED_ITEMS]
     seen: set[str] = set()
+    ends = time.monotonic() + feed_deadline_s
+    hosts = _HostWatch()
     for position, item in enumerate(tqdm(items, desc="feed items", unit="item", disable=not show_progress)):
+        left = ends - time.monotonic()
+        if left <= 0:
+            budget = f"{feed_deadline_s / 60:g} min" if feed_deadline_s >= 60 else f"{feed_deadline_s:g} s"
+            notes.append(FeedNote("skipped", f"{len(items) - position:,} items not read: the feed's deadline "
+                                             f"({budget} for all its fetches) passed"))
+            break
         label = f"item {item.title!r}" if item.title else f"item {position + 1}"
         try:
-            lines, repairs, name = _item_transcript(item, base, deadline_s, parse, copies, allow_private)
+            lines, repairs, name = _item_transcript(item, base, min(deadline_s, left), parse, copies, allow_private,
+                                                    hosts)
         except _Unreadable as exc:
             notes.append(FeedNote("skipped", f"{label}: {exc}"))
             continue
@@ -391,7 +423,8 @@ class _Unreadable(Exception):
 
 
 def _item_transcript(item: FeedItem, base: str, deadline_s: float, parse: Parser,
-                     copies: LastGoodCopies | None, allow_private: bool = False) -> tuple[list, list[str], str]:
+                     copies: LastGoodCopies | None, allow_private: bool = False,
+                     hosts: _HostWatch | None = None) -> tuple[list, list[str], str]:
     """(lines, repairs, shown name) of the item's best transcript that reads; the next
     type is tried when one fails. Raises `_Unreadable` saying why none did."""
     readable = item.readable_transcripts()
@@ -399,12 +432,19 @@ def _item_transcript(item: FeedItem, base: str, deadline_s: float, parse: Parser
         kinds = sorted({t.type or "no type" for t in item.transcripts})
         raise _Unreadable(f"no readable transcript ({', '.join(kinds)} only)" if kinds else "no transcript")
     failures: list[str] = []
+    hosts = hosts or _HostWatch()
     for link in readable:
+        host = urlsplit(urljoin(base, link.url) if "://" in base else link.url).hostname or ""
+        if host and hosts.given_up(host):
+            failures.append(f"{host} timed out {hosts.limit} times in a row; not asked again")
+            continue
         try:
             (lines, repairs), name, fetch_note = read_transcript(link, base, parse, deadline_s=deadline_s,
                                                                  copies=copies, allow_private=allow_private)
+            hosts.record(host, timed_out=False)
             return lines, [fetch_note, *repairs] if fetch_note else repairs, name
         except (CorpusError, TranscriptParseError) as exc:
+            hosts.record(host, timed_out=" no answer within " in str(exc))
             failures.append(str(exc))
     raise _Unreadable(f"no readable transcript: {'; '.join(failures)}")
 

@@ -31,12 +31,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
+from rag.errors import redact
+
 try:  # POSIX; on Windows the thread lock alone serializes writers of one process
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-REDACTED = "[redacted]"
 VOTES = ("up", "down", "none")  # "none": the user clicked their vote again to take it back
 # A question is at most 2,000 characters (rag/limits.py) and an answer a few paragraphs;
 # 16 KB keeps both whole in practice and bounds what one click can add to the file.
@@ -143,22 +144,6 @@ def _line(record: Mapping[str, Any]) -> bytes:
     # ensure_ascii: U+2028/U+2029 (and every other non-ASCII character) are written as
     # \u escapes, so the only line break in the file is the "\n" that ends each record.
     return (json.dumps(record, ensure_ascii=True) + "\n").encode("ascii")
-
-
-def redact(value: Any, secrets: Iterable[str]) -> Any:
-    """`value` with every occurrence of each secret replaced, in nested lists and dicts too."""
-    secrets = [s for s in secrets if s]
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, Mapping):
-        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact(v, secrets) for v in value]
-    return value
 
 
 class Votes(NamedTuple):

@@ -29,6 +29,13 @@ DEFAULT_PODCAST_NAME = "the podcast"
 # episode converted is 0.7 MB as YouTube auto-captions and 1 MB as whisperX word lists:
 # 20 MB holds a ten-hour stream's, and bounds what one stray file can take at ingest.
 MAX_TRANSCRIPT_BYTES = 20 * 1024 * 1024
+# An episode's fields, wherever they come from (front matter, sidecar, feed item): a title
+# is copied into every passage, so a 2 MB one cost 4 GB at ingest. The longest DTC title is
+# 118 characters, the longest description 1,400.
+MAX_TITLE_CHARS = 300
+MAX_NAME_CHARS = 100  # a guest's or a speaker's display name
+MAX_GUESTS = 20
+MAX_DESCRIPTION_CHARS = 5_000
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Protocol, Sequence
 from urllib.parse import urlsplit
 
-from rag.errors import LLMError
+from rag.errors import LLMError, redact
 from rag.urls import public_url
 
 Message = Mapping[str, str]
@@ -284,6 +284,8 @@ class OpenAIChat:
         detail = _first_line(exc)
         if self.settings.base_url:
             detail = detail.replace(self.settings.base_url, public_url(self.settings.base_url))
+        # A server may echo the key it was sent ("Incorrect API key provided: sk-...").
+        detail = redact(detail, self.settings.secrets)
         if isinstance(exc, openai.APITimeoutError) or "timeout" in type(exc).__name__.lower():
             return LLMError(f"LLM {where}: timed out")
         if isinstance(exc, openai.APIConnectionError):

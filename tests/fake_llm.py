@@ -62,7 +62,8 @@ class FakeLLMServer:
                     return self._send_json(404, {"error": {"message": f"no route {self.path}"}})
                 if reply.status != 200:
                     time.sleep(reply.stall_s)
-                    return self._send_json(reply.status, {"error": {"message": f"scripted {reply.status}"}}, reply.headers)
+                    message = reply.text or f"scripted {reply.status}"
+                    return self._send_json(reply.status, {"error": {"message": message}}, reply.headers)
                 if body.get("stream"):
                     return self._stream(reply, body)
                 time.sleep(reply.stall_s)

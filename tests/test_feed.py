@@ -606,3 +606,40 @@ def test_a_feed_that_links_an_internal_transcript_skips_it_unless_the_operator_a
                                       "--allow-private-hosts", "-q"], catch_exceptions=False)
     assert result.exit_code == 0 and result.output.startswith("indexed 2 episodes")
     assert seen == ["/secret.json"]
+
+
+def test_a_huge_title_and_guest_name_are_cut_where_they_enter(tmp_path: Path) -> None:
+    folder = tmp_path / "cast"
+    folder.mkdir()
+    (folder / "ep1.json").write_text(json_transcript("Vector databases store embeddings for nearest neighbour search."))
+    feed = folder / "feed.xml"
+    feed.write_text(HEAD + item("T" * 2_000_000, "big", transcript("ep1.json", "application/json"), guest="G" * 1_000_000)
+                    + "</channel></rss>")
+    embedder = HashingEmbedder(dim=64)
+    report = ingest([feed], tmp_path / "idx", embedder)
+    assert report.episodes == 1
+    assert [n.reason for n in report.notes if n.action == "repaired"] == [
+        "title cut to 300 characters; a guest's name cut to 100 characters"]
+    passages = list(load_index(tmp_path / "idx").passages)
+    assert passages and all(len(p.episode_title) == 300 and p.episode_title.endswith("…") for p in passages)
+    assert all(len(guest) == 100 for p in passages for guest in p.guests)
+
+
+def test_a_stalling_transcript_host_is_given_up_after_three_timeouts_and_the_feed_has_one_deadline(
+        tmp_path: Path, silent_server: str) -> None:
+    folder = tmp_path / "cast"
+    folder.mkdir()
+    feed = folder / "feed.xml"
+    feed.write_text(HEAD + "".join(item(f"Hangs {n}", f"h{n}", transcript(f"{silent_server}/t{n}.json", "application/json"))
+                                   for n in range(6)) + "</channel></rss>")
+    started = time.monotonic()
+    episodes, notes = load_feed(str(feed), deadline_s=0.3, allow_private=True)
+    assert time.monotonic() - started < 3  # three time-outs, then no more waiting
+    assert episodes == []
+    reasons = [n.reason for n in notes]
+    assert [r.endswith("no answer within 0.3 s") for r in reasons] == [True] * 3 + [False] * 3
+    assert reasons[3] == "item 'Hangs 3': no readable transcript: 127.0.0.1 timed out 3 times in a row; not asked again"
+    started = time.monotonic()
+    episodes, notes = load_feed(str(feed), deadline_s=5, allow_private=True, feed_deadline_s=0.5)
+    assert time.monotonic() - started < 2
+    assert notes[-1].reason == "5 items not read: the feed's deadline (0.5 s for all its fetches) passed"

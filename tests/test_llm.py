@@ -225,3 +225,24 @@ def test_user_info_and_query_never_shown_in_descriptions_or_errors() -> None:
         OpenAIChat(settings).complete(MESSAGES)
     assert str(info.value).startswith(f"LLM m at http://127.0.0.1:{port}/v1: cannot connect")
     assert "SECRET" not in str(info.value) and "SECRET" not in repr(OpenAIChat(settings))
+
+
+def test_a_server_that_echoes_the_key_in_its_error_never_gets_it_shown(built_index, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from rag.cli import cli
+
+    echo = Reply(status=401, text=f"Incorrect API key provided: {SECRET}. You can find your key at ...")
+    with FakeLLMServer(default=echo) as server:
+        settings = LLMSettings(base_url=server.base_url, model="m", api_key=SECRET, max_retries=0)
+        with pytest.raises(LLMError) as info:
+            OpenAIChat(settings).complete(MESSAGES)
+        assert SECRET not in str(info.value) and "Incorrect API key provided: [redacted]" in str(info.value)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+        monkeypatch.setenv("RAG_LLM_MODEL", "m")
+        monkeypatch.setenv("RAG_REFUSAL_MIN_COSINE", "0")
+        for extra in ([], ["--json"]):
+            result = CliRunner().invoke(cli, ["ask", "What are bloom filters?", "--index", str(built_index), *extra])
+            assert result.exit_code == 0 and "[redacted]" in result.output, result.output
+            assert SECRET not in result.output
