@@ -153,6 +153,9 @@ class FaissStore:
             raise IndexCorruptError(f"{directory / VECTOR_ARRAY}: unreadable vectors ({exc})") from None
         if vectors.ndim != 2 or vectors.dtype != np.float32:
             raise IndexCorruptError(f"{directory / VECTOR_ARRAY}: expected 2-D float32, got {vectors.dtype} {vectors.shape}")
+        bad = _first_non_finite_row(vectors)
+        if bad is not None:  # a NaN scores as nothing and sorts anywhere: search would be silently wrong
+            raise IndexCorruptError(f"{directory / VECTOR_ARRAY}: vector {bad} is not finite (NaN or infinity)")
         if kind == "flat":
             index = faiss.IndexFlatIP(vectors.shape[1])
             index.add(np.ascontiguousarray(vectors))
@@ -279,9 +282,18 @@ class LexicalIndex:
         import bm25s
 
         try:
-            return cls(bm25s.BM25.load(str(path), mmap=True, show_progress=False))
+            bm25 = bm25s.BM25.load(str(path), mmap=True, show_progress=False)
+            scores = bm25.scores
+            docs, data, indices, indptr = (int(scores["num_docs"]), scores["data"], scores["indices"], scores["indptr"])
         except Exception as exc:  # noqa: BLE001 - bm25s raises many kinds on bad files
             raise IndexCorruptError(f"{path}: unreadable bm25 index ({type(exc).__name__}: {exc})") from None
+        # The score matrix is read by position at query time: an index out of range would
+        # raise mid-search, or read another document's scores.
+        if (len(indices) != len(data) or (len(indptr) and indptr[-1] != len(data))
+                or (len(indices) and (int(np.min(indices)) < 0 or int(np.max(indices)) >= docs))
+                or (len(indptr) > 1 and bool(np.any(np.diff(indptr) < 0)))):
+            raise IndexCorruptError(f"{path}: bm25 score matrix does not match its {docs} documents")
+        return cls(bm25)
 
     def __len__(self) -> int:
         return int(self._bm25.scores["num_docs"])
@@ -497,6 +509,15 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _first_non_finite_row(vectors: np.ndarray, rows_per_block: int = 65_536) -> int | None:
+    """The first row holding a NaN or an infinity, read in blocks (the array is memory-mapped)."""
+    for start in range(0, len(vectors), rows_per_block):
+        finite = np.isfinite(vectors[start : start + rows_per_block]).all(axis=1)
+        if not finite.all():
+            return start + int(np.argmin(finite))
+    return None
+
+
 def _fsync_tree(folder: Path) -> None:
     for path in folder.rglob("*"):
         if path.is_file():
@@ -539,7 +560,14 @@ def load_index(directory: str | Path, *, expected_model: str | None = None) -> I
             f"{directory} was built with model {manifest['model']!r}, not {expected_model!r}; "
             f"search it with --model {manifest['model']} or rebuild it with `rag ingest --model {expected_model}`"
         )
-    count = int(manifest["count"])
+    count = manifest["count"]
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise IndexCorruptError(f"{directory / MANIFEST}: 'count' is {count!r:.40}, not a number of passages")
+    dim = manifest.get("dim")
+    if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool) or dim < 1):
+        raise IndexCorruptError(f"{directory / MANIFEST}: 'dim' is {dim!r:.40}, not a vector dimension")
+    if not isinstance(manifest.get("vectors") or {}, Mapping):
+        raise IndexCorruptError(f"{directory / MANIFEST}: 'vectors' is not a mapping")
     for name in (VECTOR_ARRAY, PASSAGES, LEXICAL):
         if not (directory / name).exists():
             raise IndexCorruptError(f"{directory / name}: missing; rebuild the index with `rag ingest`")
@@ -549,6 +577,6 @@ def load_index(directory: str | Path, *, expected_model: str | None = None) -> I
     for what, n in (("vectors", len(vectors)), ("passages", len(passages)), ("bm25 documents", len(lexical))):
         if n != count:
             raise IndexCorruptError(f"{directory}: manifest says {count} passages but found {n} {what}")
-    if vectors.dim != int(manifest.get("dim", vectors.dim)):
+    if vectors.dim != (dim if dim is not None else vectors.dim):
         raise IndexCorruptError(f"{directory}: manifest says dim {manifest['dim']} but vectors have {vectors.dim}")
     return Index(directory, manifest, passages, vectors, lexical)

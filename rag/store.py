@@ -139,7 +139,10 @@ class PassageStore(Sequence[Passage]):
         for name in ("episode_codes", "ordinals"):
             if name not in arrays:
                 raise IndexCorruptError(f"{path}: passage store lacks its {name} array")
-        codes, ordinals = (np.frombuffer(arrays[name], dtype="<i4") for name in ("episode_codes", "ordinals"))
+        try:
+            codes, ordinals = (np.frombuffer(arrays[name], dtype="<i4") for name in ("episode_codes", "ordinals"))
+        except (TypeError, ValueError):  # not bytes, or not a whole number of int32s
+            raise IndexCorruptError(f"{path}: passage store's episode_codes or ordinals array is damaged") from None
         if len(codes) != len(ordinals):
             raise IndexCorruptError(f"{path}: {len(codes)} episode codes but {len(ordinals)} ordinals")
         if len(codes) and (codes.min() < 0 or codes.max() >= len(episodes)):

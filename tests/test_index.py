@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -315,3 +316,39 @@ def test_tokenize_gives_the_terms_bm25s_gives(corpus_dir: Path) -> None:
     expected = bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False,
                               show_progress=False)
     assert LexicalIndex.tokenize(texts) == expected
+
+
+@pytest.mark.parametrize("field, value", [("count", "lots"), ("count", -1), ("count", True), ("dim", "wide"),
+                                          ("vectors", ["flat"])])
+def test_a_manifest_field_of_the_wrong_type_is_named(built_index: Path, field: str, value: object) -> None:
+    manifest = json.loads((built_index / "manifest.json").read_text())
+    manifest[field] = value
+    (built_index / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorruptError, match=rf"^{re.escape(str(built_index / 'manifest.json'))}: '{field}' "):
+        load_index(built_index)
+
+
+def test_nan_vectors_are_refused_naming_the_row(built_index: Path) -> None:
+    vectors = np.load(built_index / "vectors.npy")
+    vectors[3, 7] = np.nan
+    np.save(built_index / "vectors.npy", vectors)
+    with pytest.raises(IndexCorruptError, match=rf"{re.escape(str(built_index / 'vectors.npy'))}: vector 3 is not finite"):
+        load_index(built_index)
+
+
+def test_a_damaged_ordinals_array_is_named(built_index: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(built_index / "passages.sqlite") as db:
+        db.execute("UPDATE arrays SET data = ? WHERE name = 'ordinals'", (b"\x00" * 7,))
+    with pytest.raises(IndexCorruptError, match="episode_codes or ordinals array is damaged"):
+        load_index(built_index)
+
+
+def test_bm25_indices_out_of_range_are_refused(built_index: Path) -> None:
+    path = built_index / "bm25" / "indices.csc.index.npy"
+    indices = np.load(path)
+    indices[0] = 10_000_000
+    np.save(path, indices)
+    with pytest.raises(IndexCorruptError, match="bm25 score matrix does not match its"):
+        load_index(built_index)
