@@ -27,7 +27,7 @@ from rag.extractive import SECOND_QUOTE_MARGIN, ExtractiveAnswerer
 from rag.followup import LLMRewriter, search_request
 from rag.index import term_coverage
 from rag.limits import DEFAULT_PODCAST_NAME, Limits, check_question, trim_history
-from rag.llm import LLM, MAX_REPLY_CHARS, Deadline
+from rag.llm import LLM, MAX_REPLY_CHARS, Deadline, echoes_instructions
 from rag.rerank import LLMReranker
 from rag.retrieve import Filters, Hit, Searcher
 
@@ -234,7 +234,11 @@ class Answerer:
             return
         if self.llm is not None:
             text = yield from self._llm_deltas(standalone, hits, warnings, deadline)
-            if text is not None:
+            if text is not None and echoes_instructions(text, self.prompts.system):
+                # A weak model echoing its prompt: its "citations" would be the rules' own
+                # examples ("[2] or [1][3]"). The quotes are the answer instead.
+                warnings.append("the LLM's answer repeated its instructions; showing the most relevant quotes instead")
+            elif text is not None:
                 yield self._finish_llm(text, standalone, hits, confidence, coverage, warnings)
                 return
         answer = self._extractive(query, standalone, hits, confidence, coverage, warnings)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from rag.errors import LLMError
-from rag.llm import LLM, Deadline
+from rag.llm import LLM, Deadline, echoes_instructions
 
 # A question leans on the conversation when it opens as a continuation ("And the
 # fees?", "What about Spark?") or speaks of a person it never introduces ("Why does he
@@ -73,6 +73,27 @@ class LLMRewriter:
         return " ".join(self.llm.complete([{"role": "user", "content": prompt}], deadline).split())
 
 
+MAX_REWRITE_CHARS = 400  # a question that stands alone is a sentence or two
+
+
+def rewrite_problem(rewritten: str, question: str, history: Sequence[str], prompt: str) -> str | None:
+    """Why `rewritten` is not a standalone question to search for (None when it is one):
+    empty, longer than the conversation could explain, or the prompt's own words back.
+
+    >>> rewrite_problem("Why does Eugene Yan rewrite outlines?", "Why does he?", ["How does Eugene Yan write?"], "")
+    >>> rewrite_problem("x" * 500, "Why?", ["How?"], "")
+    'was 500 characters, not a question'
+    """
+    if not rewritten:
+        return "was empty"
+    longest = max([len(question), *(len(turn) for turn in history)])
+    if len(rewritten) > max(MAX_REWRITE_CHARS, 2 * longest):
+        return f"was {len(rewritten):,} characters, not a question"
+    if echoes_instructions(rewritten, prompt):
+        return "repeated its instructions"
+    return None
+
+
 def search_request(
     question: str,
     history: Sequence[str],
@@ -96,8 +117,10 @@ def search_request(
     if rewriter is not None and is_followup(question):
         try:
             rewritten = rewriter.rewrite(question, history, deadline)
-            if rewritten:
+            problem = rewrite_problem(rewritten, question, history, rewriter.prompt)
+            if problem is None:
                 return rewritten, ""
+            warnings.append(f"the LLM's rewrite of the follow-up {problem}; used the conversation instead")
         except LLMError as exc:
             warnings.append(f"could not rewrite the follow-up with the LLM ({exc}); used the conversation instead")
     return question, (history[-1].strip() if is_followup(question) else "")

@@ -402,6 +402,30 @@ def _retry_wait(exc: Exception, attempt: int) -> float | None:
     return min(RETRY_INITIAL_S * 2**attempt, RETRY_MAX_S) * (1 - 0.25 * random.random())
 
 
+_PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
+_PROMPT_WORD = re.compile(r"[a-z0-9]+")
+
+
+def echoes_instructions(reply: str, template: str, run: int = 6) -> bool:
+    """Whether `reply` repeats `run` consecutive words of a prompt template's own text (its
+    {placeholders}, where the question and sources go, left out): a weak or base model
+    that echoes its prompt instead of doing what it asks.
+
+    >>> template = "Rewrite the last user question so that it can be understood. Last question: {question}"
+    >>> echoes_instructions("Rewrite the last user question so that it can be understood", template)
+    True
+    >>> echoes_instructions("What does Eugene Yan do when the last user question is unclear?", template)
+    False
+    """
+    def words(text: str) -> list[str]:
+        return _PROMPT_WORD.findall(text.lower())
+
+    own = [words(part) for part in _PLACEHOLDER.split(template)]
+    runs = {tuple(part[i : i + run]) for part in own for i in range(len(part) - run + 1)}
+    said = words(reply)
+    return any(tuple(said[i : i + run]) in runs for i in range(len(said) - run + 1))
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__

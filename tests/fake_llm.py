@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
@@ -27,6 +27,7 @@ class Reply:
     keepalive_only: bool = False  # stream SSE comments (": ping") forever, never a token
     endless: bool = False  # stream `text` as a delta over and over, never [DONE]
     ping_s: float = 0.1  # between two keep-alive comments
+    echo: bool = False  # reply with the request's own messages, as a base model that echoes its prompt
 
 
 @dataclass
@@ -58,6 +59,8 @@ class FakeLLMServer:
                 with server._lock:
                     server.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                     reply = server.replies.pop(0) if server.replies else server.default
+                if reply.echo:
+                    reply = replace(reply, text="\n".join(str(m.get("content", "")) for m in body.get("messages", [])))
                 if not self.path.endswith("/chat/completions"):
                     return self._send_json(404, {"error": {"message": f"no route {self.path}"}})
                 if reply.status != 200:

@@ -4,7 +4,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
 
 import pytest
@@ -354,3 +354,22 @@ def test_a_moment_must_cover_the_question_on_its_own(searcher: Searcher) -> None
     with_model = Answerer(searcher, None, refusal_min_cosine=0.3, refusal_min_coverage=0.3, refusal_min_relevance=0.0)
     assert with_model.covering_moment([MomentSignals(0.5, 0.5, -1.0)]) is None
     assert with_model.covering_moment([MomentSignals(0.5, 0.5, None)]) == 0  # a moment the model did not score
+
+
+def test_a_model_that_echoes_its_prompts_is_caught_at_the_rewrite_the_ranking_and_the_answer(searcher: Searcher) -> None:
+    from rag.rerank import LLMReranker
+
+    history = ["How do bloom filters work?"]
+    with FakeLLMServer(default=Reply(echo=True)) as server:
+        chat = answerer(searcher, server)
+        final = replace(chat, reranker=LLMReranker(chat.llm)).answer("Why do they use several hash functions?", history)
+        requests = server.chat_requests()
+    assert len(requests) == 3  # the rewrite, the ranking and the answer were each asked, and each echoed
+    assert final.warnings == (
+        "the LLM's rewrite of the follow-up repeated its instructions; used the conversation instead",
+        "the LLM's re-ranking was not a list of candidate numbers; kept the retrieval order",
+        "the LLM's answer was cut at 8,000 characters",  # the echo of ten sources is long
+        "the LLM's answer repeated its instructions; showing the most relevant quotes instead",
+    )
+    assert final.mode == "extractive" and not final.refused and final.citations
+    assert "Use only facts stated in the sources" not in final.text and "[1][3]" not in final.text

@@ -27,11 +27,12 @@ def chat(server: FakeLLMServer) -> OpenAIChat:
                                   max_retries=0))
 
 
-def test_parse_ranking_reads_the_first_list_and_drops_unknown_or_repeated_numbers() -> None:
-    assert parse_ranking("[3, 1, 9, 3]", 4) == [3, 1]
+def test_a_ranking_is_one_list_of_candidate_numbers_each_once() -> None:
+    assert parse_ranking("[3, 1]", 4) == [3, 1]
     assert parse_ranking("Sure! [2, 4] because excerpt 1 is off topic", 4) == [2, 4]
     assert parse_ranking("[]", 4) == []
-    assert parse_ranking("excerpt two", 4) == []
+    for reply in ("[3, 1, 9]", "[3, 1, 3]", "excerpt two", "[1] @ 46:49\n<<<\n ... for example [4, 1]. Reply [] if none"):
+        assert parse_ranking(reply, 4) is None, reply
 
 
 def test_llm_order_comes_first_and_unnamed_candidates_keep_their_order(searcher: Searcher) -> None:
