@@ -34,15 +34,24 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 # What GFM (Gradio's marked) turns into a link by itself: "scheme:" of a URL, "www.",
 # an e-mail's "@". Escaping the last character of each match breaks the autolink.
 _AUTOLINK = re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:|www\.|@", re.IGNORECASE)
+# In text shown literally, a scheme is a word with a colon right before more text
+# ("https://", "mailto:x"); "Note: this" keeps its colon as it is.
+_SCHEME = re.compile(r"(?<![a-z0-9+.\\-])[a-z][a-z0-9+.-]*:(?=\S)", re.IGNORECASE)
 
 
 def escape_markdown(text: str) -> str:
-    """Text shown literally: HTML entities for markup, backslashes for Markdown syntax.
+    """Text shown literally: HTML entities for markup, backslashes for Markdown syntax,
+    and no autolink: a URL's "scheme:" is broken with an escape (a host written
+    `evil%2Eexample` or `2130706433` has no dot for the escapes to break), and the dots
+    of `www.` names and e-mail domains are escaped already.
 
     >>> escape_markdown("<b>*hi*</b> [1]")
     '&lt;b&gt;\\\\*hi\\\\*&lt;/b&gt; \\\\[1\\\\]'
+    >>> escape_markdown("https://2130706433/x, Ann @ 1:15")
+    'https\\\\://2130706433/x, Ann @ 1:15'
     """
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    escaped = _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    return _SCHEME.sub(lambda m: m.group(0)[:-1] + "\\:", escaped)
 
 
 def escape_llm(text: str) -> str:

@@ -461,3 +461,23 @@ def test_the_layout_fits_a_390px_phone(built_index: Path, tmp_path: Path, browse
         assert box["width"] >= 300, (selector, box)  # each part uses the width, none squeezed beside another
     assert boxes["#rag-chat"]["y"] < boxes["#rag-player"]["y"] < boxes["#rag-sources"]["y"]  # stacked: chat first
     assert share is not None and share["x"] + share["width"] <= 390
+
+
+PLANTED = [  # what a visitor types or puts in a URL, hoping the page makes it a link
+    "https://evil%2Eexample%2Ecom/login",
+    "http://2130706433/admin",
+    "https://evil.example/x",
+    "www.evil.example",
+    "mail me at victim@evil.example",
+]
+
+
+@pytest.mark.parametrize("planted", PLANTED)
+def test_no_visitor_text_becomes_a_link_on_the_page(built_index: Path, tmp_path: Path, page: Page, planted: str) -> None:
+    from urllib.parse import quote
+
+    with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
+        page.goto(f"{url}?episode={quote(planted, safe='')}")
+        page.wait_for_function("() => (document.querySelector('#rag-scope')?.innerText || '').includes('No episode')")
+        assert page.eval_on_selector_all("#rag-scope a", "links => links.map(a => a.href)") == []
+        assert "evil" in page.inner_text("#rag-scope") or "2130706433" in page.inner_text("#rag-scope")
