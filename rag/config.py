@@ -17,6 +17,7 @@ import yaml
 from rag.embedding import DEFAULT_MODEL, DEFAULT_QUANTIZE
 from rag.errors import RagError
 from rag.limits import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, MAX_SESSION_RECORDS, Limits, check_podcast_name
+from rag.budget import LLM_ANSWERS_PER_CLIENT_HOUR, LLM_ANSWERS_PER_SESSION, LLMBudget
 from rag.llm import LLMSettings, settings_from_env
 
 DEFAULT_INDEX = Path("indexes/dtc")
@@ -49,6 +50,12 @@ class Config:
     # Feeds and transcripts may be fetched from loopback, private and link-local addresses
     # (`rag ingest --allow-private-hosts`, RAG_ALLOW_PRIVATE_HOSTS): an operator's own network.
     allow_private_hosts: bool = False
+    # LLM-written answers for visitors of the web app and the MCP tool (rag/budget.py); past a
+    # limit the answer quotes the transcripts. RAG_LLM_ANSWERS_PER_HOUR (each visitor),
+    # RAG_LLM_ANSWERS_PER_SESSION, RAG_LLM_ANSWERS_PER_DAY (everyone; 0: no daily cap).
+    llm_answers_per_hour: int = LLM_ANSWERS_PER_CLIENT_HOUR
+    llm_answers_per_session: int = LLM_ANSWERS_PER_SESSION
+    llm_answers_per_day: int = 0
     max_question_chars: int = MAX_QUESTION_CHARS  # longer questions are refused (CLI and app)
     max_history_turns: int = MAX_HISTORY_TURNS  # earlier questions a follow-up may lean on
     max_session_records: int = MAX_SESSION_RECORDS  # answers a web session keeps for its votes
@@ -90,6 +97,10 @@ class Config:
             self, llm=dataclasses.replace(self.llm, model=model or self.llm.model, base_url=base_url or self.llm.base_url)
         )
 
+    def llm_budget(self) -> LLMBudget:
+        """The visitors' LLM budget these settings describe (one per app)."""
+        return LLMBudget(self.llm_answers_per_hour, self.llm_answers_per_session, self.llm_answers_per_day or None)
+
     @property
     def limits(self) -> Limits:
         return Limits(self.max_question_chars, self.max_history_turns, self.max_session_records)
@@ -118,12 +129,16 @@ _ENV = {
     "RAG_LLM_RERANK": "rerank_with_llm",
     "RAG_RELEVANCE_MODEL": "relevance_model",
     "RAG_ALLOW_PRIVATE_HOSTS": "allow_private_hosts",
+    "RAG_LLM_ANSWERS_PER_HOUR": "llm_answers_per_hour",
+    "RAG_LLM_ANSWERS_PER_SESSION": "llm_answers_per_session",
+    "RAG_LLM_ANSWERS_PER_DAY": "llm_answers_per_day",
     "RAG_MAX_QUESTION_CHARS": "max_question_chars",
     "RAG_MAX_HISTORY_TURNS": "max_history_turns",
     "RAG_MAX_SESSION_RECORDS": "max_session_records",
     "RAG_PODCAST_NAME": "podcast_name",
 }
-_INT_MINIMUM = {"max_question_chars": 1, "max_history_turns": 0, "max_session_records": 1}
+_INT_MINIMUM = {"max_question_chars": 1, "max_history_turns": 0, "max_session_records": 1,
+                "llm_answers_per_hour": 0, "llm_answers_per_session": 0, "llm_answers_per_day": 0}
 
 
 def _as_int(value: object, name: str, least: int) -> int:

@@ -24,6 +24,7 @@ from typing import Any
 import gradio as gr
 
 from rag.answer import Answer, Answerer
+from rag.budget import LLMBudget, within_budget
 from rag.errors import RagError
 from rag.limits import Limits, check_question
 from rag.live import LiveIndex
@@ -35,11 +36,13 @@ EXCERPT_CHARS = 600  # each moment's text in find_moments: what was said there, 
 class PodcastTools:
     """The functions Gradio serves as MCP tools, over the app's `LiveIndex`."""
 
-    def __init__(self, index: LiveIndex, limits: Limits) -> None:
+    def __init__(self, index: LiveIndex, limits: Limits, budget: LLMBudget | None = None) -> None:
         self.index = index
         self.limits = limits
+        self.budget = budget or LLMBudget()  # the app passes the chat's: one budget for both
 
-    def ask_podcast(self, question: str, episode: str = "", guest: str = "") -> str:
+    def ask_podcast(self, question: str, episode: str = "", guest: str = "",
+                    request: gr.Request = None) -> str:  # type: ignore[assignment]
         """Answer a question from the podcast's transcripts, citing the exact moments (episode, speaker, second) it comes from. Use it for anything that was or might have been discussed on the podcast: advice, opinions, experiences and explanations of guests. Quote or paraphrase the answer and give the user the citation URLs, which open the recording at that second. If the podcast does not cover the question, `refused` is true and `closest` lists the nearest moments instead: say it is not covered rather than answering from elsewhere.
 
         Args:
@@ -48,10 +51,11 @@ class PodcastTools:
             guest: Optional. Only search episodes with this guest, by full name as the podcast writes it, e.g. "Dat Tran". Empty searches every guest.
 
         Returns:
-            JSON object: `answer` (text with [n] markers), `refused`, `mode` ("llm" for an answer written by a language model, "extractive" for quotes), `citations` (list of {n, episode, title, speaker, second, url, verified}; [n] in the answer is citation n), `closest` (the nearest moments when refused, same fields without n and verified), `notes` (filters that were ignored because no episode or guest matches them).
+            JSON object: `answer` (text with [n] markers), `refused`, `mode` ("llm" for an answer written by a language model, "extractive" for quotes), `citations` (list of {n, episode, title, speaker, second, url, verified}; [n] in the answer is citation n), `closest` (the nearest moments when refused, same fields without n and verified), `notes` (filters that were ignored because no episode or guest matches them, and a note when this client's share of LLM-written answers is spent and the answer quotes the transcripts).
         """
-        answerer = self._answerer()
+        answerer, spent = within_budget(self._answerer(), self.budget, request)
         filters, notes = self.index.catalog.filters(episode, guest, "", markdown=False)
+        notes += [spent] if spent else []
         try:
             answer = answerer.answer(question or "", (), filters)
         except RagError as exc:

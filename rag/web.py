@@ -24,6 +24,7 @@ from typing import Any, Iterator, Mapping
 import gradio as gr
 
 from rag.answer import Answer, Answerer, Delta
+from rag.budget import within_budget
 from rag.config import Config
 from rag.errors import IndexMissingError, RagError
 from rag.feedback import FeedbackLog, answer_details, new_answer_id
@@ -226,13 +227,15 @@ class ChatApp:
         self.index = index
         self.feedback = feedback
         self.share = share
-        self.tools = PodcastTools(index, config.limits)
+        self.budget = config.llm_budget()  # LLM-written answers, shared by the chat and the MCP tool
+        self.tools = PodcastTools(index, config.limits, self.budget)
         self.concurrency = concurrency
         self.limits = config.limits
 
     # ----------------------------------------------------------------------- handlers
 
-    def ask(self, message: str, chat: list, records: list, episode: Any, guest: Any, season: Any) -> Iterator[Reply]:
+    def ask(self, message: str, chat: list, records: list, episode: Any, guest: Any, season: Any,
+            request: gr.Request = None) -> Iterator[Reply]:  # type: ignore[assignment]
         """Stream one answer into the chat; the final reply also fills the sources and the player."""
         question = (message or "").strip()
         chat = list(chat or [])
@@ -248,6 +251,8 @@ class ChatApp:
             chat[-1] = _message("assistant", self.index.notice() or "⚠️ No index.")
             yield _reply(chat, records)
             return
+        answerer, spent = within_budget(answerer, self.budget, request)
+        note += f"*{spent}*\n\n" if spent else ""
         yield _reply(chat, records)
         for event in self._stream(answerer, question, [r["question"] for r in records], filters, note):
             if isinstance(event, Answer):

@@ -449,3 +449,25 @@ def test_the_app_refuses_uploads_and_keeps_nothing(built_index: Path, tmp_path: 
     assert refused.value.code == 413
     after = {p for p in cache.rglob("big.bin")} if cache.exists() else set()
     assert after == before
+
+
+def test_llm_answers_past_a_visitors_budget_are_quotes_with_a_note(built_index: Path, tmp_path: Path) -> None:
+    with FakeLLMServer(default=Reply("Bloom filters test set membership [1].")) as llm:
+        env = env_for(built_index, OPENAI_BASE_URL=llm.base_url, RAG_LLM_MODEL="fake-model",
+                      RAG_LLM_ANSWERS_PER_HOUR="2")
+        with running_app(env, tmp_path / "fb.jsonl") as url:
+            answers = []
+            for _ in range(3):  # a fresh client each time: a new session, the same address
+                chat, *_ = Client(url, verbose=False).predict(*chat_args("What are bloom filters used for?"),
+                                                             api_name="/ask")
+                answers.append(text_of(chat[-1]))
+            tool = json.loads(Client(url, verbose=False).predict("What are bloom filters used for?", "", "",
+                                                                 api_name="/ask_podcast"))
+        requests = llm.chat_requests()
+    assert len(requests) == 2  # the third answer and the tool's were not written by the LLM
+    assert all(a.startswith("Bloom filters test set membership") for a in answers[:2])
+    assert answers[2].startswith("*LLM-written answers are limited to 2 an hour for each visitor: "
+                                 "these are quotes from the transcripts.*")
+    assert "“" in answers[2]  # the quotes
+    assert tool["mode"] == "extractive" and tool["notes"] == [
+        "LLM-written answers are limited to 2 an hour for each visitor: these are quotes from the transcripts."]
