@@ -42,6 +42,8 @@ VOTES = ("up", "down", "none")  # "none": the user clicked their vote again to t
 # A question is at most 2,000 characters (rag/limits.py) and an answer a few paragraphs;
 # 16 KB keeps both whole in practice and bounds what one click can add to the file.
 MAX_RECORD_BYTES = 16_384
+MAX_VOTES_PER_ANSWER = 10  # changes of mind written for one answer
+MAX_LOG_BYTES = 50 * 1024 * 1024  # then the log rotates once (feedback.jsonl.1)
 DESCRIBED_IDS = 10_000  # answers whose first click (with the details) this log remembers
 
 
@@ -157,13 +159,16 @@ class FeedbackLog:
     """An append-only JSONL file; one instance is shared by all chat sessions."""
 
     def __init__(
-        self, path: str | Path, *, secrets: Iterable[str | None] = (), max_record_bytes: int = MAX_RECORD_BYTES
+        self, path: str | Path, *, secrets: Iterable[str | None] = (), max_record_bytes: int = MAX_RECORD_BYTES,
+        max_bytes: int = MAX_LOG_BYTES,
     ) -> None:
         self.path = Path(path)
         self.max_record_bytes = max_record_bytes
         self._secrets = tuple(s for s in secrets if s)
         self._lock = threading.Lock()
         self._described: OrderedDict[str, None] = OrderedDict()  # ids whose details are written
+        self._votes: OrderedDict[str, tuple[str, int]] = OrderedDict()  # id -> (last vote, votes written)
+        self.max_bytes = max_bytes
 
     def vote(
         self, answer_id: str, vote: str, details: Mapping[str, Any] | None = None, *, now: datetime | None = None
@@ -173,6 +178,17 @@ class FeedbackLog:
         record = vote_record(answer_id, vote, now=now)
         with self._lock:
             first = answer_id not in self._described
+            # A click that does not change the answer's vote is not written, nor one past
+            # MAX_VOTES_PER_ANSWER changes: one client clicked 242 times a second (2 GB a
+            # day). A session holds at most `max_session_records` answers, so its votes are
+            # bounded too.
+            last, changes = self._votes.get(answer_id, (None, 0))
+            if vote == last or changes >= MAX_VOTES_PER_ANSWER:
+                return
+            self._votes[answer_id] = (vote, changes + 1)
+            self._votes.move_to_end(answer_id)
+            while len(self._votes) > DESCRIBED_IDS:
+                self._votes.popitem(last=False)
         self.append({**record, **details} if first and details else record)
         if first and details:
             with self._lock:
@@ -180,11 +196,19 @@ class FeedbackLog:
                 while len(self._described) > DESCRIBED_IDS:
                     self._described.popitem(last=False)
 
+    @property
+    def rotated_path(self) -> Path:
+        """Where the log goes when it reaches `max_bytes` (the previous one there is replaced)."""
+        return self.path.with_name(self.path.name + ".1")
+
     def append(self, record: Mapping[str, Any]) -> None:
         """Write one record as one line: secrets redacted, at most `max_record_bytes`."""
         data = _line(cap_record(redact(dict(record), self._secrets), self.max_record_bytes))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
+            if self.path.exists() and self.path.stat().st_size + len(data) > self.max_bytes:
+                # The log holds at most twice its cap: the current file and the one before.
+                os.replace(self.path, self.rotated_path)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 if fcntl is not None:
@@ -199,12 +223,13 @@ class FeedbackLog:
         """One record per answer in the order first voted, its vote the last click's; lines
         without an `answer_id` (older files) as they are. A line that is not a JSON object
         is skipped and counted, never fails the whole file."""
-        if not self.path.exists():
+        files = [p for p in (self.rotated_path, self.path) if p.exists()]
+        if not files:
             return Votes([], 0)
         folded: dict[str, dict[str, Any]] = {}
         records: list[dict[str, Any]] = []
         skipped = 0
-        for raw in self.path.read_bytes().split(b"\n"):  # "\n" only: never str.splitlines
+        for raw in b"\n".join(p.read_bytes() for p in files).split(b"\n"):  # "\n" only: never str.splitlines
             if not raw.strip():
                 continue
             try:

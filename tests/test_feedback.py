@@ -139,3 +139,26 @@ def test_a_record_is_capped_and_says_what_was_cut(tmp_path: Path) -> None:
     record = small.read().records[0]
     assert record["truncated"] == {"answer": 1_000, "question": 1_000}
     assert record["answer"] == "" and record["question"].startswith("qqq") and record["vote"] == "down"
+
+
+def test_a_flood_of_clicks_writes_only_changes_and_at_most_ten_per_answer(tmp_path: Path) -> None:
+    from rag.feedback import MAX_VOTES_PER_ANSWER
+
+    log = FeedbackLog(tmp_path / "fb.jsonl")
+    for _ in range(500):
+        log.vote("a1", "up", {"question": "q"})  # the same vote again and again
+    assert len((tmp_path / "fb.jsonl").read_bytes().splitlines()) == 1
+    for n in range(1000):
+        log.vote("a1", "down" if n % 2 == 0 else "up")
+    assert len((tmp_path / "fb.jsonl").read_bytes().splitlines()) == MAX_VOTES_PER_ANSWER
+
+
+def test_the_log_rotates_once_at_its_size_cap_and_reads_both_files(tmp_path: Path) -> None:
+    log = FeedbackLog(tmp_path / "fb.jsonl", max_bytes=4_000)
+    for n in range(200):
+        log.vote(f"a{n}", "up", {"question": f"question {n}"})
+    assert (tmp_path / "fb.jsonl").stat().st_size <= 4_000
+    assert (tmp_path / "fb.jsonl.1").stat().st_size <= 4_000
+    votes = log.read()
+    assert votes.skipped == 0 and votes.records[-1]["answer_id"] == "a199"
+    assert len(votes.records) < 200  # the oldest went with the rotation before last
