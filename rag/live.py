@@ -67,7 +67,8 @@ class IndexBuild:
             self.status = "ready"
         except RagError as exc:
             self.error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - shown on the page instead of killing the app
+            log.error("building the index failed: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - the page says so instead of the app dying
             log.exception("building the index failed")
             self.error = f"{type(exc).__name__}: {exc}"
 
@@ -82,7 +83,8 @@ class IndexBuild:
     def message(self) -> str:
         """The build's progress or failure for the page (Markdown); "" once it is done."""
         if self.error:
-            return f"⚠️ Building the index failed: {escape_markdown(self.error)}"
+            # Why is the operator's business (paths, git's output, hosts): it is in the log.
+            return "⚠️ The search index is not ready: building it failed. The app's log says why."
         if self.answerer is not None:
             return ""
         return f"⏳ Building the search index from {escape_markdown(public_source(self.corpus))}: {escape_markdown(self.status)}. " \

@@ -256,7 +256,14 @@ class ChatApp:
         yield _reply(chat, records)
         for event in self._stream(answerer, question, [r["question"] for r in records], filters, note):
             if isinstance(event, Answer):
-                chat[-1] = _message("assistant", note + render_answer(event) + self._share_line(question, event, filters))
+                try:
+                    shown = note + render_answer(event) + self._share_line(question, event, filters)
+                except Exception:  # noqa: BLE001 - the chat says so; the stream must not stay on "▌"
+                    log.exception("showing the answer to %r failed", question)
+                    chat[-1] = _message("assistant", "⚠️ Something went wrong while showing the answer; please try again.")
+                    yield _reply(chat, records)
+                    return
+                chat[-1] = _message("assistant", shown)
                 records = self._remember(records, question, event, filters, message=len(chat) - 1)
                 yield _reply(chat, records, event)
             else:
