@@ -473,3 +473,39 @@ def test_llm_answers_past_a_visitors_budget_are_quotes_with_a_note(built_index: 
     assert "“" in answers[2]  # the quotes
     assert tool["mode"] == "extractive" and tool["notes"] == [
         "LLM-written answers are limited to 2 an hour for each visitor: these are quotes from the transcripts."]
+
+
+def test_an_oversize_request_body_gets_a_short_413_before_it_is_read(built_index: Path, tmp_path: Path) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    from rag.web import MAX_REQUEST_BYTES
+
+    with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
+        where = urlsplit(url)
+        conn = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+        conn.putrequest("POST", "/gradio_api/queue/join")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(60 * 1024 * 1024))  # a 60 MB chat history, announced
+        conn.endheaders()  # ... and not one byte of it sent: the answer comes first
+        response = conn.getresponse()
+        assert (response.status, response.read()) == (413, b"request body over 2 MB")
+        conn.close()
+        # Sent without announcing its size, it is cut off as it arrives.
+        conn = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+        body = b'{"data": ["' + b"x" * (MAX_REQUEST_BYTES + 10) + b'"]}'
+        conn.putrequest("POST", "/gradio_api/queue/join")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        try:
+            for start in range(0, len(body), 65536):
+                piece = body[start : start + 65536]
+                conn.send(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            conn.send(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused while still sending
+        assert conn.getresponse().status == 413
+        conn.close()
+        # A normal question still goes through.
+        chat, *_ = Client(url, verbose=False).predict(*chat_args("What are bloom filters used for?"), api_name="/ask")
+    assert "Bloom" in text_of(chat[-1])

@@ -1,0 +1,88 @@
+"""A normal question's latency while other clients send oversize requests, against its latency alone.
+
+    python app.py --index indexes/dtc &                                   # in another shell
+    python eval/bench_abuse.py --url http://127.0.0.1:7860/ [--abusers 4] [--questions 10]
+
+Asks the same question `--questions` times alone, then again while `--abusers` threads
+keep posting 60 MB chat histories to the queue (announced by Content-Length, then sent
+as fast as the server takes them). Prints p50 of each and their ratio (target <= 1.5x:
+the app refuses an oversize body before reading it, so it costs the others nothing),
+and how each abuser request ended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from urllib.parse import urlsplit
+
+from rag.evaluation import percentile
+
+QUESTION = "What are bloom filters used for?"
+OVERSIZE_BYTES = 60 * 1024 * 1024
+
+
+def ask_once(url: str) -> float:
+    from gradio_client import Client
+
+    started = time.perf_counter()
+    Client(url, verbose=False).predict(QUESTION, [], "", "", "", api_name="/ask")
+    return time.perf_counter() - started
+
+
+def abuse(url: str, stop: threading.Event, outcomes: Counter) -> None:
+    """Post oversize chat histories until `stop`; count how each one ended."""
+    where = urlsplit(url)
+    chunk = b"x" * (1024 * 1024)
+    while not stop.is_set():
+        conn = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+        try:
+            conn.putrequest("POST", "/gradio_api/queue/join")
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Content-Length", str(OVERSIZE_BYTES))
+            conn.endheaders()
+            try:
+                for _ in range(OVERSIZE_BYTES // len(chunk)):
+                    conn.send(chunk)
+            except OSError:
+                pass  # the server stopped reading: refused early
+            outcomes[f"HTTP {conn.getresponse().status}"] += 1
+        except OSError as exc:
+            outcomes[type(exc).__name__] += 1
+        finally:
+            conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('GRADIO_SERVER_PORT', '7860')}/")
+    parser.add_argument("--abusers", type=int, default=4)
+    parser.add_argument("--questions", type=int, default=10)
+    args = parser.parse_args(argv)
+    ask_once(args.url)  # warm up
+    alone = [ask_once(args.url) for _ in range(args.questions)]
+    stop, outcomes = threading.Event(), Counter()
+    threads = [threading.Thread(target=abuse, args=(args.url, stop, outcomes), daemon=True) for _ in range(args.abusers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1)
+    loaded = [ask_once(args.url) for _ in range(args.questions)]
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    p50_alone, p50_loaded = percentile(alone, 50) * 1000, percentile(loaded, 50) * 1000
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    print(f"question alone: p50 {p50_alone:.0f} ms over {len(alone)}")
+    print(f"with {args.abusers} clients posting 60 MB bodies: p50 {p50_loaded:.0f} ms over {len(loaded)} "
+          f"= {p50_loaded / max(p50_alone, 1e-9):.2f}x (target <= 1.5x)")
+    print(f"abuser requests: {dict(outcomes)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
