@@ -120,6 +120,16 @@ def silent_server() -> Iterator[str]:
     sock.close()
 
 
+def local_and_remote_feed(folder: Path, title: str, remote_url: str) -> Path:
+    """A feed of two items: "Ok", a transcript beside the feed, and `title`, one at `remote_url`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ok.json").write_text(json_transcript("Feature stores serve features online."))
+    feed = folder / "feed.xml"
+    feed.write_text(HEAD + item("Ok", "ok", transcript("ok.json", "application/json"))
+                    + item(title, title.lower(), transcript(remote_url, "application/json")) + "</channel></rss>")
+    return feed
+
+
 def write_feed(folder: Path, server: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ep1.json").write_text(json_transcript("Vector databases store embeddings for nearest neighbour search."))
@@ -184,13 +194,7 @@ def test_a_feed_url_is_fetched_and_its_relative_transcript_links_resolved(transc
 
 
 def test_a_transcript_server_that_never_answers_ends_at_the_deadline(tmp_path: Path, silent_server: str) -> None:
-    folder = tmp_path / "cast"
-    folder.mkdir()
-    (folder / "ep1.json").write_text(json_transcript("Feature stores serve features online."))
-    feed = folder / "feed.xml"
-    feed.write_text(HEAD + item("Ok", "ok", transcript("ep1.json", "application/json"))
-                    + item("Hangs", "hangs", transcript(f"{silent_server}/t.json", "application/json"))
-                    + "</channel></rss>")
+    feed = local_and_remote_feed(tmp_path / "cast", "Hangs", f"{silent_server}/t.json")
     started = time.monotonic()
     episodes, notes = load_feed(str(feed), deadline_s=0.5, allow_private=True)
     assert time.monotonic() - started < 5
@@ -589,13 +593,7 @@ def test_a_fetch_of_an_internal_host_is_refused_in_every_written_form(internal_s
 def test_a_feed_that_links_an_internal_transcript_skips_it_unless_the_operator_allows(
         tmp_path: Path, internal_service: tuple[str, list[str]]) -> None:
     base, seen = internal_service
-    folder = tmp_path / "cast"
-    folder.mkdir()
-    (folder / "ok.json").write_text(json_transcript("Feature stores serve features online."))
-    feed = folder / "feed.xml"
-    feed.write_text(HEAD + item("Ok", "ok", transcript("ok.json", "application/json"))
-                    + item("Secret", "secret", transcript(f"{base}/secret.json", "application/json"))
-                    + "</channel></rss>")
+    feed = local_and_remote_feed(tmp_path / "cast", "Secret", f"{base}/secret.json")
     corpus = load_corpus([feed])
     assert [e.id for e in corpus.episodes] == ["ok"]
     [note] = [str(n) for n in corpus.notes]
