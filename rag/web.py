@@ -201,7 +201,9 @@ class RequestBodyLimit:
     async def _refuse(self, send: Any) -> None:
         body = f"request body over {self.max_bytes // (1024 * 1024)} MB".encode()
         await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+                    # Closing stops the rest of the body from being received at all.
+                    "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
 
 
