@@ -146,6 +146,20 @@ CSS = """
 Reply = tuple[Any, ...]  # what `ask` yields: chat, textbox, sources, player, records
 
 
+# The scope a page opened with `?episode=ID` asks in travels with each question: the load
+# handler that sets the Episode filter may answer after the first question is sent (under
+# load it did, and that question searched every episode). While the URL still names the
+# episode and the filter says "All", the URL's episode is sent. Choosing an episode in the
+# filter (All included) removes it from the URL (FORGET_URL_SCOPE). The server accepts it
+# only from the catalog, as any filter value.
+SCOPE_FROM_URL = """(message, chat, records, episode, guest, season) => {
+    const fromUrl = new URLSearchParams(window.location.search).get("episode");
+    return [message, chat, records, episode || fromUrl || "", guest, season];
+}"""
+FORGET_URL_SCOPE = """() => {
+    const url = new URL(window.location.href);
+    if (url.searchParams.has("episode")) { url.searchParams.delete("episode"); history.replaceState(null, "", url); }
+}"""
 MAX_UPLOAD_BYTES = 0
 # A request's body: a question, the filters and the chat the page holds (each answer a few KB;
 # the chat is cut to the session's records). 60 MB of chat history cost 53 s of server time
@@ -459,10 +473,13 @@ class ChatApp:
             quick = {"queue": False, "api_name": False}
             # The chat's endpoint stays callable (gradio_client, eval/bench_app.py) but undocumented,
             # so the MCP server offers only the tools written for assistants.
-            textbox.submit(self.ask, inputs, outputs, api_name="ask", api_visibility="undocumented", **answering)
+            textbox.submit(self.ask, inputs, outputs, api_name="ask", api_visibility="undocumented",
+                           js=SCOPE_FROM_URL, **answering)
             chatbot.example_select(self.pick_example, None, textbox, queue=False, api_visibility="private").then(
-                self.ask, inputs, outputs, api_name=False, **answering
+                self.ask, inputs, outputs, api_name=False, js=SCOPE_FROM_URL, **answering
             )
+            # A visitor's own choice of episode ends the URL's say (see SCOPE_FROM_URL).
+            episode.input(None, None, None, js=FORGET_URL_SCOPE)
             chatbot.like(self.vote, [records], None, **quick)
             new_chat.click(self.clear, None, [chatbot, records, sources, player], **quick)
             chatbot.clear(self.clear, None, [chatbot, records, sources, player], **quick)

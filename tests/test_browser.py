@@ -481,3 +481,42 @@ def test_no_visitor_text_becomes_a_link_on_the_page(built_index: Path, tmp_path:
         page.wait_for_function("() => (document.querySelector('#rag-scope')?.innerText || '').includes('No episode')")
         assert page.eval_on_selector_all("#rag-scope a", "links => links.map(a => a.href)") == []
         assert "evil" in page.inner_text("#rag-scope") or "2130706433" in page.inner_text("#rag-scope")
+
+
+def test_a_question_sent_before_the_page_finished_loading_keeps_the_urls_episode(
+        built_index: Path, tmp_path: Path, page: Page) -> None:
+    import time as clock
+
+    episode = "building-data-team"
+    video = video_of(built_index, episode)
+    held: list[str] = []
+
+    def slow_load(route) -> None:  # type: ignore[no-untyped-def]
+        # The page's load handler (not queued) answers late, as under load.
+        if "/run/" in route.request.url or "/api/predict" in route.request.url:
+            held.append(route.request.url)
+            clock.sleep(4)
+        route.continue_()
+
+    with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
+        page.route("**/gradio_api/**", slow_load)
+        page.goto(f"{url}?episode={episode}", wait_until="domcontentloaded")
+        ask(page, "What are bloom filters used for?")  # asked at once: the scope is not set yet
+        page.wait_for_selector(f"#rag-chat {DEEP}", timeout=30000)
+        hrefs = [a.get_attribute("href") or "" for a in page.locator(f"#rag-chat {DEEP}").all()]
+    assert held, "the load handler was not delayed: the test did not make the race"
+    assert hrefs and all(f"v={video}&" in href for href in hrefs), hrefs
+
+
+def test_choosing_all_episodes_on_a_scoped_page_searches_every_episode(built_index: Path, tmp_path: Path, page: Page) -> None:
+    bloom_video = video_of(built_index, "algorithms-data-structures-for-engineers")
+    with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
+        page.goto(f"{url}?episode=building-data-team")
+        page.wait_for_function("() => (document.querySelector('#rag-scope')?.innerText || '').includes('Chatting about')")
+        page.click("#rag-episode input")
+        page.get_by_role("option", name="All episodes").click()
+        page.wait_for_function("() => !window.location.search.includes('episode=')")
+        ask(page, "What are bloom filters used for?")
+        page.wait_for_selector(f"#rag-chat {DEEP}", timeout=30000)
+        hrefs = [a.get_attribute("href") or "" for a in page.locator(f"#rag-chat {DEEP}").all()]
+    assert any(f"v={bloom_video}&" in href for href in hrefs), hrefs
