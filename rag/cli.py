@@ -91,6 +91,8 @@ def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--name", help="What the app and the LLM call the podcast, e.g. \"Hard Fork\" [the index's; \"the podcast\"].")
 @click.option("--allow-private-hosts", is_flag=True,
               help="Fetch feeds and transcripts from loopback/private addresses too [RAG_ALLOW_PRIVATE_HOSTS or off].")
+@click.option("--private-host", "private_hosts", multiple=True, metavar="HOST",
+              help="Only this host may be on a private address (repeat) [RAG_PRIVATE_HOSTS].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-file notes.")
 @click.pass_context
 def ingest(
@@ -108,6 +110,7 @@ def ingest(
     shard: Shard | None,
     name: str | None,
     allow_private_hosts: bool,
+    private_hosts: Sequence[str],
     quiet: bool,
 ) -> None:
     """Index episode transcripts from SOURCES.
@@ -132,9 +135,10 @@ def ingest(
     if shard is not None and (force or name is not None):
         raise click.UsageError("--force and --name are for the index, and a --shard run builds none; drop them")
     config = _config(ctx).with_overrides(index_dir=index_dir, model=model, quantize=quantize, cache_dir=cache_dir,
-                                         allow_private_hosts=True if allow_private_hosts else None)
+                                         allow_private_hosts=True if allow_private_hosts else None,
+                                         private_hosts=private_hosts or None)
     common = dict(
-        allow_private_hosts=config.allow_private_hosts,
+        allow_private_hosts=config.private_fetches,
         settings=ChunkSettings(max_tokens=max_tokens, overlap_lines=overlap),
         cache_dir=config.effective_cache_dir,
         show_progress=not quiet,

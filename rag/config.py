@@ -50,6 +50,9 @@ class Config:
     # Feeds and transcripts may be fetched from loopback, private and link-local addresses
     # (`rag ingest --allow-private-hosts`, RAG_ALLOW_PRIVATE_HOSTS): an operator's own network.
     allow_private_hosts: bool = False
+    # Or only these host names (`rag ingest --private-host HOST`, RAG_PRIVATE_HOSTS=a,b): a
+    # redirect from one of them to any other internal host is still refused.
+    private_hosts: tuple[str, ...] = ()
     # LLM-written answers for visitors of the web app and the MCP tool (rag/budget.py); past a
     # limit the answer quotes the transcripts. RAG_LLM_ANSWERS_PER_HOUR (each visitor),
     # RAG_LLM_ANSWERS_PER_SESSION, RAG_LLM_ANSWERS_PER_DAY (everyone; 0: no daily cap).
@@ -84,6 +87,10 @@ class Config:
                 given[name] = _as_int(given[name], name, least)
         if "podcast_name" in given:
             given["podcast_name"] = check_podcast_name(given["podcast_name"])
+        if "private_hosts" in given and isinstance(given["private_hosts"], str):
+            given["private_hosts"] = tuple(h for h in given["private_hosts"].split(",") if h.strip())
+        elif "private_hosts" in given:
+            given["private_hosts"] = tuple(str(h) for h in given["private_hosts"])
         for name in ("rerank_with_llm", "relevance_model", "allow_private_hosts"):
             if name in given and not isinstance(given[name], bool):
                 given[name] = as_bool(given[name], name)
@@ -96,6 +103,11 @@ class Config:
         return dataclasses.replace(
             self, llm=dataclasses.replace(self.llm, model=model or self.llm.model, base_url=base_url or self.llm.base_url)
         )
+
+    @property
+    def private_fetches(self) -> bool | frozenset[str]:
+        """What `rag.fetch` may reach on internal addresses: every host, these hosts, or none."""
+        return True if self.allow_private_hosts else frozenset(h.strip().lower() for h in self.private_hosts if h.strip())
 
     def llm_budget(self) -> LLMBudget:
         """The visitors' LLM budget these settings describe (one per app)."""
@@ -129,6 +141,7 @@ _ENV = {
     "RAG_LLM_RERANK": "rerank_with_llm",
     "RAG_RELEVANCE_MODEL": "relevance_model",
     "RAG_ALLOW_PRIVATE_HOSTS": "allow_private_hosts",
+    "RAG_PRIVATE_HOSTS": "private_hosts",
     "RAG_LLM_ANSWERS_PER_HOUR": "llm_answers_per_hour",
     "RAG_LLM_ANSWERS_PER_SESSION": "llm_answers_per_session",
     "RAG_LLM_ANSWERS_PER_DAY": "llm_answers_per_day",

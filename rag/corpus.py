@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from rag.errors import CorpusError, TranscriptParseError
 from rag.feed import is_feed_text, is_feed_url, load_feed, local_transcript_files
-from rag.fetch import LastGoodCopies
+from rag.fetch import LastGoodCopies, PrivateHosts
 from rag.limits import (
     MAX_DESCRIPTION_CHARS,
     MAX_GUESTS,
@@ -589,7 +589,7 @@ def _read_transcript_bytes(path: Path) -> bytes:
 
 def load_corpus(
     sources: Sequence[str | Path], *, clone_dir: Path | None = None, show_progress: bool = False,
-    fetched_dir: Path | None = None, allow_private_hosts: bool = False,
+    fetched_dir: Path | None = None, allow_private_hosts: PrivateHosts = False,
 ) -> Corpus:
     """Read every episode of `sources`; bad files become notes, never exceptions.
 
@@ -613,7 +613,7 @@ def load_corpus(
 
 
 def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: list[Path],
-                 show_progress: bool, copies: LastGoodCopies | None, allow_private: bool = False) -> Corpus:
+                 show_progress: bool, copies: LastGoodCopies | None, allow_private: PrivateHosts = False) -> Corpus:
     corpus = Corpus()
     all_files: list[CorpusFiles] = []
     feed_episodes: list[Episode] = []
@@ -651,7 +651,7 @@ def _load_corpus(sources: Sequence[str | Path], clone_dir: Path | None, clones: 
 
 
 def _read_feed(source: str, notes: list[FileNote], show_progress: bool,
-               copies: LastGoodCopies | None, allow_private: bool = False) -> list[Episode] | None:
+               copies: LastGoodCopies | None, allow_private: PrivateHosts = False) -> list[Episode] | None:
     """The feed's episodes, its items' notes added to `notes`; None (and an error note)
     when the feed itself cannot be read."""
     shown = public_source(source)

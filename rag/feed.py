@@ -32,7 +32,7 @@ from xml.parsers import expat
 from tqdm import tqdm
 
 from rag.errors import CorpusError, TranscriptParseError
-from rag.fetch import FETCH_DEADLINE_S, LastGoodCopies, fetch_and_read
+from rag.fetch import FETCH_DEADLINE_S, LastGoodCopies, PrivateHosts, fetch_and_read
 from rag.limits import MAX_TRANSCRIPT_BYTES, megabytes, read_capped
 from rag.urls import public_url
 
@@ -246,7 +246,7 @@ def is_feed_url(source: str) -> bool:
 
 
 def read_feed(source: str, copies: LastGoodCopies | None = None, *,
-              allow_private: bool = False) -> tuple[list[FeedItem], str, str]:
+              allow_private: PrivateHosts = False) -> tuple[list[FeedItem], str, str]:
     """(items, base, note) of the feed at a local path or an http(s) URL: base resolves
     relative links; the note says when a failed fetch, or a fetched feed that would not
     parse, was replaced by the last good copy (`copies`)."""
@@ -273,7 +273,7 @@ def _read_local(path: Path, shown: str, max_bytes: int, what: str) -> bytes:
 
 def read_transcript(link: TranscriptLink, base: str, parse: Parser | None = None, *,
                     deadline_s: float = FETCH_DEADLINE_S, copies: LastGoodCopies | None = None,
-                    allow_private: bool = False) -> tuple[tuple[list, list[str]], str, str]:
+                    allow_private: PrivateHosts = False) -> tuple[tuple[list, list[str]], str, str]:
     """(`parse`'s (lines, repairs), shown name, note) of a transcript link, resolved
     against the feed at `base`; the note says when a failed fetch, or a fetched
     transcript that would not read, was replaced by the last good copy (`copies`).
@@ -373,7 +373,7 @@ class _HostWatch:
 
 def load_feed(source: str, *, deadline_s: float = FETCH_DEADLINE_S, parse: Parser | None = None,
               show_progress: bool = False, copies: LastGoodCopies | None = None,
-              allow_private: bool = False, feed_deadline_s: float = FEED_DEADLINE_S) -> tuple[list, list[FeedNote]]:
+              allow_private: PrivateHosts = False, feed_deadline_s: float = FEED_DEADLINE_S) -> tuple[list, list[FeedNote]]:
     """Episodes of the feed at `source` (a path or http(s) URL) and one note per item
     that was skipped or repaired. Raises `CorpusError` when the feed itself cannot
     be read; an item's failure is a note and the rest goes on. With `copies`, a fetch
@@ -423,7 +423,7 @@ class _Unreadable(Exception):
 
 
 def _item_transcript(item: FeedItem, base: str, deadline_s: float, parse: Parser,
-                     copies: LastGoodCopies | None, allow_private: bool = False,
+                     copies: LastGoodCopies | None, allow_private: PrivateHosts = False,
                      hosts: _HostWatch | None = None) -> tuple[list, list[str], str]:
     """(lines, repairs, shown name) of the item's best transcript that reads; the next
     type is tried when one fails. Raises `_Unreadable` saying why none did."""

@@ -27,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, Union
 
 from rag.atomic import atomic_write
 from rag.errors import CorpusError, RagError
@@ -68,10 +68,16 @@ class _ForbiddenHost(OSError):
     """A host that resolves to an address fetches must not reach (`forbidden_address`)."""
 
 
-def _resolve_allowed(host: str, port: int) -> list[tuple]:
-    """`getaddrinfo` of (host, port), refused as a whole when any address is forbidden:
-    a name that resolves to a public and a private address is not half trusted."""
+PrivateHosts = Union[bool, frozenset]  # True: any host; a set: these host names (lower case) only
+
+
+def _resolve_allowed(host: str, port: int, allowed: frozenset = frozenset()) -> list[tuple]:
+    """`getaddrinfo` of (host, port), refused as a whole when any address is forbidden
+    (a name that resolves to a public and a private address is not half trusted), unless
+    the operator named `host` in `allowed`."""
     found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    if host.lower() in allowed:
+        return found
     for *_, sockaddr in found:
         kind = forbidden_address(str(sockaddr[0]))
         if kind:
@@ -80,12 +86,12 @@ def _resolve_allowed(host: str, port: int) -> list[tuple]:
 
 
 def _connect_checked(address: tuple[str, int], timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
-                     source_address: Any = None) -> socket.socket:
+                     source_address: Any = None, allowed: frozenset = frozenset()) -> socket.socket:
     """`socket.create_connection`, to an address resolved once and checked: what is
     connected to is what was checked (no second lookup for a rebinding name to answer)."""
     host, port = address
     last: OSError | None = None
-    for family, kind, proto, _, sockaddr in _resolve_allowed(host, port):
+    for family, kind, proto, _, sockaddr in _resolve_allowed(host, port, allowed):
         sock = socket.socket(family, kind, proto)
         try:
             if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
@@ -144,7 +150,7 @@ class _WatchedConnections:
     `allow_private`, connects only to public addresses (every redirect hop opens its own)."""
 
     watch: _SocketWatch
-    allow_private: bool = False
+    allow_private: PrivateHosts = False
 
     def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
         watch = self.watch
@@ -153,7 +159,11 @@ class _WatchedConnections:
         def connection(host: str, **options: Any) -> http.client.HTTPConnection:
             conn = http_class(host, **options)
             # http.client's hook for opening the TCP socket; TLS then verifies the name.
-            create = conn._create_connection if allow_private else _connect_checked
+            if allow_private is True:
+                create = conn._create_connection
+            else:
+                allowed = allow_private or frozenset()
+                create = lambda *args, **kw: _connect_checked(*args, **kw, allowed=allowed)  # noqa: E731
 
             def create_and_watch(*args: Any, **kw: Any) -> socket.socket:
                 sock = create(*args, **kw)
@@ -174,7 +184,7 @@ class _HTTPSHandler(_WatchedConnections, urllib.request.HTTPSHandler):
     pass
 
 
-def _opener(watch: _SocketWatch, allow_private: bool = False) -> urllib.request.OpenerDirector:
+def _opener(watch: _SocketWatch, allow_private: PrivateHosts = False) -> urllib.request.OpenerDirector:
     """urllib's opener without its file:, ftp: and data: handlers (a redirect can lead
     only to another http(s) URL), its connections watched by `watch` and kept to public
     addresses unless `allow_private`."""
@@ -198,11 +208,13 @@ class Fetched:
     last_modified: str = ""
 
 
-def fetch_url(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S, allow_private: bool = False) -> bytes:
+def fetch_url(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S,
+              allow_private: PrivateHosts = False) -> bytes:
     """The body of an http(s) URL, read within `deadline_s` seconds in all.
 
     Raises `CorpusError` naming the URL without credentials on another scheme, a host
-    (or a redirect's) that resolves to a non-public address unless `allow_private`, an
+    (or a redirect's) that resolves to a non-public address unless `allow_private` (True:
+    any host; a set of host names: those), an
     HTTP error, a body over `max_bytes` or the deadline passing.
     """
     body = fetch_response(url, max_bytes=max_bytes, deadline_s=deadline_s, allow_private=allow_private).body
@@ -211,7 +223,7 @@ def fetch_url(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S,
 
 
 def fetch_response(url: str, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S,
-                   etag: str = "", last_modified: str = "", allow_private: bool = False) -> Fetched:
+                   etag: str = "", last_modified: str = "", allow_private: PrivateHosts = False) -> Fetched:
     """`fetch_url`, conditional when `etag` or `last_modified` (of a copy kept before) is
     given: a 304 answer has no body, and the copy is current."""
     shown = public_url(url)
@@ -301,7 +313,7 @@ class LastGoodCopies:
     written atomically.
     """
 
-    def __init__(self, folder: str | Path, *, allow_private: bool = False) -> None:
+    def __init__(self, folder: str | Path, *, allow_private: PrivateHosts = False) -> None:
         self.folder = Path(folder)
         self.allow_private = allow_private  # see `fetch_response`
 
@@ -360,7 +372,7 @@ class LastGoodCopies:
 
 
 def fetch_and_read(url: str, read: Callable[[bytes], T], *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S,
-                   copies: LastGoodCopies | None = None, allow_private: bool = False) -> tuple[T, str]:
+                   copies: LastGoodCopies | None = None, allow_private: PrivateHosts = False) -> tuple[T, str]:
     """`read` of the body of `url`, through `copies` when given (`LastGoodCopies.read`,
     which has its own `allow_private`)."""
     if copies is None:

@@ -29,6 +29,7 @@ from rag.embedding import Embedder, EmbedderSpec, EmbeddingCache, Shard, embedde
 from rag.embedding.cache import other_recipe_files, shard_files
 from rag.embedding.workers import fill_cache
 from rag.errors import CorpusError, IndexCorruptError, IndexMissingError
+from rag.fetch import PrivateHosts
 from rag.index import FaissStore, LexicalIndex, lock_index, read_manifest, save_index
 from rag.limits import check_podcast_name
 
@@ -153,7 +154,7 @@ class _Run:
     spec: EmbedderSpec | None
     vector_index: str = "auto"
     podcast_name: str | None = None  # None: keep the index's
-    allow_private_hosts: bool = False  # feeds may be fetched from loopback/private addresses
+    allow_private_hosts: PrivateHosts = False  # feeds may be fetched from loopback/private addresses
 
     @property
     def shown_sources(self) -> list[str]:
@@ -175,7 +176,7 @@ def ingest(
     workers: int = 1,
     spec: EmbedderSpec | None = None,
     name: str | None = None,
-    allow_private_hosts: bool = False,
+    allow_private_hosts: PrivateHosts = False,
 ) -> IngestReport:
     """Build (or refresh) the index at `index_dir` from `sources`.
 
@@ -213,7 +214,7 @@ def ingest_shard(
     on_note: Callable[[FileNote], None] | None = None,
     workers: int = 1,
     spec: EmbedderSpec | None = None,
-    allow_private_hosts: bool = False,
+    allow_private_hosts: PrivateHosts = False,
 ) -> ShardReport:
     """Embed shard `shard` of the passages of `sources` into `cache_dir`; build no index.
 

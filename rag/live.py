@@ -59,7 +59,7 @@ class IndexBuild:
             self.status = "loading the embedding model"
             embedder = ingest_embedder(self.config)
             report = ingest([self.corpus], self.config.index_dir, embedder, name=self.name,
-                            allow_private_hosts=self.config.allow_private_hosts,
+                            allow_private_hosts=self.config.private_fetches,
                             cache_dir=self.config.effective_cache_dir, on_progress=self._progress)
             log.info("%s", report.summary())
             self.status = "loading the index"

@@ -297,3 +297,12 @@ def test_search_and_ask_print_no_terminal_control_sequences_from_a_transcript(tm
         assert result.exit_code == 0, result.output
         assert "magic sets" in result.output or "Bloom" in result.output
         assert not any(ch in result.output for ch in "\x1b\x07\u202e"), repr(result.output)
+
+
+def test_only_the_named_private_host_may_be_fetched(tmp_path: Path, monkeypatch) -> None:
+    from rag.config import Config, load_config
+
+    assert load_config(env={"RAG_PRIVATE_HOSTS": "Feeds.Internal, 10.0.0.5"}).private_fetches == frozenset(
+        {"feeds.internal", "10.0.0.5"})
+    assert Config(allow_private_hosts=True).private_fetches is True
+    assert Config().private_fetches == frozenset()

@@ -600,10 +600,15 @@ def test_a_feed_that_links_an_internal_transcript_skips_it_unless_the_operator_a
     assert note.startswith(f"skipped: {feed}: item 'Secret': no readable transcript: {base}/secret.json: refused: "
                            "127.0.0.1 is a loopback address")
     assert seen == []
-    result = CliRunner().invoke(cli, ["ingest", str(feed), "--index", str(tmp_path / "idx"), "--model", "hashing-64",
-                                      "--allow-private-hosts", "-q"], catch_exceptions=False)
-    assert result.exit_code == 0 and result.output.startswith("indexed 2 episodes")
-    assert seen == ["/secret.json"]
+    def ingest_with(*flags: str) -> str:
+        return CliRunner().invoke(cli, ["ingest", str(feed), "--index", str(tmp_path / "idx"), "--model", "hashing-64",
+                                        "--force", *flags, "-q"], catch_exceptions=False).output
+
+    assert ingest_with("--private-host", "localhost").startswith("indexed 1 episode")  # another host named
+    assert seen == []
+    assert ingest_with("--private-host", "127.0.0.1").startswith("indexed 2 episodes")
+    assert ingest_with("--allow-private-hosts").startswith("indexed 2 episodes")
+    assert seen == ["/secret.json", "/secret.json"]
 
 
 def test_a_huge_title_and_guest_name_are_cut_where_they_enter(tmp_path: Path) -> None:
@@ -641,3 +646,24 @@ def test_a_stalling_transcript_host_is_given_up_after_three_timeouts_and_the_fee
     episodes, notes = load_feed(str(feed), deadline_s=5, allow_private=True, feed_deadline_s=0.5)
     assert time.monotonic() - started < 2
     assert notes[-1].reason == "5 items not read: the feed's deadline (0.5 s for all its fetches) passed"
+
+
+def test_every_redirect_hop_is_checked_and_an_allowed_host_allows_only_itself() -> None:
+    seen: list[str] = []
+
+    def get(request: http.server.BaseHTTPRequestHandler) -> None:
+        seen.append(request.path)
+        if request.path == "/feed.xml":  # hop 1: a host the operator allowed, sending the fetch on
+            port = request.server.server_address[1]
+            reply(request, 302, b"", {"Location": f"http://localhost:{port}/secret.json"})
+        else:
+            reply(request, 200, json_transcript("The internal secret.").encode(), {"Content-Type": "application/json"})
+
+    with serving(get) as base:
+        with pytest.raises(CorpusError) as err:
+            fetch_url(f"{base}/feed.xml", max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=2.0,
+                      allow_private=frozenset({"127.0.0.1"}))
+        assert "refused: localhost is a loopback address (127.0.0.1)" in str(err.value)
+        assert seen == ["/feed.xml"]  # the redirect's target was never asked
+        assert fetch_url(f"{base}/feed.xml", max_bytes=MAX_TRANSCRIPT_BYTES, deadline_s=2.0,
+                         allow_private=frozenset({"127.0.0.1", "localhost"}))
