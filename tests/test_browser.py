@@ -467,6 +467,7 @@ PLANTED = [  # what a visitor types or puts in a URL, hoping the page makes it a
     "https://evil%2Eexample%2Ecom/login",
     "http://2130706433/admin",
     "https://evil.example/x",
+    "//evil.example/login",
     "www.evil.example",
     "mail me at victim@evil.example",
 ]
