@@ -65,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         query, context = search_request(question.question, question.history, [])
         standalone = f"{context} {query}" if context else query
         hits = answerer.searcher.search(query, k=answerer.k, context=context)
-        confidence = answerer.confidence(standalone, hits)
-        coverage = answerer.coverage(standalone, hits)
+        signals = answerer.moment_signals(standalone, hits)
+        confidence = max((m.cosine for m in signals), default=0.0)
+        coverage = max((m.coverage for m in signals), default=0.0)
         scores[question.answerable].append(confidence)
         points.append((question, confidence, coverage))
         print(f"{question.id:<6} {question.type:<13} {confidence:.3f}  {coverage:.3f}")

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generator, Iterator, Sequence
 
-import numpy as np
 import yaml
 
 from rag.chunking import format_timestamp
@@ -262,7 +261,13 @@ class Answerer:
         """Each of the first `COVERAGE_SOURCES` moments' own evidence that it covers the
         question: its cosine, its coverage and the relevance model's score. Per moment,
         never pooled: one episode's title holding one rare word and another's text the
-        other does not make either of them an answer."""
+        other does not make either of them an answer.
+
+        The cosine is against the passage's own words: the stored vectors also carry the
+        episode title and section, which makes an off-topic question look closer than it
+        is. Coverage is the IDF-weighted share of the question's terms (bm25s tokens) in
+        the text, title and guests: an episode can be on topic while the detail asked for
+        was never said ("quantum annealing for gradient boosting")."""
         hits = hits[:COVERAGE_SOURCES]
         if not hits:
             return []
@@ -283,30 +288,6 @@ class Answerer:
                 continue
             return position
         return None
-
-    def confidence(self, question: str, hits: Sequence[Hit]) -> float:
-        """Best cosine between the question and the retrieved passages' own words.
-
-        The stored vectors also carry the episode title and section, which makes
-        an off-topic question look closer than it is; the plain text separates
-        answerable from unanswerable questions better on the dev set.
-        """
-        if not hits:
-            return 0.0
-        vectors = self.searcher.embedder.embed([question, *[h.passage.text for h in hits]])
-        return float(np.max(vectors[1:] @ vectors[0]))
-
-    def coverage(self, question: str, hits: Sequence[Hit]) -> float:
-        """How much of the question's rare vocabulary the best of the top passages holds.
-
-        The IDF-weighted share of the question's terms (bm25s tokens: stemmed, no
-        stopwords) found in a passage's text, episode title and guests, maximised over
-        the first `COVERAGE_SOURCES` hits. An episode can be on topic while the detail
-        asked for was never said ("quantum annealing for gradient boosting"): its rare
-        words are then missing, though the cosine is high. 0.0 without hits.
-        """
-        weights = self.searcher.index.lexical.term_idf(question)
-        return max((term_coverage(weights, _coverage_text(h)) for h in hits[:COVERAGE_SOURCES]), default=0.0)
 
     def refusal(
         self, question: str, hits: Sequence[Hit], confidence: float, coverage: float, warnings: list[str]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 HOUR_S = 3600.0
@@ -92,6 +92,4 @@ def within_budget(answerer: Any, budget: LLMBudget, request: Any) -> tuple[Any, 
     note = budget.take(*client_of(request))
     if note is None:
         return answerer, ""
-    from dataclasses import replace
-
     return replace(answerer, llm=None, reranker=None), note

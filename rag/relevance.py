@@ -152,13 +152,11 @@ class OnnxRelevanceModel:
         from tokenizers import Tokenizer
 
         self.path = path
+        from rag.embedding.onnx_int8 import _session
+
         try:
             tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(str(path / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+            self._session = _session(ort, path / MODEL_FILE, threads=1)  # one pair a run, as the embedder
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime and tokenizers raise their own types
             raise RelevanceModelError(f"{path}: cannot load the relevance model ({type(exc).__name__}: {exc})") from None
         tokenizer.no_padding()

@@ -250,10 +250,10 @@ def export_int8(trained_dir: Path, out_dir: Path) -> None:
     """The trained cross-encoder as int8 ONNX (MatMul weights per channel), with its tokenizer."""
     import warnings
 
-    import onnx
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModelForSequenceClassification
+
+    from rag.embedding.onnx_int8 import _quantize_int8
 
     model = AutoModelForSequenceClassification.from_pretrained(trained_dir, attn_implementation="eager").eval()
 
@@ -276,8 +276,7 @@ def export_int8(trained_dir: Path, out_dir: Path) -> None:
             torch.onnx.export(wrapper, dummy, str(fp32), input_names=["input_ids", "attention_mask", "token_type_ids"],
                               output_names=["score"], opset_version=17, do_constant_folding=True, dynamo=False,
                               dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids")})
-    quantize_dynamic(onnx.load(str(fp32)), str(out_dir / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul"])
+    _quantize_int8(str(fp32), str(out_dir / MODEL_FILE))  # the embedder's recipe: per-channel MatMul weights
     fp32.unlink()
     shutil.copy(trained_dir / "tokenizer.json", out_dir / "tokenizer.json")
 
