@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 GOLD_SLACK_S = 30
-# README "Landing on the moment": the link may open up to a minute before the gold
+# docs/architecture.md, "Landing on the moment": the link may open up to a minute before the gold
 # second (the listener hears it within a minute) and at most 10 s after (not skipped).
 LAND_BEFORE_S = 60
 LAND_AFTER_S = 10

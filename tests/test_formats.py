@@ -364,7 +364,7 @@ def test_the_format_eval_scores_every_format_and_converted_episodes_retrieve_as_
     # case without punctuation (youtube_asr) within one question. Its lines are cut every
     # 30 s, mid-sentence, so the 45 s lead-in can open the link a line too early: 2 of these
     # 18 synthetic questions. (With the real model on the 59 episodes of the dev questions
-    # every format lands less often, these cuts 5 more than 45 s ones: README "Your own podcast".)
+    # every format lands less often, these cuts 5 more than 45 s ones: docs/formats.md.)
     for row in comparison.rows[1:]:
         if WRITERS[row.name].verbatim:
             assert (row.hit5, row.lands5, row.changed) == (original.hit5, original.lands5, 0), row
