@@ -502,12 +502,29 @@ def _folder_files(folder: Path, people_files: tuple[Path, ...], depth: int = 0) 
     found = CorpusFiles(transcripts, people_files, feeds)
     if depth >= MAX_FOLDER_DEPTH:
         return found
-    for sub in (p for p in entries if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", "_"))):
+    for sub in (p for p in entries if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", "_"))
+                and not _written_by_rag(p)):
         inner = _folder_files(sub, (), depth + 1)
         empty = () if inner.episode_files or inner.feed_files else (sub,)
         found = CorpusFiles(found.episode_files + inner.episode_files, people_files,
                             found.feed_files + inner.feed_files, found.empty_folders + inner.empty_folders + empty)
     return found
+
+
+def _written_by_rag(folder: Path) -> bool:
+    """An index, its embedding cache or a relevance model (or a folder of only those), as
+    `rag ingest` and `rag tune` write them, e.g. an index built inside the corpus folder:
+    never transcripts, and not worth a note.
+
+    >>> import tempfile; root = Path(tempfile.mkdtemp())
+    >>> (root / "idx").mkdir(); _ = (root / "idx" / "manifest.json").write_text("{}")
+    >>> _written_by_rag(root / "idx"), _written_by_rag(root)
+    (True, True)
+    """
+    entries = list(folder.iterdir())
+    if any(p.name in ("manifest.json", "relevance.json") or p.suffix == ".npz" for p in entries if p.is_file()):
+        return True
+    return bool(entries) and all(p.is_dir() and _written_by_rag(p) for p in entries)
 
 
 def _is_feed_file(path: Path) -> bool:

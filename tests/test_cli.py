@@ -306,3 +306,16 @@ def test_only_the_named_private_host_may_be_fetched(tmp_path: Path, monkeypatch)
         {"feeds.internal", "10.0.0.5"})
     assert Config(allow_private_hosts=True).private_fetches is True
     assert Config().private_fetches == frozenset()
+
+
+def test_an_index_built_inside_the_transcripts_folder_is_not_read_back_as_transcripts(tmp_path: Path) -> None:
+    import shutil
+
+    show = tmp_path / "show"
+    show.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[2] / "shared" / "external" / "talk-python" / "talkpython-495-osmnx.vtt", show)
+    assert run("ingest", str(show), "--index", str(show / "indexes" / "idx"), "--model", "hashing-64", "-q").exit_code == 0
+    again = run("ingest", str(show), "--index", str(show / "indexes" / "idx"), "--model", "hashing-64", "--force")
+    assert again.exit_code == 0
+    assert [line for line in again.output.splitlines() if line.startswith("skipped:")] == []
+    assert "indexed 1 episode, " in again.output
