@@ -522,9 +522,13 @@ def _written_by_rag(folder: Path) -> bool:
     (True, True)
     """
     entries = list(folder.iterdir())
-    if any(p.name in ("manifest.json", "relevance.json") or p.suffix == ".npz" for p in entries if p.is_file()):
+    files = [p for p in entries if p.is_file()]
+    if any(p.name in ("manifest.json", "relevance.json") or p.suffix == ".npz" for p in files):
         return True
-    return bool(entries) and all(p.is_dir() and _written_by_rag(p) for p in entries)
+    # A folder of indexes (indexes/: their lock files, a share key) holds no transcript.
+    folders = [p for p in entries if p.is_dir() and not p.is_symlink()]
+    return (bool(folders) and all(_written_by_rag(p) for p in folders)
+            and not any(p.suffix.lower() in TRANSCRIPT_SUFFIXES and p.name.lower() != "readme.md" for p in files))
 
 
 def _is_feed_file(path: Path) -> bool:
