@@ -1,4 +1,4 @@
-"""The web chat: `python app.py` (or a Hugging Face Space) serves `rag.web.build_app`.
+"""The web chat: `python app.py` (or a Hugging Face Space) serves `rag.app.layout.build_app`.
 
 Configuration comes from the environment, and flags win:
 
@@ -7,7 +7,7 @@ Configuration comes from the environment, and flags win:
     HF_TOKEN=hf_... python app.py            # the Hugging Face router as the LLM
     python app.py --no-mcp                   # no MCP server (or RAG_MCP=0)
 
-The MCP server is on by default: Gradio serves the app's tools (`rag/mcp_tools.py`) at
+The MCP server is on by default: Gradio serves the app's tools (`rag/app/mcp_tools.py`) at
 http://HOST:PORT/gradio_api/mcp/ (streamable HTTP). What the operator needs to know
 (how to enable an LLM, where the share-link key lives, a missing index) is printed in
 the terminal at start-up, never shown on the page.
@@ -66,8 +66,8 @@ def env_flag(name: str, *, default: bool) -> bool:
 
 def startup_notes(config: Config, share_source: str, mcp: bool) -> list[str]:
     """What the operator reads in the terminal at start-up (the page shows none of it)."""
-    from rag.llm import LLM_SETUP_HINT
-    from rag.share import key_file
+    from rag.answers.llm import LLM_SETUP_HINT
+    from rag.app.share import key_file
 
     notes = [f"Answers written by {config.llm.describe()}." if config.llm.configured else LLM_SETUP_HINT]
     if share_source == "environment":
@@ -89,7 +89,7 @@ def startup_notes(config: Config, share_source: str, mcp: bool) -> list[str]:
 def _names_relevance_model(config: Config) -> bool:
     """Whether the index's manifest names a relevance model (a missing index: say nothing)."""
     from rag.errors import RagError
-    from rag.index import read_manifest
+    from rag.index.files import read_manifest
 
     try:
         return bool(read_manifest(config.index_dir).get("relevance"))
@@ -99,10 +99,10 @@ def _names_relevance_model(config: Config) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
 
+    from rag.app.layout import build_app, launch_kwargs
+    from rag.app.share import load_signer
     from rag.config import load_config
     from rag.errors import RagError
-    from rag.share import load_signer
-    from rag.web import build_app, launch_kwargs
 
     args = parse_args(argv)
     logging.basicConfig(format="%(message)s")

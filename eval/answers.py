@@ -22,7 +22,8 @@ import time
 
 from tqdm import tqdm
 
-from rag.answer import Answer, Answerer, format_sources
+from rag.answers.answerer import Answer, Answerer
+from rag.answers.prompts import format_sources
 from rag.errors import LLMError
 from rag.evaluation import (
     Question,
@@ -31,11 +32,11 @@ from rag.evaluation import (
     hits_gold,
     lands_gold,
     load_run,
-    percentile,
     two_fold_split,
     with_and_without_model,
     write_jsonl_atomic,
 )
+from rag.measure import percentile
 from rag.pipeline import open_answerer
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

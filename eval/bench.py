@@ -37,16 +37,17 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import embedding_text
 from rag.config import Config
-from rag.corpus import find_corpus_files, load_corpus
-from rag.embedding import DEFAULT_MODEL, EmbeddingCache, embedder_key, resolve_model_path
-from rag.embedding.workers import worker_threads
-from rag.evaluation import load_questions, memory_mb, percentile
-from rag.index import load_index
-from rag.ingest import ChunkSettings, chunk_corpus, ingest
+from rag.evaluation import load_questions
+from rag.index.build import ChunkSettings, chunk_corpus, ingest
+from rag.index.chunking import embedding_text
+from rag.index.embedding import DEFAULT_MODEL, EmbeddingCache, embedder_key, resolve_model_path
+from rag.index.embedding.workers import worker_threads
+from rag.index.files import load_index
+from rag.measure import memory_mb, percentile
 from rag.pipeline import ingest_embedder, ingest_spec, query_embedder
-from rag.retrieve import Searcher
+from rag.search.searcher import Searcher
+from rag.sources.load import find_corpus_files, load_corpus
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before anything imports huggingface_hub (nothing above does)
@@ -152,7 +153,7 @@ def bench_workers(corpus: str, episodes: int, quantize: str, workers: int, round
 # (large) process would report the parent's peak.
 _PEAK_RSS = """
 import faiss, bm25s, Stemmer, numpy  # the libraries, loaded in both runs
-from rag.index import load_index
+from rag.index.files import load_index
 if {load!r}:
     index = load_index({index!r})
 print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) / 1024)
@@ -232,7 +233,7 @@ def bench_relevance(index_dir: str, questions: list[tuple[str, str]]) -> dict | 
 def synthetic_episodes(count: int, lines: int = 150) -> list:
     """`count` episodes of `lines` lines each (about an hour of talk), every tenth a copy of
     the one before under another id: what the duplicate pass reads."""
-    from rag.corpus import Episode, Line
+    from rag.sources.episode import Episode, Line
 
     episodes = []
     for n in range(count):
@@ -246,7 +247,7 @@ def synthetic_episodes(count: int, lines: int = 150) -> list:
 def bench_dedup(sizes: tuple[int, ...] = (200, 1000, 5000)) -> dict:
     """Seconds of ingest's duplicate pass (`drop_duplicate_episodes`) over synthetic libraries,
     and each size's time per episode as a ratio to the smallest: ~1 when it grows linearly."""
-    from rag.corpus import drop_duplicate_episodes
+    from rag.sources.dedup import drop_duplicate_episodes
 
     rows = {}
     for size in sizes:

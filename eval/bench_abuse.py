@@ -23,7 +23,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
-from rag.evaluation import percentile
+from rag.measure import percentile
 
 QUESTION = "What are bloom filters used for?"
 OVERSIZE_BYTES = 60 * 1024 * 1024

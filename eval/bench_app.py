@@ -19,7 +19,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from rag.evaluation import percentile, write_json_atomic
+from rag.evaluation import write_json_atomic
+from rag.measure import percentile
 from rag.moment import media_link
 
 QUESTIONS = [

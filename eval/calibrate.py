@@ -5,7 +5,7 @@
 Prints each question's retrieval confidence (best question-passage cosine among
 the retrieved moments, as the answer stage computes it), the range of each class,
 and the threshold halfway across the widest gap that keeps false refusals of
-answerable questions at or under --max-false-refusals. rag/answer.py's
+answerable questions at or under --max-false-refusals. rag/answers/answerer.py's
 REFUSAL_MIN_COSINE is set from this output.
 
 Then the second refusal signal, coverage (the IDF-weighted share of the question's
@@ -13,13 +13,13 @@ terms found in the best of the top passages, as the answer stage computes it), w
 the cosine gate fixed at its current value: the trade-off curve (unanswerable
 refused against answerable falsely refused) over a grid of coverage thresholds, and
 a 2-fold check (rag.evaluation.two_fold_split): the threshold picked on one half
-(the same midpoint-of-the-gap rule) is reported on the other. rag/answer.py's
+(the same midpoint-of-the-gap rule) is reported on the other. rag/answers/answerer.py's
 REFUSAL_MIN_COVERAGE is set from this output.
 
 Then the citation check: each sentence of a reference answer (a paraphrase, like an
 LLM's) against its gold passage (supported) and against a passage of the same episode
 far from it (unsupported), with the share of each accepted under candidate thresholds
-(word overlap OR sentence cosine). rag/citations.py's
+(word overlap OR sentence cosine). rag/answers/citations.py's
 SUPPORT_MIN_OVERLAP / SUPPORT_MIN_COSINE come from it.
 """
 
@@ -31,10 +31,10 @@ import sys
 
 import numpy as np
 
-from rag.answer import Answerer
-from rag.citations import lexical_support, split_sentences
+from rag.answers.answerer import Answerer
+from rag.answers.citations import lexical_support, split_sentences
+from rag.answers.followup import search_request
 from rag.evaluation import Question, eval_parser, hits_gold, load_run, two_fold_split
-from rag.followup import search_request
 from rag.pipeline import open_answerer
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

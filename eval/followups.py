@@ -9,7 +9,7 @@
 2. Every follow-up question is asked with its history: the share that the answer
    stage treats as a follow-up, and its hit@5.
 
-The answer stage decides with `rag.followup.is_followup`; no LLM is used.
+The answer stage decides with `rag.answers.followup.is_followup`; no LLM is used.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import json
 import os
 import sys
 
-from rag.answer import Answerer
+from rag.answers.answerer import Answerer
+from rag.answers.followup import search_request
 from rag.evaluation import Question, Result, eval_parser, first_hit_rank, load_run
-from rag.followup import search_request
 from rag.pipeline import open_answerer
-from rag.retrieve import Hit
+from rag.search.hits import Hit
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -4,7 +4,7 @@
 
 Takes every episode an answerable question points at (or the `--episodes` N that the
 most questions point at, ties by id), writes each in every format of
-`rag.formats.convert` (transcript + `NAME.yaml` sidecar with title, url, guests,
+`rag.sources.formats.convert` (transcript + `NAME.yaml` sidecar with title, url, guests,
 season, date, description and the section headers as `chapters:`, left out with
 `--without-chapters`), ingests the originals (with `people/`) and each format into its
 own index of only those episodes, and searches the questions whose gold lies in them.
@@ -30,8 +30,6 @@ from typing import Sequence
 from tqdm import tqdm
 
 from rag.config import load_config
-from rag.corpus import episode_id_from_path, load_corpus
-from rag.embedding import Embedder
 from rag.errors import RagError
 from rag.evaluation import (
     Question,
@@ -44,11 +42,14 @@ from rag.evaluation import (
     score_results,
     write_json_atomic,
 )
-from rag.formats.convert import WRITERS, converted_files
-from rag.index import load_index
-from rag.ingest import ingest
+from rag.index.build import ingest
+from rag.index.embedding import Embedder
+from rag.index.files import load_index
 from rag.pipeline import ingest_embedder
-from rag.retrieve import Searcher
+from rag.search.searcher import Searcher
+from rag.sources.formats.convert import WRITERS, converted_files
+from rag.sources.formats.dtc import episode_id_from_path
+from rag.sources.load import load_corpus
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -11,7 +11,7 @@ signals once, then searches a grid of the three thresholds:
   most unanswerable questions while refusing at most --max-false answerable ones (the
   middle of the best region, so that a small shift in a signal does not flip a
   decision), and what they do on the *other* fold;
-- the same on all questions: the values rag/answer.py ships, with their counts.
+- the same on all questions: the values rag/answers/answerer.py ships, with their counts.
 
 Unanswerable questions here are few (11 of 105): every count is printed as a fraction.
 """
@@ -26,9 +26,10 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.answer import COVERAGE_SOURCES, Answerer, MomentSignals
+from rag.answers.answerer import Answerer
+from rag.answers.followup import search_request
+from rag.answers.refusal import COVERAGE_SOURCES, MomentSignals
 from rag.evaluation import Question, eval_parser, load_run, two_fold_split
-from rag.followup import search_request
 from rag.pipeline import open_answerer
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

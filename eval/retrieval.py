@@ -40,7 +40,7 @@ from rag.evaluation import (
     write_jsonl_atomic,
 )
 from rag.pipeline import open_searcher
-from rag.retrieve import Searcher
+from rag.search.searcher import Searcher
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

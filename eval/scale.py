@@ -44,16 +44,17 @@ from tqdm import tqdm
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag.chunking import Passage  # noqa: E402
 from rag.config import load_config  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.evaluation import (  # noqa: E402
-    Question, evaluate_search, hits_gold, load_questions, memory_mb, percentile, private_memory_mb,
-)
-from rag.index import VECTOR_KINDS, FaissStore, LexicalIndex, load_index, save_index  # noqa: E402
-from rag.ingest import lexical_text  # noqa: E402
+from rag.evaluation import Question, evaluate_search, hits_gold, load_questions
+from rag.index.build import lexical_text  # noqa: E402
+from rag.index.chunking import Passage  # noqa: E402
+from rag.index.files import load_index, save_index
+from rag.index.lexical import LexicalIndex
+from rag.index.vectors import VECTOR_KINDS, FaissStore  # noqa: E402
+from rag.measure import memory_mb, percentile, private_memory_mb
 from rag.pipeline import query_embedder  # noqa: E402
-from rag.retrieve import Searcher  # noqa: E402
+from rag.search.searcher import Searcher  # noqa: E402
 
 DEV_QUESTIONS = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev-questions.jsonl"
 NOISE = 0.05  # per-dimension noise before renormalizing (a unit vector has ~0.05 per dimension at d=384)

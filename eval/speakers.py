@@ -19,11 +19,11 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from rag.answers.citations import split_sentences
 from rag.errors import RagError
-from rag.citations import split_sentences
-from rag.formats.episode import episode_from_transcript, sidecar_path
-from rag.formats.sniff import detect_format
-from rag.formats.vtt import split_blocks, timed_cues
+from rag.sources.formats.sniff import detect_format
+from rag.sources.formats.vtt import split_blocks, timed_cues
+from rag.sources.sidecar import episode_from_transcript, sidecar_path
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
 SUFFIXES = (".vtt", ".srt", ".json")
@@ -37,7 +37,7 @@ class FileSpeakers:
     cues: int  # timed cues (VTT, SRT) or segments (JSON) in the file
     lines: int
     turns: int  # runs of lines by one speaker
-    sentences: int  # sentences quotes are cut from (`rag.citations.split_sentences` of each line)
+    sentences: int  # sentences quotes are cut from (`rag.answers.citations.split_sentences` of each line)
     words: dict[str, int]  # speaker ("-" for nobody named) -> words, most first
 
 

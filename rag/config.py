@@ -14,11 +14,11 @@ from typing import Any, Mapping
 
 import yaml
 
-from rag.embedding import DEFAULT_MODEL, DEFAULT_QUANTIZE
+from rag.answers.budget import LLM_ANSWERS_PER_CLIENT_HOUR, LLM_ANSWERS_PER_SESSION, LLMBudget
+from rag.answers.llm import LLMSettings, settings_from_env
 from rag.errors import RagError
+from rag.index.embedding import DEFAULT_MODEL, DEFAULT_QUANTIZE
 from rag.limits import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, MAX_SESSION_RECORDS, Limits, check_podcast_name
-from rag.budget import LLM_ANSWERS_PER_CLIENT_HOUR, LLM_ANSWERS_PER_SESSION, LLMBudget
-from rag.llm import LLMSettings, settings_from_env
 
 DEFAULT_INDEX = Path("indexes/dtc")
 
@@ -29,7 +29,7 @@ class Config:
     # One root for every cache (`rag ingest --cache`, RAG_CACHE). Set: cached vectors and git
     # clones in it, the ONNX export in its onnx/ and models/. Unset: vectors and clones beside
     # the index (`effective_cache_dir`), the export in ~/.cache/podcast-rag (`default_cache_dir`
-    # in rag/embedding/onnx_int8.py).
+    # in rag/index/embedding/onnx_int8.py).
     cache_dir: Path | None = None
     # Building an index (`rag ingest --model/--quantize`, RAG_MODEL, RAG_QUANTIZE): the
     # sentence-transformers name or path passages are embedded with, and the precision.
@@ -40,10 +40,10 @@ class Config:
     # always embedded with the model the index records, whatever `model` says.
     expected_model: str | None = None
     llm: LLMSettings = field(default_factory=LLMSettings)  # not configured: extractive answers
-    refusal_min_cosine: float | None = None  # None: rag.answer's value, calibrated for all-MiniLM-L6-v2
-    refusal_min_coverage: float | None = None  # None: rag.answer's value, calibrated on the dev set
-    rerank_with_llm: bool = False  # re-rank the top moments with the LLM before answering (rag/rerank.py)
-    # Use the relevance model the index names (`rag tune`, rag/rescore.py), RAG_RELEVANCE_MODEL.
+    refusal_min_cosine: float | None = None  # None: rag.answers.answerer's value, calibrated for all-MiniLM-L6-v2
+    refusal_min_coverage: float | None = None  # None: rag.answers.answerer's value, calibrated on the dev set
+    rerank_with_llm: bool = False  # re-rank the top moments with the LLM before answering (rag/answers/rerank.py)
+    # Use the relevance model the index names (`rag tune`, rag/search/rescore.py), RAG_RELEVANCE_MODEL.
     # Off by default: on the dev questions it placed and ranked moments worse than the
     # untuned search on both folds (docs/relevance.md).
     relevance_model: bool = False
@@ -53,7 +53,7 @@ class Config:
     # Or only these host names (`rag ingest --private-host HOST`, RAG_PRIVATE_HOSTS=a,b): a
     # redirect from one of them to any other internal host is still refused.
     private_hosts: tuple[str, ...] = ()
-    # LLM-written answers for visitors of the web app and the MCP tool (rag/budget.py); past a
+    # LLM-written answers for visitors of the web app and the MCP tool (rag/answers/budget.py); past a
     # limit the answer quotes the transcripts. RAG_LLM_ANSWERS_PER_HOUR (each visitor),
     # RAG_LLM_ANSWERS_PER_SESSION, RAG_LLM_ANSWERS_PER_DAY (everyone; 0: no daily cap).
     llm_answers_per_hour: int = LLM_ANSWERS_PER_CLIENT_HOUR
@@ -66,7 +66,7 @@ class Config:
     # the name the index was built with (`rag ingest --name`), else "the podcast".
     podcast_name: str | None = None
     # The key share links are signed with (RAG_SHARE_SECRET, environment only); None: a key
-    # generated beside the index (rag/share.py). Never shown: repr=False.
+    # generated beside the index (rag/app/share.py). Never shown: repr=False.
     share_secret: str | None = field(default=None, repr=False)
 
     def with_overrides(self, **changes: Any) -> "Config":
@@ -106,7 +106,7 @@ class Config:
 
     @property
     def private_fetches(self) -> bool | frozenset[str]:
-        """What `rag.fetch` may reach on internal addresses: every host, these hosts, or none."""
+        """What `rag.sources.fetch` may reach on internal addresses: every host, these hosts, or none."""
         return True if self.allow_private_hosts else frozenset(h.strip().lower() for h in self.private_hosts if h.strip())
 
     def llm_budget(self) -> LLMBudget:

@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -26,20 +25,24 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar
 import numpy as np
 from tqdm import tqdm
 
+from rag.answers.llm import LLMSettings
 from rag.atomic import atomic_write
 from rag.config import Config, load_config
 from rag.errors import RagError
-from rag.llm import LLMSettings
+from rag.measure import percentile, span_median
 
 if TYPE_CHECKING:
-    from rag.retrieve import Searcher
+    from rag.search.searcher import Searcher
+
 
 T = TypeVar("T")
 
 GOLD_SLACK_S = 30
+
 # docs/architecture.md, "Landing on the moment": the link may open up to a minute before the gold
 # second (the listener hears it within a minute) and at most 10 s after (not skipped).
 LAND_BEFORE_S = 60
+
 LAND_AFTER_S = 10
 
 
@@ -191,61 +194,6 @@ def score_results(question: Question, results: Sequence[Result]) -> Scored:
     return Scored(first_hit_rank(question, top), first_landing_rank(question, top), tuple(r.width for r in top[:5]))
 
 
-def memory_mb() -> tuple[float, float]:
-    """(current, peak) resident memory of this process in MB: VmRSS and VmHWM (Linux),
-    else the peak from `getrusage` for both."""
-    fields = _process_status_mb("VmRSS", "VmHWM")
-    if len(fields) < 2:
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return peak, peak
-    return fields["VmRSS"], fields["VmHWM"]
-
-
-def private_memory_mb() -> float | None:
-    """This process's anonymous resident memory in MB (RssAnon, Linux; None elsewhere):
-    VmRSS without the pages of mapped files, which the kernel shares with its page cache
-    and can drop. A memory-mapped index counts in VmRSS as far as it was touched."""
-    return _process_status_mb("RssAnon").get("RssAnon")
-
-
-def _process_status_mb(*names: str) -> dict[str, float]:
-    """The `names` fields of /proc/self/status (kB there) in MB; those it lacks, or all
-    of them where there is no /proc, are missing."""
-    fields: dict[str, float] = {}
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                name, _, value = line.partition(":")
-                if name in names:
-                    fields[name] = int(value.split()[0]) / 1024
-    except OSError:
-        pass
-    return fields
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); 0.0 for no values.
-
-    >>> percentile([1, 2, 3, 4], 50), percentile([1, 2, 3, 4], 95)
-    (2, 4)
-    """
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
-def span_median(widths: Sequence[float]) -> float | None:
-    """The upper median of the span widths, as the reference scorer computes it; None for none.
-
-    >>> span_median([60, 10, 30, 20])
-    30
-    """
-    return sorted(widths)[len(widths) // 2] if widths else None
-
-
 def retrieval_metrics(scored: Sequence[Scored]) -> dict[str, float | None]:
     """hit@1/5/10, MRR@10, lands@1/5 and the median top-5 span over answerable questions.
 
@@ -340,9 +288,6 @@ def two_fold_split(questions: Sequence[Question], seed: int = 0) -> tuple[list[Q
     return fold_a, fold_b
 
 
-# --------------------------------------------------------------------------- a search over the questions
-
-
 def evaluate_search(searcher: Searcher, questions: list[Question], show_progress: bool = False) -> dict:
     """Search every question (top 10, follow-ups with their history): the metrics, each
     question's results, and the scores of the answerable ones, keyed by question id."""
@@ -389,16 +334,12 @@ def summarize(questions: list[Question], scored: dict[str, Scored]) -> dict:
     }
 
 
-
-# --------------------------------------------------------------------------- the eval/ scripts
-
-
 def with_and_without_model(searcher: Searcher, **options: Any) -> tuple[Searcher, Searcher] | None:
     """(the search with the relevance model its index names, the same search without
     it), whichever of the two `searcher` is, for an untuned/tuned comparison in one run;
     None when the index names no usable model. `options` are the searcher's own."""
-    from rag.relevance import load_relevance_model
-    from rag.retrieve import Searcher
+    from rag.search.relevance import load_relevance_model
+    from rag.search.searcher import Searcher
 
     index = searcher.index
     if searcher.relevance is not None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Union
 from urllib.parse import parse_qs, urlparse, urlsplit
 
-# What youtube.com/watch?v= takes. The player's click handler (PLAYER_JS in rag/web.py)
+# What youtube.com/watch?v= takes. The player's click handler (PLAYER_JS in rag/app/layout.py)
 # checks ids with this same pattern.
 VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 _WATCH_HOSTS = ("www.youtube.com", "youtube.com")

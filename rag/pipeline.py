@@ -22,15 +22,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rag.answer import Answerer
+from rag.answers.answerer import Answerer
+from rag.answers.openai_chat import OpenAIChat
+from rag.answers.rerank import LLMReranker
 from rag.config import Config
-from rag.embedding import Embedder, EmbedderSpec, make_embedder
-from rag.index import Index, load_index
+from rag.index.embedding import Embedder, EmbedderSpec, make_embedder
+from rag.index.files import Index, load_index
 from rag.limits import DEFAULT_PODCAST_NAME
-from rag.llm import OpenAIChat
-from rag.relevance import load_relevance_model
-from rag.rerank import LLMReranker
-from rag.retrieve import Searcher
+from rag.search.relevance import load_relevance_model
+from rag.search.searcher import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def open_searcher(config: Config, *, mode: str = "hybrid", **options: Any) -> Se
 def open_answerer(config: Config) -> Answerer:
     """The answer stage over the configured index: the configured LLM (none: extractive
     answers), the LLM re-ranker when `rerank_with_llm`, the refusal thresholds given in
-    the config (else rag.answer's calibrated values) and the input limits."""
+    the config (else rag.answers.answerer's calibrated values) and the input limits."""
     llm = OpenAIChat(config.llm) if config.llm.configured else None
     reranker = LLMReranker(llm) if llm is not None and config.rerank_with_llm else None
     thresholds = {

@@ -68,7 +68,7 @@ def _copy_relevance_model(index: Path, shipped: Path) -> None:
     """The trained relevance model the index names (`rag tune`), at the same place relative
     to the shipped index, so that a Space never trains at start-up. An index without one
     ships without one (its search ranks untuned)."""
-    from rag.index import read_manifest
+    from rag.index.files import read_manifest
 
     entry = read_manifest(index).get("relevance")
     if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
@@ -85,7 +85,7 @@ def _copy_relevance_model(index: Path, shipped: Path) -> None:
 
 def make_space(index: Path, out: Path) -> int:
     """Copy code + index into `out` (which must not exist or be empty); return its size in bytes."""
-    from rag.index import load_index
+    from rag.index.files import load_index
 
     load_index(index)  # refuse to ship a missing or broken index
     if out.exists() and any(out.iterdir()):

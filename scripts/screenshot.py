@@ -34,9 +34,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
+    from rag.app.layout import build_app, launch_kwargs
+    from rag.app.share import ShareSigner
     from rag.config import load_config
-    from rag.share import ShareSigner
-    from rag.web import build_app, launch_kwargs
 
     # A throwaway share key: taking a picture leaves no key file beside the index.
     demo = build_app(load_config().with_overrides(index_dir=args.index), feedback_path=os.devnull,

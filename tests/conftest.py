@@ -12,8 +12,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from rag.embedding import HashingEmbedder  # noqa: E402
-from rag.ingest import ingest  # noqa: E402
+from rag.index.build import ingest  # noqa: E402
+from rag.index.embedding import HashingEmbedder  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 

@@ -10,14 +10,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rag.answer import Answer, Answerer, Delta, build_messages, load_prompts
-from rag.chunking import Passage, format_timestamp
-from rag.embedding import HashingEmbedder
-from rag.extractive import ExtractiveAnswerer
-from rag.index import LexicalIndex, bm25_idf, load_index, term_coverage
-from rag.ingest import ingest
-from rag.llm import LLMSettings, OpenAIChat
-from rag.retrieve import Filters, Hit, Searcher
+from rag.answers.answerer import Answer, Answerer
+from rag.answers.extractive import ExtractiveAnswerer
+from rag.answers.llm import Delta, LLMSettings
+from rag.answers.openai_chat import OpenAIChat
+from rag.answers.prompts import build_messages, load_prompts
+from rag.index.build import ingest
+from rag.index.chunking import Passage, format_timestamp
+from rag.index.embedding import HashingEmbedder
+from rag.index.files import load_index
+from rag.index.lexical import LexicalIndex, bm25_idf, term_coverage
+from rag.search.hits import Filters, Hit
+from rag.search.searcher import Searcher
 from tests.conftest import write_episode
 from tests.fake_llm import FakeLLMServer, Reply, stalled_listener
 
@@ -344,7 +348,7 @@ def test_untrusted_title_and_speakers_stay_inside_each_sources_fence(searcher: S
 
 
 def test_a_moment_must_cover_the_question_on_its_own(searcher: Searcher) -> None:
-    from rag.answer import MomentSignals
+    from rag.answers.refusal import MomentSignals
 
     gate = Answerer(searcher, None, refusal_min_cosine=0.3, refusal_min_coverage=0.3)
     # One episode is close in words but holds none of the rare terms; another holds them
@@ -357,7 +361,7 @@ def test_a_moment_must_cover_the_question_on_its_own(searcher: Searcher) -> None
 
 
 def test_a_model_that_echoes_its_prompts_is_caught_at_the_rewrite_the_ranking_and_the_answer(searcher: Searcher) -> None:
-    from rag.rerank import LLMReranker
+    from rag.answers.rerank import LLMReranker
 
     history = ["How do bloom filters work?"]
     with FakeLLMServer(default=Reply(echo=True)) as server:

@@ -17,13 +17,13 @@ from typing import Iterator
 import pytest
 from gradio_client import Client
 
-from rag.answer import Answer
-from rag.citations import Citation
+from rag.answers.answerer import Answer
+from rag.answers.citations import Citation
+from rag.app.layout import build_app, launch_kwargs
+from rag.app.render import escape_markdown, render_answer
 from rag.config import load_config
-from rag.index import load_index
+from rag.index.files import load_index
 from rag.moment import Moment
-from rag.render import escape_markdown, render_answer
-from rag.web import build_app, launch_kwargs
 from tests.fake_llm import FakeLLMServer, Reply
 
 ROOT = Path(__file__).parent.parent
@@ -145,7 +145,7 @@ def test_episode_filter_keeps_every_citation_in_that_episode(built_index: Path, 
 
 def test_transcript_markup_is_escaped_not_rendered(tmp_path: Path) -> None:
     passage_text = 'Ann: Try <script>alert(1)</script> and <img src=x onerror="alert(2)"> here.'
-    from rag.chunking import Passage
+    from rag.index.chunking import Passage
 
     passage = Passage("e#0", "e", "Title <b>x</b>", "", ("Ann",), 61, 90, passage_text,
                       "https://www.youtube.com/watch?v=abcdefghijk&t=61s", 0)
@@ -161,7 +161,7 @@ def test_transcript_markup_is_escaped_not_rendered(tmp_path: Path) -> None:
 def test_bare_urls_in_an_llm_answer_are_text_not_links() -> None:
     from markdown_it import MarkdownIt
 
-    from rag.chunking import Passage
+    from rag.index.chunking import Passage
 
     passage = Passage("e#0", "e", "Title", "", ("Ann",), 61, 90, "Ann: Bloom filters.",
                       "https://www.youtube.com/watch?v=abcdefghijk&t=61s", 0)
@@ -179,8 +179,8 @@ def test_bare_urls_in_an_llm_answer_are_text_not_links() -> None:
 
 
 def test_a_refusal_says_so_then_links_its_closest_moments() -> None:
-    from rag.chunking import Passage
-    from rag.retrieve import Hit
+    from rag.index.chunking import Passage
+    from rag.search.hits import Hit
 
     passage = Passage("e#0", "e", "Bloom *Filters*", "", ("Ann",), 61, 90, "Ann: Bloom filters.",
                       "https://www.youtube.com/watch?v=abcdefghijk&t=61s", 0)
@@ -196,9 +196,9 @@ def test_a_refusal_says_so_then_links_its_closest_moments() -> None:
 
 
 def test_an_audio_citation_links_its_file_at_the_second_and_cues_the_audio_player() -> None:
-    from rag.chunking import Passage
-    from rag.render import player_html, render_sources
-    from rag.retrieve import Hit
+    from rag.app.render import player_html, render_sources
+    from rag.index.chunking import Passage
+    from rag.search.hits import Hit
 
     audio = "https://cdn.example/ep&1.mp3"
     passage = Passage("e#0", "e", "Audio <only>", "", ("Ann", "Bob"), 61, 90, "Ann: Bloom filters.\nBob: Yes.",
@@ -216,9 +216,9 @@ def test_an_audio_citation_links_its_file_at_the_second_and_cues_the_audio_playe
 
 
 def test_a_page_citation_links_the_page_and_says_when() -> None:
-    from rag.chunking import Passage
-    from rag.render import player_html, render_sources
-    from rag.retrieve import Hit
+    from rag.app.render import player_html, render_sources
+    from rag.index.chunking import Passage
+    from rag.search.hits import Hit
 
     page = "https://podcast.example/ep(1)"
     passage = Passage("e#0", "e", "Paged", "", ("Ann",), 61, 90, "Ann: Bloom filters.", page, 0)
@@ -232,9 +232,9 @@ def test_a_page_citation_links_the_page_and_says_when() -> None:
 
 
 def test_a_non_http_media_url_is_never_a_link_or_a_player() -> None:
-    from rag.chunking import Passage
-    from rag.render import player_html, render_sources
-    from rag.retrieve import Hit
+    from rag.app.render import player_html, render_sources
+    from rag.index.chunking import Passage
+    from rag.search.hits import Hit
 
     passage = Passage("e#0", "e", "Bad", "", ("Ann",), 61, 90, "Ann: Hi.", "javascript:alert(1)//a.mp3#t=61", 0)
     answer = Answer("Hi [1].", (Citation(1, passage, True),), False, "llm", sources=(Hit(passage, 0.9, "hybrid"),))
@@ -281,8 +281,8 @@ def test_app_script_serves_the_build_instructions_without_traceback(tmp_path: Pa
 
 
 def test_the_page_and_the_llm_call_the_podcast_by_its_name(tmp_path: Path, corpus_dir: Path) -> None:
-    from rag.ingest import ingest
-    from rag.embedding import HashingEmbedder
+    from rag.index.build import ingest
+    from rag.index.embedding import HashingEmbedder
 
     index = tmp_path / "idx"
     ingest([corpus_dir], index, HashingEmbedder(dim=256), name="Hard Fork")
@@ -325,7 +325,7 @@ def test_missing_index_is_built_at_start_up_then_answers(tmp_path: Path, corpus_
 
 
 def test_start_up_build_reports_progress_and_failure(tmp_path: Path, corpus_dir: Path, caplog) -> None:  # type: ignore[no-untyped-def]
-    from rag.live import IndexBuild
+    from rag.app.live import IndexBuild
 
     config = load_config(env=env_for(tmp_path / "idx", RAG_MODEL="hashing-256"))
     statuses: list[str] = []
@@ -384,7 +384,7 @@ def test_session_keeps_only_the_last_records(built_index: Path, tmp_path: Path) 
 
 
 def test_the_build_page_never_shows_credentials_of_a_corpus_url(tmp_path: Path) -> None:
-    from rag.live import IndexBuild
+    from rag.app.live import IndexBuild
 
     build = IndexBuild(load_config(env=env_for(tmp_path / "idx")), "https://reader:ghp_secret@github.com/o/corpus.git")
     shown = build.message()
@@ -398,11 +398,10 @@ def test_a_share_link_opens_with_no_index_at_all(built_index: Path, tmp_path: Pa
     import gradio as gr
     from starlette.requests import Request
 
-    from rag.feedback import FeedbackLog
-    from rag.live import IndexBuild, LiveIndex
-    from rag.share import SharedAnswer, ShareSigner, share_query
-    from rag.web import ChatApp
-
+    from rag.app.chat import ChatApp
+    from rag.app.feedback import FeedbackLog
+    from rag.app.live import IndexBuild, LiveIndex
+    from rag.app.share import SharedAnswer, ShareSigner, share_query
     from rag.pipeline import open_answerer
 
     config = load_config(env=env_for(built_index))
@@ -426,7 +425,7 @@ def test_a_share_link_opens_with_no_index_at_all(built_index: Path, tmp_path: Pa
 
 
 def test_a_filter_value_not_in_the_index_is_ignored_with_the_closest_names() -> None:
-    from rag.catalog import Catalog
+    from rag.app.catalog import Catalog
 
     catalog = Catalog({"osmnx": "OSMnx"}, ("Geoff Boeing", "Ann Lee"), ())
     filters, notes = catalog.filters("", "Jeff Boeing", "", markdown=False)
@@ -479,7 +478,7 @@ def test_an_oversize_request_body_gets_a_short_413_before_it_is_read(built_index
     import http.client
     from urllib.parse import urlsplit
 
-    from rag.web import MAX_REQUEST_BYTES
+    from rag.app.http import MAX_REQUEST_BYTES
 
     with running_app(env_for(built_index), tmp_path / "fb.jsonl") as url:
         where = urlsplit(url)

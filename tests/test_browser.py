@@ -14,8 +14,8 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from rag.embedding import HashingEmbedder
-from rag.ingest import ingest
+from rag.index.build import ingest
+from rag.index.embedding import HashingEmbedder
 from tests.conftest import episode_text, write_episode
 from tests.fake_llm import FakeLLMServer, Reply
 from tests.test_app import env_for, running_app, video_of
@@ -162,7 +162,7 @@ def test_thumbs_down_is_logged_and_play_here_drives_the_player(built_index: Path
 
 
 def test_votes_attach_to_their_own_turn_and_fold_to_the_last_click(built_index: Path, tmp_path: Path, page: Page, shots: Path) -> None:
-    from rag.feedback import FeedbackLog
+    from rag.app.feedback import FeedbackLog
 
     feedback = tmp_path / "fb.jsonl"
 
@@ -423,7 +423,7 @@ def test_a_tampered_share_link_is_refused_and_shows_no_answer(built_index: Path,
 def test_a_validly_signed_link_with_markup_renders_it_as_text(built_index: Path, tmp_path: Path, page: Page) -> None:
     from datetime import date
 
-    from rag.share import SharedAnswer, SharedMoment, ShareSigner
+    from rag.app.share import SharedAnswer, SharedMoment, ShareSigner
 
     secret = "test-share-secret-" + "x" * 32
     moment = SharedMoment(1, "e", "<img src=x onerror=window.__xss=1;alert(1)>", "Ann", 5, "javascript:alert(2)")

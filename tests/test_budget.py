@@ -1,10 +1,10 @@
-"""The visitors' LLM budget (rag.budget): per visitor, per conversation, per day."""
+"""The visitors' LLM budget (rag.answers.budget): per visitor, per conversation, per day."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from rag.budget import LLMBudget, client_of
+from rag.answers.budget import LLMBudget, client_of
 
 
 def test_a_conversation_and_a_day_have_their_own_limits_and_a_refusal_spends_nothing() -> None:

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import chunk_episode, embedding_text, format_timestamp, speaker_label
-from rag.corpus import Episode, Line, load_corpus
-from rag.embedding import HashingEmbedder
+from rag.index.chunking import chunk_episode, embedding_text, format_timestamp, speaker_label
+from rag.index.embedding import HashingEmbedder
+from rag.sources.episode import Episode, Line
+from rag.sources.load import load_corpus
 
 count_words = HashingEmbedder().count_tokens
 

@@ -7,10 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from rag.citations import SUPPORT_MIN_COSINE, SUPPORT_MIN_OVERLAP, CitationVerifier, claims_by_source, parse_citations
-from rag.embedding import HashingEmbedder
-from rag.index import load_index
-from rag.retrieve import Searcher
+from rag.answers.citations import (
+    SUPPORT_MIN_COSINE,
+    SUPPORT_MIN_OVERLAP,
+    CitationVerifier,
+    claims_by_source,
+    parse_citations,
+)
+from rag.index.embedding import HashingEmbedder
+from rag.index.files import load_index
+from rag.search.searcher import Searcher
 
 BLOOM = "What are bloom filters used for?"
 
@@ -70,8 +76,8 @@ def test_citation_parsing_is_linear_in_runs_of_spaces(reply: str) -> None:
 
 
 def test_a_bracket_of_thousands_of_digits_is_text_not_a_citation() -> None:
-    from rag.answer import Answer
-    from rag.render import render_answer
+    from rag.answers.answerer import Answer
+    from rag.app.render import render_answer
 
     huge = "[" + "9" * 5000 + "]"
     clean, cited, _ = parse_citations(f"Bloom filters {huge} are fast [1].", 3)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from rag.answers.llm import LLM_SETUP_HINT
 from rag.cli import cli
-from rag.index import load_index
-from rag.llm import LLM_SETUP_HINT
+from rag.index.files import load_index
 
 
 def run(*args: str, input: str | None = None):
@@ -139,7 +139,7 @@ def test_ask_json_shape_offline(built_index: Path) -> None:
 
 def test_ask_refuses_a_question_whose_rare_terms_were_never_said(built_index: Path, monkeypatch) -> None:
     question = "What are bloom filters used for in geothermal drilling rigs?"
-    monkeypatch.setenv("RAG_REFUSAL_MIN_COVERAGE", "0.34")  # the mechanism; rag/answer.py calibrates the default
+    monkeypatch.setenv("RAG_REFUSAL_MIN_COVERAGE", "0.34")  # the mechanism; rag/answers/answerer.py calibrates the default
     result = run("ask", question, "--index", str(built_index), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["refused"] is True

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.corpus import episode_id_from_path, load_corpus, parse_episode, parse_timestamp, public_source
 from rag.errors import CorpusError, TranscriptParseError
+from rag.sources.episode import parse_timestamp
+from rag.sources.formats.dtc import episode_id_from_path, parse_episode
+from rag.sources.git import public_source
+from rag.sources.load import load_corpus
 from tests.conftest import DATA, commit_git_repo, episode_text, git_config_env, write_episode
 
 
@@ -392,7 +395,7 @@ def test_a_links_mp3_that_is_not_http_gives_no_link(mp3: str) -> None:
 
 
 def test_episode_url_at_links_every_medium() -> None:
-    from rag.corpus import Episode
+    from rag.sources.episode import Episode
 
     bare = Episode("e", "T", None, (), None, None, None, (), "e.md")
     assert bare.url_at(5) == ""
@@ -406,7 +409,7 @@ def test_episode_url_at_links_every_medium() -> None:
 
 
 def test_a_media_url_changes_the_fingerprint_and_none_keeps_the_old_one() -> None:
-    from rag.corpus import Episode
+    from rag.sources.episode import Episode
 
     bare = Episode("e", "T", None, (), None, None, None, (), "e.md")
     assert replace(bare, media_url="https://cdn.example/e.mp3").fingerprint() != bare.fingerprint()

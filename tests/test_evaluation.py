@@ -21,16 +21,13 @@ from rag.evaluation import (
     hits_gold,
     lands_gold,
     load_questions,
-    memory_mb,
-    percentile,
-    private_memory_mb,
     retrieval_metrics,
     score_results,
-    span_median,
     two_fold_split,
     write_jsonl_atomic,
 )
-from rag.index import load_index
+from rag.index.files import load_index
+from rag.measure import memory_mb, percentile, private_memory_mb, span_median
 
 ROOT = Path(__file__).parent.parent
 SCORE_PY = ROOT.parent / "shared" / "eval" / "score.py"

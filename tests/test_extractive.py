@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.embedding import HashingEmbedder
-from rag.extractive import QUOTE_WINDOW_S, ExtractiveAnswerer
-from rag.index import load_index
-from rag.retrieve import Searcher
+from rag.answers.extractive import QUOTE_WINDOW_S, ExtractiveAnswerer
+from rag.index.embedding import HashingEmbedder
+from rag.index.files import load_index
+from rag.search.searcher import Searcher
 
 BLOOM = "What are bloom filters used for?"
 
@@ -65,11 +65,11 @@ def test_nothing_to_quote_without_hits(embedder: HashingEmbedder) -> None:
 def test_a_quote_from_captions_without_spaces_after_punctuation_starts_a_sentence_and_is_bounded(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from pathlib import Path
 
-    from rag.answer import Answerer
-    from rag.embedding import HashingEmbedder
-    from rag.index import load_index
-    from rag.ingest import ingest
-    from rag.retrieve import Searcher
+    from rag.answers.answerer import Answerer
+    from rag.index.build import ingest
+    from rag.index.embedding import HashingEmbedder
+    from rag.index.files import load_index
+    from rag.search.searcher import Searcher
 
     episode = Path(__file__).resolve().parents[2] / "shared" / "external" / "virtual-coffee"
     embedder = HashingEmbedder(dim=256)

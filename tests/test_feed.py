@@ -18,14 +18,16 @@ import pytest
 from click.testing import CliRunner
 
 from rag.cli import cli
-from rag.corpus import load_corpus
-from rag.embedding import HashingEmbedder
 from rag.errors import CorpusError
-from rag.feed import MAX_FEED_BYTES, MAX_TRANSCRIPT_BYTES, episode_id, is_feed_url, load_feed, parse_feed
-from rag.fetch import fetch_url
-from rag.index import load_index
-from rag.ingest import ingest
-from rag.retrieve import Searcher
+from rag.index.build import ingest
+from rag.index.embedding import HashingEmbedder
+from rag.index.files import load_index
+from rag.limits import MAX_TRANSCRIPT_BYTES
+from rag.search.searcher import Searcher
+from rag.sources.feed import is_feed_url, load_feed
+from rag.sources.fetch import fetch_url
+from rag.sources.load import load_corpus
+from rag.sources.rss import MAX_FEED_BYTES, episode_id, parse_feed
 
 # The tests' servers listen on 127.0.0.1, which feeds may reach only when the operator says so.
 LOOPBACK = {"allow_private_hosts": True}
@@ -226,14 +228,14 @@ def test_an_oversized_feed_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_feed_with_too_many_items_reads_the_first_ones_and_says_so(tmp_path: Path, monkeypatch) -> None:
-    import rag.feed
+    import rag.sources.feed
 
     folder = tmp_path / "cast"
     folder.mkdir()
     (folder / "ep.json").write_text(json_transcript("Data contracts keep producers honest."))
     items = "".join(item(f"Episode {n}", f"e-{n}", transcript("ep.json", "application/json")) for n in range(5))
     (folder / "feed.xml").write_text(HEAD + items + "</channel></rss>")
-    monkeypatch.setattr(rag.feed, "MAX_FEED_ITEMS", 3)
+    monkeypatch.setattr(rag.sources.feed, "MAX_FEED_ITEMS", 3)
     episodes, notes = load_feed(str(folder / "feed.xml"))
     assert [e.title for e in episodes] == ["Episode 0", "Episode 1", "Episode 2"]
     assert [(n.action, n.reason) for n in notes] == [("repaired", "5 items; only the first 3 are read")]
@@ -244,7 +246,7 @@ def test_a_remote_feed_cannot_make_ingest_read_local_files(tmp_path: Path, trans
     secret.write_text(json_transcript("private words"))
     feed = parse_feed((HEAD + item("X", "x", transcript(f"file://{secret}", "application/json"))
                        + "</channel></rss>").encode(), "feed")
-    from rag.feed import read_transcript
+    from rag.sources.feed import read_transcript
 
     with pytest.raises(CorpusError, match="refused: only http"):
         read_transcript(feed[0].transcripts[0], f"{transcript_server}/feed.xml")
@@ -289,7 +291,7 @@ def test_a_non_web_enclosure_never_becomes_the_episode_link(tmp_path: Path) -> N
 
 
 def test_a_fetch_error_never_shows_the_url_password(silent_server: str) -> None:
-    from rag.fetch import fetch_url
+    from rag.sources.fetch import fetch_url
 
     port = silent_server.rsplit(":", 1)[1]
     with pytest.raises(CorpusError) as err:
@@ -299,7 +301,7 @@ def test_a_fetch_error_never_shows_the_url_password(silent_server: str) -> None:
 
 
 def test_a_feed_file_without_an_xml_suffix_is_recognised_by_its_content(tmp_path: Path) -> None:
-    from rag.corpus import is_feed_source
+    from rag.sources.load import is_feed_source
 
     folder = tmp_path / "cast"
     folder.mkdir()
@@ -555,7 +557,7 @@ def test_a_hand_edited_validator_is_not_sent(tmp_path: Path, flaky_host: tuple[s
     ("100.64.0.1", "not public"), ("93.184.215.14", None), ("2606:4700::1111", None),
 ])
 def test_every_non_public_address_is_named_and_refused(address: str, kind: str | None) -> None:
-    from rag.fetch import forbidden_address
+    from rag.sources.fetch import forbidden_address
 
     assert forbidden_address(address) == kind
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.feedback import MAX_RECORD_BYTES, FeedbackLog, answer_details, feedback_record
+from rag.app.feedback import MAX_RECORD_BYTES, FeedbackLog, answer_details, feedback_record
 
 ROOT = Path(__file__).parent.parent
 
@@ -66,7 +66,7 @@ def test_concurrent_threads_never_interleave_lines(tmp_path: Path) -> None:
 def test_concurrent_processes_never_interleave_lines(tmp_path: Path) -> None:
     path = tmp_path / "fb.jsonl"
     script = (
-        "import sys; from rag.feedback import FeedbackLog, feedback_record\n"
+        "import sys; from rag.app.feedback import FeedbackLog, feedback_record\n"
         "log = FeedbackLog(sys.argv[1])\n"
         "for i in range(40): log.append(feedback_record(sys.argv[2] + str(i), 'y' * 30000, [], 'down'))\n"
     )
@@ -142,7 +142,7 @@ def test_a_record_is_capped_and_says_what_was_cut(tmp_path: Path) -> None:
 
 
 def test_a_flood_of_clicks_writes_only_changes_and_at_most_ten_per_answer(tmp_path: Path) -> None:
-    from rag.feedback import MAX_VOTES_PER_ANSWER
+    from rag.app.feedback import MAX_VOTES_PER_ANSWER
 
     log = FeedbackLog(tmp_path / "fb.jsonl")
     for _ in range(500):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import load_prompts
-from rag.followup import LLMRewriter, is_followup, search_request
-from rag.llm import LLMSettings, OpenAIChat
+from rag.answers.followup import LLMRewriter, is_followup, search_request
+from rag.answers.llm import LLMSettings
+from rag.answers.openai_chat import OpenAIChat
+from rag.answers.prompts import load_prompts
 from tests.fake_llm import FakeLLMServer, Reply
 
 HISTORY = ["How does Eugene Yan write a blog post in a week?"]

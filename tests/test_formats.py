@@ -7,18 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from rag.corpus import Episode, Line, load_corpus
-from rag.embedding import HashingEmbedder
 from rag.errors import TranscriptParseError
 from rag.evaluation import Gold, Question
-from rag.formats import detect_format, parse_transcript
-from rag.formats.convert import WRITERS
-from rag.formats.podcast20 import parse_podcast20
-from rag.formats.srt import parse_srt
-from rag.formats.vtt import parse_vtt
-from rag.formats.whisper import parse_whisper
-from rag.index import load_index
-from rag.ingest import ingest
+from rag.index.build import ingest
+from rag.index.embedding import HashingEmbedder
+from rag.index.files import load_index
+from rag.sources.episode import Episode, Line
+from rag.sources.formats import detect_format, parse_transcript
+from rag.sources.formats.convert import WRITERS
+from rag.sources.formats.podcast20 import parse_podcast20
+from rag.sources.formats.srt import parse_srt
+from rag.sources.formats.vtt import parse_vtt
+from rag.sources.formats.whisper import parse_whisper
+from rag.sources.load import load_corpus
 from tests.conftest import DATA
 
 FORMATS = DATA / "formats"
@@ -188,9 +189,10 @@ we talk data.
     assert lines == [Line("hello everyone. Today we talk data.", 1, "", "")]
     assert notes == []
     # Turns longer than a minute are cut at a sentence end: the second sentence starts at 3.
-    from rag.formats.cues import cues_to_lines
-    from rag.formats.vtt import _auto_caption_cues
     from collections import Counter
+
+    from rag.sources.formats.cues import cues_to_lines
+    from rag.sources.formats.vtt import _auto_caption_cues
     cues = _auto_caption_cues([(0.0, 4.0, [" ", "hello<00:00:01.500><c> everyone.</c><00:00:03.200><c> Today</c>"])],
                               Counter())
     assert [(c.start, c.text) for c in cues] == [(0.0, "hello everyone."), (3.2, "Today")]
@@ -200,7 +202,7 @@ we talk data.
 def test_unpunctuated_youtube_auto_captions_become_lines_timed_by_their_words() -> None:
     # Real auto-captions often have no punctuation at all: no sentence end to cut at.
     # Before, such a file became one line, and every link opened at its first second.
-    from rag.formats.convert import caption_cues, youtube
+    from rag.sources.formats.convert import caption_cues, youtube
 
     said = " ".join(f"word{n}" for n in range(300))  # a word every 2 s for 10 minutes
     episode = Episode("auto", "T", None, (), None, None, None, (Line(said, 0, "", ""), Line("the end", 600, "", "")),
@@ -215,7 +217,7 @@ def test_unpunctuated_youtube_auto_captions_become_lines_timed_by_their_words() 
 
 
 def test_unpunctuated_cues_are_cut_into_lines_at_the_limit_as_no_sentence_end_is_coming() -> None:
-    from rag.formats.cues import Cue, cues_to_lines
+    from rag.sources.formats.cues import Cue, cues_to_lines
 
     said = [Cue(10 * n, f"and then word{n} came") for n in range(10)]
     assert [line.sec for line in cues_to_lines(said)] == [0, 30, 60, 90]
@@ -379,7 +381,7 @@ def test_the_format_eval_scores_every_format_and_converted_episodes_retrieve_as_
 
 
 def test_caption_lines_stop_at_chapter_starts_and_lines_without_speakers_after_30_s() -> None:
-    from rag.formats.cues import Cue, cues_to_lines
+    from rag.sources.formats.cues import Cue, cues_to_lines
 
     turn = [Cue(0, "One.", "Ann"), Cue(20, "Two.", "Ann"), Cue(40, "Three.", "Ann")]
     assert [line.sec for line in cues_to_lines(turn)] == [0]  # one turn, under a minute

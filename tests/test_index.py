@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,11 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedding import HashingEmbedder
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from rag.index import FaissStore, LexicalIndex, load_index, read_manifest
-from rag.ingest import ingest
-from rag.store import write_passages
+from rag.index.build import ingest
+from rag.index.embedding import HashingEmbedder
+from rag.index.files import load_index, read_manifest
+from rag.index.lexical import LexicalIndex
+from rag.index.store import write_passages
+from rag.index.vectors import FaissStore
 from tests.conftest import commit_git_repo, git_config_env
 
 
@@ -120,9 +122,9 @@ SLOW_INGEST = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from rag.embedding import HashingEmbedder
-    from rag import index as index_module
-    from rag.ingest import ingest
+    from rag.index.embedding import HashingEmbedder
+    from rag.index import lexical as index_module
+    from rag.index.build import ingest
 
     original = index_module.LexicalIndex.save
     def slow_save(self, path):
@@ -165,7 +167,7 @@ def test_swap_interrupted_between_renames_is_recovered(built_index: Path) -> Non
     previous = built_index.with_name(f".{built_index.name}.previous")
     os.replace(built_index, previous)  # as if killed right after the first rename
     assert len(load_index(built_index).passages) > 0
-    from rag.index import recover_interrupted_swap
+    from rag.index.files import recover_interrupted_swap
 
     recover_interrupted_swap(built_index)
     assert (built_index / "manifest.json").exists() and not previous.exists()
@@ -244,8 +246,8 @@ HOLD_LOCK = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from rag.embedding import HashingEmbedder
-    from rag.ingest import ingest
+    from rag.index.embedding import HashingEmbedder
+    from rag.index.build import ingest
 
     class WaitingEmbedder(HashingEmbedder):
         def embed(self, texts):
@@ -309,7 +311,7 @@ def test_tokenize_gives_the_terms_bm25s_gives(corpus_dir: Path) -> None:
     import bm25s
     import Stemmer
 
-    from rag.corpus import load_corpus
+    from rag.sources.load import load_corpus
 
     texts = [line.text for episode in load_corpus([corpus_dir]).episodes for line in episode.lines]
     texts += ["", "a I to", "Café naïve ÜBER co-operate 3.5 x_y", "Which guest uses Bloom filters?"]

@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from rag.cli import cli
-from rag.embedding import EmbedderSpec, EmbeddingCache, HashingEmbedder, Shard, normalize_rows, text_key
-from rag.embedding.cache import shard_files
-from rag.embedding.workers import fill_cache, worker_threads
 from rag.errors import EmbedderError
-from rag.index import load_index
+from rag.index.embedding import EmbedderSpec, EmbeddingCache, HashingEmbedder, Shard, normalize_rows, text_key
+from rag.index.embedding.cache import shard_files
+from rag.index.embedding.workers import fill_cache, worker_threads
+from rag.index.files import load_index
 
 REPO = Path(__file__).parent.parent
 HASHING = "hashing-256"

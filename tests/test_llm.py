@@ -9,8 +9,9 @@ from typing import Any, Callable
 
 import pytest
 
+from rag.answers.llm import HF_ROUTER_URL, Deadline, LLMSettings, settings_from_env
+from rag.answers.openai_chat import OpenAIChat
 from rag.errors import LLMError
-from rag.llm import HF_ROUTER_URL, Deadline, LLMSettings, OpenAIChat, settings_from_env
 from tests.fake_llm import FakeLLMServer, Reply, stalled_listener
 
 SECRET = "sk-test-SECRET-never-shown"
@@ -171,7 +172,7 @@ def test_every_completion_request_sends_max_tokens() -> None:
 
 
 def test_complete_reads_at_most_max_reply_chars_then_closes_the_stream() -> None:
-    from rag.llm import MAX_REPLY_CHARS
+    from rag.answers.llm import MAX_REPLY_CHARS
 
     with FakeLLMServer(default=Reply("word " * 20, endless=True)) as server:
         text, took = timed(lambda: chat(server, total=30).complete(MESSAGES), limit=10)

@@ -13,8 +13,8 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 import app
+from rag.app.layout import build_app, launch_kwargs
 from rag.config import load_config
-from rag.web import build_app, launch_kwargs
 from tests.fake_llm import FakeLLMServer, Reply
 from tests.test_app import env_for, free_port, video_of
 

@@ -1,13 +1,13 @@
-"""Mining the interviewers' questions and where their answers start (rag.pairs)."""
+"""Mining the interviewers' questions and where their answers start (rag.search.pairs)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from rag.embedding import HashingEmbedder
-from rag.index import load_index
-from rag.ingest import ingest
-from rag.pairs import (
+from rag.index.build import ingest
+from rag.index.embedding import HashingEmbedder
+from rag.index.files import load_index
+from rag.search.pairs import (
     Pair,
     SpokenLine,
     drop_stock_questions,

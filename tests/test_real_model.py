@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.chunking import embedding_text
 from rag.config import Config
-from rag.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, make_embedder, resolve_model_path
 from rag.errors import EmbedderError
-from rag.index import load_index
-from rag.ingest import ingest
+from rag.index.build import ingest
+from rag.index.chunking import embedding_text
+from rag.index.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder, make_embedder, resolve_model_path
+from rag.index.embedding.onnx_int8 import OnnxInt8Embedder
+from rag.index.files import load_index
 from rag.pipeline import ingest_embedder
-from rag.embedding.onnx_int8 import OnnxInt8Embedder
-from rag.retrieve import Searcher
+from rag.search.searcher import Searcher
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def test_unknown_model_is_a_clear_error() -> None:
 @pytest.fixture(scope="module")
 def minilm_answerer(tmp_path_factory: pytest.TempPathFactory, minilm_int8: OnnxInt8Embedder):  # type: ignore[no-untyped-def]
     """The answer stage with its calibrated thresholds, over a real MiniLM index of the test slice."""
-    from rag.answer import Answerer
+    from rag.answers.answerer import Answerer
     from tests.conftest import DATA
 
     index_dir = tmp_path_factory.mktemp("minilm") / "idx"
@@ -152,7 +152,7 @@ def minilm_answerer(tmp_path_factory: pytest.TempPathFactory, minilm_int8: OnnxI
 
 
 def test_calibrated_refusal_answers_a_covered_question_and_refuses_others(minilm_answerer) -> None:  # type: ignore[no-untyped-def]
-    from rag.answer import REFUSAL_MIN_COSINE, REFUSAL_MIN_COVERAGE
+    from rag.answers.refusal import REFUSAL_MIN_COSINE, REFUSAL_MIN_COVERAGE
 
     assert (minilm_answerer.refusal_min_cosine, minilm_answerer.refusal_min_coverage) == (
         REFUSAL_MIN_COSINE, REFUSAL_MIN_COVERAGE)
@@ -163,7 +163,7 @@ def test_calibrated_refusal_answers_a_covered_question_and_refuses_others(minilm
     assert off_topic.refused and off_topic.confidence < REFUSAL_MIN_COSINE
     # On topic (Bloom filters are discussed), close enough for the cosine gate, but most
     # of its rare words were never said: a stricter coverage threshold refuses it (the
-    # calibrated one trades that for fewer false refusals: rag/answer.py).
+    # calibrated one trades that for fewer false refusals: rag/answers/answerer.py).
     unsaid = "Which quantum annealer vendor sponsored the Bloom filter benchmarks?"
     strict = dataclasses.replace(minilm_answerer, refusal_min_coverage=0.34).answer(unsaid)
     assert strict.refused and strict.confidence >= REFUSAL_MIN_COSINE and strict.coverage < 0.34

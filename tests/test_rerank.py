@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import Answerer
-from rag.embedding import HashingEmbedder
-from rag.index import load_index
-from rag.llm import LLMSettings, OpenAIChat
-from rag.rerank import LLMReranker, parse_ranking
-from rag.retrieve import Searcher
+from rag.answers.answerer import Answerer
+from rag.answers.llm import LLMSettings
+from rag.answers.openai_chat import OpenAIChat
+from rag.answers.rerank import LLMReranker, parse_ranking
+from rag.index.embedding import HashingEmbedder
+from rag.index.files import load_index
+from rag.search.searcher import Searcher
 from tests.fake_llm import FakeLLMServer, Reply
 
 QUESTION = "What are bloom filters used for?"

@@ -5,12 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import Passage
-from rag.embedding import HashingEmbedder
-from rag.index import load_index
-from rag.retrieve import Filters, Hit, Searcher, locate_moment, merge_adjacent, rrf_fuse
+from rag.index.build import ingest
+from rag.index.chunking import Passage
+from rag.index.embedding import HashingEmbedder
+from rag.index.files import load_index
+from rag.search.fusion import locate_moment, merge_adjacent, rrf_fuse
+from rag.search.hits import Filters, Hit
+from rag.search.searcher import Searcher
 from tests.conftest import write_episode
-from rag.ingest import ingest
 
 
 def test_rrf_ranks_hit_found_by_both_first() -> None:
@@ -142,8 +144,8 @@ def test_blank_question_returns_nothing_and_bad_k_is_refused(searcher: Searcher)
 
 
 def test_a_question_naming_a_guest_searches_that_guests_episodes(searcher: Searcher) -> None:
-    assert searcher.named_episodes("What does Eugene Yan think about bloom filters?") == {"technical-writing-for-data-scientists"}
-    assert searcher.named_episodes("what does eugene think?") == set()  # a first name alone is ambiguous
+    assert searcher.scope.named_episodes("What does Eugene Yan think about bloom filters?") == {"technical-writing-for-data-scientists"}
+    assert searcher.scope.named_episodes("what does eugene think?") == set()  # a first name alone is ambiguous
     hits = searcher.search("What does Eugene Yan think about bloom filters?", k=5)
     assert hits and {h.passage.episode_id for h in hits} == {"technical-writing-for-data-scientists"}
     unscoped = Searcher(searcher.index, searcher.embedder, name_scope=False).search(

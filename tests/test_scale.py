@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.evaluation import hits_gold, load_questions
-from rag.index import load_index
+from rag.index.files import load_index
 from tests.test_evaluation import ROOT, slice_questions
 
 sys.path.insert(0, str(ROOT / "eval"))

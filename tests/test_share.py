@@ -1,4 +1,4 @@
-"""Share links: signed tokens that freeze an answer (rag/share.py), over a real index."""
+"""Share links: signed tokens that freeze an answer (rag/app/share.py), over a real index."""
 
 from __future__ import annotations
 
@@ -10,15 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import Answer, Answerer
-from rag.chunking import Passage
-from rag.citations import Citation
-from rag.config import Config, load_config
-from rag.errors import RagError
-from rag.index import load_index
-from rag.render import render_answer
-from rag.retrieve import Hit, Searcher
-from rag.share import (
+from rag.answers.answerer import Answer, Answerer
+from rag.answers.citations import Citation
+from rag.app.render import render_answer
+from rag.app.share import (
     BROKEN,
     CHANGED,
     MAX_PAYLOAD_BYTES,
@@ -32,6 +27,12 @@ from rag.share import (
     load_signer,
     share_query,
 )
+from rag.config import Config, load_config
+from rag.errors import RagError
+from rag.index.chunking import Passage
+from rag.index.files import load_index
+from rag.search.hits import Hit
+from rag.search.searcher import Searcher
 
 KEY = b"k" * 32
 BLOOM = "What are bloom filters used for?"

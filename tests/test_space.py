@@ -16,8 +16,8 @@ def test_make_space_writes_code_index_requirements_and_front_matter(tmp_path: Pa
     front = readme.split("---\n")[1]
     for line in ("sdk: gradio", "app_file: app.py", "title: ", "emoji: ", "sdk_version: "):
         assert line in front
-    assert (out / "app.py").exists() and (out / "rag" / "answer.py").exists() and (out / "rag" / "prompts.yaml").exists()
-    assert (out / "rag" / "embedding" / "onnx_int8.py").exists() and not list(out.rglob("__pycache__"))
+    assert (out / "app.py").exists() and (out / "rag" / "answers" / "answerer.py").exists() and (out / "rag" / "answers" / "prompts.yaml").exists()
+    assert (out / "rag" / "index" / "embedding" / "onnx_int8.py").exists() and not list(out.rglob("__pycache__"))
     assert (out / "indexes" / "dtc" / "manifest.json").exists()
     # Every index file over Hugging Face's 10 MB limit for plain git goes through LFS.
     tracked = [line.split()[0] for line in (out / ".gitattributes").read_text().splitlines()]

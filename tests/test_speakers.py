@@ -14,18 +14,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rag.chunking import Passage, chunk_episode
+from rag.answers.extractive import ExtractiveAnswerer
 from rag.cli import cli
-from rag.corpus import Episode, Line
-from rag.embedding import HashingEmbedder
-from rag.extractive import ExtractiveAnswerer
-from rag.formats.episode import episode_from_transcript, sidecar_path
-from rag.formats.speakers import drop_stage_directions
-from rag.formats.srt import parse_srt
-from rag.formats.vtt import parse_vtt
-from rag.index import load_index
-from rag.ingest import ingest
-from rag.retrieve import Hit
+from rag.index.build import ingest
+from rag.index.chunking import Passage, chunk_episode
+from rag.index.embedding import HashingEmbedder
+from rag.index.files import load_index
+from rag.search.hits import Hit
+from rag.sources.episode import Episode, Line
+from rag.sources.formats.speakers import drop_stage_directions
+from rag.sources.formats.srt import parse_srt
+from rag.sources.formats.vtt import parse_vtt
+from rag.sources.sidecar import episode_from_transcript, sidecar_path
 
 EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external"
 BUZZSPROUT = EXTERNAL / "buzzsprout-example" / "buzzsprout-10-things-we-wish-we-knew.vtt"

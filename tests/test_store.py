@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.chunking import Passage
-from rag.embedding import HashingEmbedder
 from rag.errors import IndexCorruptError
-from rag.index import FaissStore, choose_vector_kind, ivf_lists, load_index
-from rag.ingest import ingest
-from rag.retrieve import Filters, Searcher
-from rag.store import CACHED_PASSAGES, PassageStore, write_passages
+from rag.index.build import ingest
+from rag.index.chunking import Passage
+from rag.index.embedding import HashingEmbedder
+from rag.index.files import load_index
+from rag.index.store import CACHED_PASSAGES, PassageStore, write_passages
+from rag.index.vectors import FaissStore, choose_vector_kind, ivf_lists
+from rag.search.hits import Filters
+from rag.search.searcher import Searcher
 
 
 def passage(episode: int, ordinal: int, text: str = "", season: int | None = None) -> Passage:

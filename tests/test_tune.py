@@ -1,5 +1,5 @@
 """`rag tune`: a relevance model trained on the slice, recorded in the manifest, and every
-way an index can be without a usable one (rag.tune, rag.relevance, rag.rescore)."""
+way an index can be without a usable one (rag.search.tune, rag.search.relevance, rag.search.rescore)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from click.testing import CliRunner
 
 from rag.cli import cli
 from rag.config import Config
-from rag.index import MANIFEST, read_manifest
+from rag.index.files import MANIFEST, read_manifest
 from rag.pipeline import open_searcher
-from rag.relevance import META_FILE, OnnxRelevanceModel
-from rag.tune import MIN_TRAINING_PAIRS, TuneSettings, tune_index
+from rag.search.relevance import META_FILE, OnnxRelevanceModel
+from rag.search.training import MIN_TRAINING_PAIRS, TuneSettings
+from rag.search.tune import tune_index
 
 WINDOWS = [
     "Marcello La Rocca: A Bloom filter tells you if an element is in a set, with some false positives.",
@@ -29,8 +30,8 @@ TWO_STEPS = TuneSettings(max_steps=2, batch_groups=2, min_pairs=1)
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The slice index with a relevance model from two training steps."""
-    from rag.embedding import HashingEmbedder
-    from rag.ingest import ingest
+    from rag.index.build import ingest
+    from rag.index.embedding import HashingEmbedder
 
     root = tmp_path_factory.mktemp("tuned")
     shutil.copytree(Path(__file__).parent / "data" / "corpus", root / "corpus")
@@ -168,8 +169,8 @@ def test_make_space_ships_the_model_where_the_shipped_index_finds_it(tuned: Path
 
 
 def test_a_rebuild_of_the_index_keeps_its_model(tuned: Path, tmp_path: Path) -> None:
-    from rag.embedding import HashingEmbedder
-    from rag.ingest import ingest
+    from rag.index.build import ingest
+    from rag.index.embedding import HashingEmbedder
 
     index_dir = _copy_index(tuned, tmp_path)
     entry = read_manifest(index_dir)["relevance"]

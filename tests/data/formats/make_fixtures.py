@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/data/formats/make_fixtures.py   # rewrites tests/data/formats/*/
 
-One folder per format of `rag.formats.convert.WRITERS` (vtt, youtube, youtube_asr, srt,
+One folder per format of `rag.sources.formats.convert.WRITERS` (vtt, youtube, youtube_asr, srt,
 whisper, whisperx, podcast20), each with both episodes and their `NAME.yaml` sidecars.
 Deterministic: the test `test_regenerating_the_fixtures_gives_the_same_files` runs
 it again and compares.
@@ -16,8 +16,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from rag.corpus import load_corpus  # noqa: E402
-from rag.formats.convert import WRITERS, converted_files  # noqa: E402
+from rag.sources.formats.convert import WRITERS, converted_files  # noqa: E402
+from rag.sources.load import load_corpus  # noqa: E402
 
 EPISODES = ("building-data-team", "technical-writing-for-data-scientists")
 
