@@ -307,6 +307,21 @@ def test_lexical_scores_equal_bm25s_own_scoring(built_index: Path) -> None:
         np.testing.assert_allclose(lexical.scores(query), expected, rtol=1e-6)
 
 
+def test_lexical_search_ranks_positive_scores_within_the_allowed_ids(built_index: Path) -> None:
+    lexical = load_index(built_index).lexical
+    queries = ("data team hiring", "bloom filters", "data team hiring", "zebra")
+    allowed = np.arange(0, len(lexical), 3, dtype=np.int64)
+    for query in queries:  # the third repeats the first: the kept scores must be this query's
+        scores = lexical.scores(query)
+        for subset in (None, allowed):
+            candidates = np.arange(len(lexical)) if subset is None else subset
+            ranked = sorted((i for i in candidates if scores[i] > 0), key=lambda i: (-scores[i], i))[:7]
+            got_scores, got_ids = lexical.search(query, 7, subset)
+            assert got_ids.tolist() == [int(i) for i in ranked]
+            np.testing.assert_allclose(got_scores, scores[ranked])
+    assert lexical.search("zebra", 5)[1].tolist() == []
+
+
 def test_tokenize_gives_the_terms_bm25s_gives(corpus_dir: Path) -> None:
     import bm25s
     import Stemmer

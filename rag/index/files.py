@@ -31,7 +31,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from rag.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from rag.index.chunking import Passage
-from rag.index.lexical import LexicalIndex
+from rag.index.lexical import LexicalIndex, LexicalSearch
 from rag.index.store import PassageStore, write_passages
 from rag.index.vectors import VECTOR_ARRAY, FaissStore, VectorStore
 from rag.limits import MAX_PODCAST_NAME_CHARS
@@ -51,7 +51,7 @@ class Index:
     manifest: dict[str, Any]
     passages: PassageStore
     vectors: VectorStore
-    lexical: LexicalIndex
+    lexical: LexicalSearch
 
     @property
     def model_id(self) -> str:

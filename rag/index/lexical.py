@@ -7,7 +7,7 @@ import math
 import re
 import threading
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
@@ -15,11 +15,27 @@ from bm25s.stopwords import STOPWORDS_EN
 from rag.errors import IndexCorruptError
 
 
+class LexicalSearch(Protocol):
+    """Ranked BM25 search over the passages; ids are positions in the passage list."""
+
+    def __len__(self) -> int: ...
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the `k` best documents with a positive score among `allowed`
+        (None: all), best first; ties go to the lower id."""
+        ...
+
+    def term_idf(self, query: str) -> dict[str, float]:
+        """IDF of each distinct term of `query`, tokenized as the index was."""
+        ...
+
+
 class LexicalIndex:
     """BM25 over stemmed words (bm25s + PyStemmer), English stopwords removed."""
 
     def __init__(self, bm25: Any) -> None:
         self._bm25 = bm25
+        self._recent = threading.local()  # this thread's last query and its scores
 
     @staticmethod
     def tokenize(texts: Sequence[str]) -> list[list[str]]:
@@ -114,8 +130,32 @@ class LexicalIndex:
             total[indices[start:end]] += data[start:end]
         return total
 
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` best documents for `query` among `allowed`, best first (`LexicalSearch`).
+        A search ranks one query twice (its scope, then the episodes in focus): the
+        scores of this thread's last query are kept for the second time."""
+        if getattr(self._recent, "query", None) != query:
+            self._recent.scores = self.scores(query)
+            self._recent.query = query
+        scores = self._recent.scores
+        ids = np.asarray(top_positions(scores, allowed, k), dtype=np.int64)
+        return scores[ids], ids
+
     def save(self, path: Path) -> None:
         self._bm25.save(str(path), show_progress=False)
+
+
+def top_positions(scores: np.ndarray, allowed: np.ndarray | None, k: int) -> list[int]:
+    """The positions of the `k` best positive `scores` among `allowed` (None: all), best
+    first; ties go to the lower position, as a stable sort of the whole array would give."""
+    subset = scores if allowed is None else scores[allowed]
+    n = min(k, int((subset > 0).sum()))
+    if n <= 0:
+        return []
+    top = np.argpartition(-subset, n - 1)[:n]
+    positions = top if allowed is None else np.asarray(allowed, dtype=np.int64)[top]
+    order = np.lexsort((positions, -subset[top]))
+    return [int(i) for i in positions[order]]
 
 
 _TERM = re.compile(r"(?u)\b\w\w+\b")  # bm25s's token pattern

@@ -156,18 +156,6 @@ def locate_moment(
     return replace(hit, passage=passage, link_s=link)
 
 
-def top_positions(scores: np.ndarray, allowed: np.ndarray | None, k: int) -> list[int]:
-    """The positions of the `k` best positive `scores` among `allowed` (None: all), best
-    first; ties go to the lower position, as a stable sort of the whole array would give."""
-    subset = scores if allowed is None else scores[allowed]
-    n = min(k, int((subset > 0).sum()))
-    if n <= 0:
-        return []
-    top = np.argpartition(-subset, n - 1)[:n]
-    positions = top if allowed is None else np.asarray(allowed, dtype=np.int64)[top]
-    order = np.lexsort((positions, -subset[top]))
-    return [int(i) for i in positions[order]]
-
 
 def best_moments(store: PassageStore, ranked: list[tuple[int, float]], k: int, *, mode: str, merge: bool = True,
                  union_spans: bool = False) -> list[Hit]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 from typing import Mapping, Sequence
 
-from rag.index.lexical import LexicalIndex
+from rag.index.lexical import LexicalIndex, LexicalSearch
 
 # The gold moment is where its answer *starts*, while the line that matches the
 # question best is often a later one of the same answer; opening early by up to a
@@ -40,7 +40,7 @@ QUESTION_FRAME_WORDS = (
 )
 
 
-def question_terms(lexical: LexicalIndex, question: str) -> dict[str, float]:
+def question_terms(lexical: LexicalSearch, question: str) -> dict[str, float]:
     """The question's terms (stemmed as the index stems them) with their IDF, without
     the words that only frame a question (`QUESTION_FRAME_WORDS`)."""
     frame = _frame_terms()

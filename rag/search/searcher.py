@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.index.embedding import Embedder
 from rag.index.files import Index
-from rag.search.fusion import RRF_K, SUPPORT_SHARE, best_moments, locate_moment, rrf_fuse, top_positions
+from rag.search.fusion import RRF_K, SUPPORT_SHARE, best_moments, locate_moment, rrf_fuse
 from rag.search.hits import Filters, Hit
 from rag.search.locate import LEAD_IN_S, question_terms
 from rag.search.relevance import RelevanceModel
@@ -91,16 +91,16 @@ class Searcher:
         _, ids = self.index.vectors.search(vector, k or self.candidates, allowed)
         return [int(i) for i in ids]
 
-    def lexical_ranking(self, scores: np.ndarray, allowed: np.ndarray | None, k: int | None = None) -> list[int]:
-        return top_positions(scores, allowed, k or self.candidates)
+    def lexical_ranking(self, query: str, allowed: np.ndarray | None, k: int | None = None) -> list[int]:
+        _, ids = self.index.lexical.search(query, k or self.candidates, allowed)
+        return [int(i) for i in ids]
 
-    def _signals(self, query: str) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The query's vector and its BM25 score of every passage (None where the mode has no use for it)."""
+    def _signals(self, query: str) -> tuple[np.ndarray | None, str | None]:
+        """The query's vector and its BM25 query (None where the mode has no use for it)."""
         vector = self.embedder.embed_queries([query])[0] if self.mode in ("hybrid", "dense") else None
-        lexical = self.index.lexical.scores(query) if self.mode in ("hybrid", "lexical") else None
-        return vector, lexical
+        return vector, (query if self.mode in ("hybrid", "lexical") else None)
 
-    def _fuse(self, vector: np.ndarray | None, lexical: np.ndarray | None, allowed: np.ndarray | None,
+    def _fuse(self, vector: np.ndarray | None, lexical: str | None, allowed: np.ndarray | None,
               k: int | None = None) -> dict[int, float]:
         rankings: list[list[int]] = []
         weights: list[float] = []
@@ -112,7 +112,8 @@ class Searcher:
             weights.append(self.lexical_weight)
         return dict(rrf_fuse(rankings, k=self.rrf_k, weights=weights))
 
-    def _focus_on_episodes(self, fused: dict[int, float], vector, lexical, allowed) -> dict[int, float]:  # type: ignore[no-untyped-def]
+    def _focus_on_episodes(self, fused: dict[int, float], vector: np.ndarray | None, lexical: str | None,
+                           allowed: np.ndarray | None) -> dict[int, float]:
         pool = sorted(fused.items(), key=lambda item: -item[1])[: self.episode_pool]
         relevance: dict[str, float] = {}
         for doc, score in pool:
