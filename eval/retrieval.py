@@ -16,11 +16,13 @@ Follow-up questions are searched with their history joined to the question.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import os
 import platform
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -39,6 +41,7 @@ from rag.evaluation import (
     with_and_without_model,
     write_jsonl_atomic,
 )
+from rag.index.files import read_manifest
 from rag.pipeline import open_searcher
 from rag.search.searcher import Searcher
 
@@ -190,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", action="store_true", help="also report the hybrid metrics on each half of a two-fold split")
     parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                         help=f"keyword argument for the hybrid Searcher (repeatable): {', '.join(SEARCHER_OPTIONS)}")
+    parser.add_argument("--compare-index", metavar="DIR",
+                        help="also search this index (another backend, say) with the same settings, and print both")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
@@ -257,7 +262,27 @@ def main(argv: list[str] | None = None) -> int:
         print_table(reports, header, folds)
         if comparison:
             print_comparison(comparison, named)
+    if args.compare_index:
+        other = open_searcher(dataclasses.replace(config, index_dir=Path(args.compare_index)), **options)
+        print_backends(questions, {str(config.index_dir): results["hybrid"],
+                                   args.compare_index: evaluate_search(other, questions, not args.quiet)})
     return 0
+
+
+def print_backends(questions: list, runs: dict[str, dict]) -> None:
+    """The hybrid search of two indexes of the same corpus, side by side: the metrics,
+    and how many questions got another top 10."""
+    print("\nsame questions, two indexes (hybrid):")
+    print(f"{'index':<36} {'backend':<8} {'hit@5':>6} {'lands@5':>8} {'MRR@10':>7} {'p50 ms':>7} {'p95 ms':>7}")
+    for name, run in runs.items():
+        report, backend = run["report"], read_manifest(name).get("backend", "builtin")
+        print(f"{name:<36} {backend:<8} {report['hit@5']:>6.3f} {report['lands@5']:>8.3f} {report['mrr@10']:>7.3f}"
+              f" {report['search_ms_p50']:>7.1f} {report['search_ms_p95']:>7.1f}")
+    first, second = ([row["results"] for row in run["per_question"]] for run in runs.values())
+    differing = sum(a != b for a, b in zip(first, second))
+    a, b = ({q: s.hit_rank is not None and s.hit_rank <= 5 for q, s in run["scored"].items()} for run in runs.values())
+    print(f"questions whose top 10 differ: {differing} of {len(questions)}; "
+          f"hit@5 differs on {sum(a[q] != b[q] for q in a)}")
 
 
 if __name__ == "__main__":

@@ -78,3 +78,10 @@ def redact(value: Any, secrets: Iterable[str]) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact(v, secrets) for v in value]
     return value
+
+
+class IndexUnavailableError(RagError):
+    """The engine that holds the index (a Milvus server, a Milvus Lite file) did not answer."""
+
+    def for_visitors(self) -> str:
+        return "search is unavailable right now (its engine is not answering); please try again in a minute"

@@ -71,12 +71,18 @@ def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Fetch feeds and transcripts from loopback/private addresses too [RAG_ALLOW_PRIVATE_HOSTS or off].")
 @click.option("--private-host", "private_hosts", multiple=True, metavar="HOST",
               help="Only this host may be on a private address (repeat) [RAG_PRIVATE_HOSTS].")
+@click.option("--backend", type=click.Choice(["builtin", "milvus"]),
+              help="Where the index lives: its own files, or a Milvus collection [the index's; builtin].")
+@click.option("--milvus-uri", metavar="URI",
+              help="A Milvus Lite file (*.db) or http(s)://host:19530, token in MILVUS_TOKEN [<index>-milvus.db].")
+@click.option("--milvus-collection", metavar="NAME", help="The collection's alias [rag_<index name>].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-file notes.")
 @click.pass_context
 def ingest(
     ctx: click.Context, sources: Sequence[str], index_dir: str | None, model: str | None, quantize: str | None,
     cache_dir: str | None, max_tokens: int | None, overlap: int, force: bool, vector_index: str, workers: int,
-    shard: Shard | None, name: str | None, allow_private_hosts: bool, private_hosts: Sequence[str], quiet: bool,
+    shard: Shard | None, name: str | None, allow_private_hosts: bool, private_hosts: Sequence[str],
+    backend: str | None, milvus_uri: str | None, milvus_collection: str | None, quiet: bool,
 ) -> None:
     """Index episode transcripts from SOURCES.
 
@@ -94,8 +100,9 @@ def ingest(
         rag ingest ../shared/corpus --index indexes/dtc
         rag ingest https://example.com/feed.xml --index indexes/mycast --name "My Show"
         rag ingest ../shared/corpus --index indexes/dtc --shard 1/2 --workers 2
+        rag ingest ../shared/corpus --index indexes/dtc-milvus --backend milvus
     """
-    from rag.index.build import ChunkSettings, ingest_shard
+    from rag.index.build import Backend, ChunkSettings, ingest_shard
     from rag.index.build import ingest as run_ingest
 
     if shard is not None and (force or name is not None):
@@ -117,8 +124,10 @@ def ingest(
         if shard is not None:
             echo(ingest_shard(sources, embedder, shard, **common).summary())  # type: ignore[arg-type]
             return
+        chosen = (Backend(backend or "milvus", milvus_uri, milvus_collection)
+                  if backend == "milvus" or milvus_uri or milvus_collection else Backend() if backend else None)
         report = run_ingest(sources, config.index_dir, embedder, force=force, vector_index=vector_index, name=name,
-                            **common)  # type: ignore[arg-type]
+                            backend=chosen, **common)  # type: ignore[arg-type]
     except RagError as exc:
         raise click.ClickException(str(exc)) from None
     echo(f"{report.summary()} -> {config.index_dir}")

@@ -14,12 +14,14 @@ the next `ingest` of the same sources (the merge) finds those vectors there:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -28,14 +30,16 @@ from rag.index.chunking import Passage, chunk_episode, embedding_text
 from rag.index.embedding import Embedder, EmbedderSpec, EmbeddingCache, Shard, embedder_key, text_key
 from rag.index.embedding.cache import other_recipe_files, shard_files
 from rag.index.embedding.workers import fill_cache
-from rag.index.files import lock_index, read_manifest, save_index
+from rag.index.files import BUILTIN, lock_index, read_manifest, save_index, save_manifest_only
 from rag.index.lexical import LexicalIndex
+from rag.index.milvus.engine import check_uri
 from rag.index.vectors import FaissStore
 from rag.limits import check_podcast_name
 from rag.sources.episode import Episode, FileNote
 from rag.sources.fetch import PrivateHosts
 from rag.sources.git import public_source
 from rag.sources.load import Corpus, load_corpus
+from rag.urls import public_url
 
 LINE_LABELS = 2
 
@@ -158,10 +162,40 @@ class _Run:
     vector_index: str = "auto"
     podcast_name: str | None = None  # None: keep the index's
     allow_private_hosts: PrivateHosts = False  # feeds may be fetched from loopback/private addresses
+    backend: Backend | None = None  # None: the index's own, else the built-in one
 
     @property
     def shown_sources(self) -> list[str]:
         return [public_source(str(s)) for s in self.sources]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where the index lives: its own files ("builtin"), or a Milvus collection ("milvus")
+    at `uri` (a Lite file *.db, or http(s)://host:19530) under the alias `collection`."""
+
+    name: str = BUILTIN
+    uri: str | None = None
+    collection: str | None = None
+
+    def for_index(self, index_dir: Path) -> Backend:
+        """With the defaults filled in: a Lite file beside the index, an alias after its name."""
+        if self.name == BUILTIN:
+            return self
+        if self.name != "milvus":
+            raise CorpusError(f"unknown backend {self.name!r}: builtin or milvus")
+        uri = check_uri(self.uri or str(index_dir.parent / f"{index_dir.name}-milvus.db"))
+        collection = self.collection or "rag_" + re.sub(r"[^A-Za-z0-9]+", "_", index_dir.name).strip("_")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,120}", collection) or "__" in collection:
+            raise CorpusError(f"Milvus collection {collection!r}: a letter, then letters, digits and single underscores")
+        return Backend("milvus", uri, collection)
+
+    @classmethod
+    def of_manifest(cls, manifest: Mapping[str, Any] | None) -> Backend:
+        engine = (manifest or {}).get("engine")
+        if (manifest or {}).get("backend") == "milvus" and isinstance(engine, Mapping):
+            return cls("milvus", str(engine.get("uri")), str(engine.get("alias")))
+        return cls()
 
 
 def ingest(
@@ -180,6 +214,7 @@ def ingest(
     spec: EmbedderSpec | None = None,
     name: str | None = None,
     allow_private_hosts: PrivateHosts = False,
+    backend: Backend | None = None,
 ) -> IngestReport:
     """Build (or refresh) the index at `index_dir` from `sources`.
 
@@ -195,13 +230,14 @@ def ingest(
     `ingest_shard` runs left in the cache folder are used, then folded into the main
     cache. `vector_index` is "auto" (exact below `rag.index.ANN_ABOVE` passages, IVF
     above), "flat", "ivf" or "hnsw". Feeds are fetched from public addresses only unless
-    `allow_private_hosts` (`rag.sources.fetch.forbidden_address`). Returns a report; raises
+    `allow_private_hosts` (`rag.sources.fetch.forbidden_address`). `backend` None keeps
+    the index's (`Backend`; a new index: the built-in one). Returns a report; raises
     `CorpusError` when no episode could be indexed.
     """
     index_dir = Path(index_dir)
     run = _Run(sources, Path(cache_dir) if cache_dir else index_dir.parent / "cache", settings, show_progress,
                on_note, on_progress or (lambda text: None), workers, spec, vector_index,
-               check_podcast_name(name) if name is not None else None, allow_private_hosts)
+               check_podcast_name(name) if name is not None else None, allow_private_hosts, backend)
     with lock_index(index_dir, public_source(" ".join(sys.argv))):
         return _ingest_locked(run, index_dir, embedder, force)
 
@@ -243,6 +279,7 @@ def _ingest_locked(run: _Run, index_dir: Path, embedder: Embedder, force: bool) 
     corpus = _read_corpus(run)
     report = IngestReport(episodes=len(corpus.episodes), notes=list(corpus.notes))
     existing = _existing_manifest(index_dir)
+    run = dataclasses.replace(run, backend=(run.backend or Backend.of_manifest(existing)).for_index(index_dir))
     manifest = _manifest(run, corpus, embedder, existing)
     if not force and existing is not None and _up_to_date(existing, manifest):
         report.passages, report.up_to_date = int(existing["count"]), True
@@ -288,6 +325,9 @@ def _manifest(run: _Run, corpus: Corpus, embedder: Embedder, existing: dict | No
         "sources": run.shown_sources,
         "vector_request": run.vector_index,  # asking for another kind rebuilds an unchanged corpus
     }
+    if run.backend is not None and run.backend.name != BUILTIN:  # another engine or alias rebuilds
+        manifest["backend"] = run.backend.name
+        manifest["engine"] = {"uri": public_url(str(run.backend.uri)), "alias": run.backend.collection}
     name = run.podcast_name if run.podcast_name is not None else (existing or {}).get("podcast")
     if name:
         manifest["podcast"] = name
@@ -322,6 +362,13 @@ def _embed(run: _Run, cache: EmbeddingCache, embedder: Embedder, texts: list[str
 
 def _write_index(run: _Run, index_dir: Path, passages: list[Passage], vectors: np.ndarray, manifest: dict) -> None:
     run.progress("writing the index")
+    if run.backend is not None and run.backend.name == "milvus":
+        from rag.index.milvus.collection import write_index
+
+        entry = write_index(str(run.backend.uri), str(run.backend.collection), passages, vectors,
+                            [lexical_text(p) for p in passages])
+        save_manifest_only(index_dir, {**manifest, "milvus": entry}, int(vectors.shape[1]), len(passages))
+        return
     save_index(
         index_dir,
         passages,

@@ -27,7 +27,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from rag.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexMissingError
 from rag.index.chunking import Passage
@@ -36,6 +36,7 @@ from rag.index.store import PassageStore, write_passages
 from rag.index.vectors import VECTOR_ARRAY, FaissStore, VectorStore
 from rag.limits import MAX_PODCAST_NAME_CHARS
 
+BUILTIN = "builtin"  # the index in its own files; "milvus": in a Milvus collection (rag.index.milvus)
 FORMAT_VERSION = 4  # 2: passages carry each line's second; 3: passages in SQLite, vectors.npy, ANN kinds; 4: episode descriptions
 
 MANIFEST = "manifest.json"
@@ -72,9 +73,25 @@ def save_index(
     manifest: dict[str, Any],
 ) -> Path:
     """Write the index to `directory` atomically (build beside, then swap)."""
-    directory = Path(directory)
     if len(vectors) != len(passages) or len(lexical) != len(passages):
         raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors and {len(lexical)} bm25 documents")
+
+    def write_files(building: Path) -> dict[str, Any]:
+        lexical.save(building / LEXICAL)
+        write_passages(building / PASSAGES, passages)
+        return {"vectors": vectors.save(building)}
+
+    return _swap_in(Path(directory), manifest, vectors.dim, len(passages), write_files)
+
+
+def save_manifest_only(directory: str | Path, manifest: dict[str, Any], dim: int, count: int) -> Path:
+    """The index directory of an index whose data lives in an engine (`rag.index.milvus`):
+    its manifest alone, swapped in as `save_index` swaps a whole index."""
+    return _swap_in(Path(directory), manifest, dim, count, lambda building: {})
+
+
+def _swap_in(directory: Path, manifest: dict[str, Any], dim: int, count: int,
+             write_files: Callable[[Path], dict[str, Any]]) -> Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     recover_interrupted_swap(directory)
     building = directory.with_name(f".{directory.name}.building-{os.getpid()}")
@@ -84,13 +101,11 @@ def save_index(
     manifest = {
         **manifest,
         "format_version": FORMAT_VERSION,
-        "dim": vectors.dim,
-        "count": len(passages),
+        "dim": dim,
+        "count": count,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    manifest["vectors"] = vectors.save(building)
-    lexical.save(building / LEXICAL)
-    write_passages(building / PASSAGES, passages)
+    manifest.update(write_files(building))
     # The manifest is written last: a directory without one is never loaded.
     (building / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     _fsync_tree(building)
@@ -222,6 +237,8 @@ def load_index(directory: str | Path, *, expected_model: str | None = None) -> I
         raise IndexCorruptError(f"{directory / MANIFEST}: 'dim' is {dim!r:.40}, not a vector dimension")
     if not isinstance(manifest.get("vectors") or {}, Mapping):
         raise IndexCorruptError(f"{directory / MANIFEST}: 'vectors' is not a mapping")
+    if manifest.get("backend", BUILTIN) != BUILTIN:
+        return _load_from_engine(directory, manifest)
     for name in (VECTOR_ARRAY, PASSAGES, LEXICAL):
         if not (directory / name).exists():
             raise IndexCorruptError(f"{directory / name}: missing; rebuild the index with `rag ingest`")
@@ -234,3 +251,14 @@ def load_index(directory: str | Path, *, expected_model: str | None = None) -> I
     if vectors.dim != (dim if dim is not None else vectors.dim):
         raise IndexCorruptError(f"{directory}: manifest says dim {manifest['dim']} but vectors have {vectors.dim}")
     return Index(directory, manifest, passages, vectors, lexical)
+
+
+def _load_from_engine(directory: Path, manifest: dict[str, Any]) -> Index:
+    if manifest.get("backend") != "milvus":
+        raise IndexCorruptError(f"{directory / MANIFEST}: unknown backend {str(manifest.get('backend'))!r:.40}")
+    if not isinstance(manifest.get("dim"), int):
+        raise IndexCorruptError(f"{directory / MANIFEST}: 'dim' is missing")
+    from rag.index.milvus.reader import open_milvus_index
+
+    passages, vectors, lexical = open_milvus_index(manifest)
+    return Index(directory, manifest, passages, vectors, lexical)  # type: ignore[arg-type]

@@ -1,0 +1,204 @@
+"""The index as a Milvus collection: its schema, writing one generation, and the alias swap.
+
+One logical index is an alias (`rag_dtc`) that points at one generation, a physical
+collection `rag_dtc__<time>_<random>`. A rebuild writes a fresh generation and then moves
+the alias in one call, so a reader never sees half an index; the generation before stays
+for readers that opened it, the ones older are dropped.
+
+A row is one passage, keyed by its position in the index (what `VectorStore` and
+`LexicalSearch` return as ids), with its episode's code and its ordinal (what merging
+neighbours reads), its vector, the BM25 text and the passage itself as JSON. Filters
+become `episode_code in [...]`: integers only, nothing of a transcript is ever part of
+an expression. The BM25 text is our own tokens (stemmed, stop words out, as the bm25s
+index has them) joined by spaces, so the engine's BM25 ranks the same terms.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import replace
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from rag.errors import IndexCorruptError
+from rag.index.chunking import Passage
+from rag.index.lexical import LexicalIndex
+from rag.index.milvus.engine import Engine
+from rag.index.store import passage_to_json
+
+VARCHAR_MAX = 65_535  # the engine's limit for one text field, in UTF-8 bytes
+BATCH_ROWS = 1_000
+BATCH_BYTES = 8 << 20
+# bm25s's defaults ("lucene" IDF, k1 1.5, b 0.75): the engine's BM25 then scores as ours does.
+BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
+FIELDS = ("position", "episode_code", "ordinal", "text", "sparse", "vector", "data")
+
+
+def new_generation_name(alias: str) -> str:
+    return f"{alias}__{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(3)}"
+
+
+def create_generation(engine: Engine, name: str, dim: int) -> None:
+    from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("position", DataType.INT64, is_primary=True)
+    schema.add_field("episode_code", DataType.INT64)
+    schema.add_field("ordinal", DataType.INT64)
+    schema.add_field("text", DataType.VARCHAR, max_length=VARCHAR_MAX, enable_analyzer=True)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("data", DataType.VARCHAR, max_length=VARCHAR_MAX)
+    schema.add_function(Function(name="text_bm25", function_type=FunctionType.BM25,
+                                 input_field_names=["text"], output_field_names=["sparse"]))
+    indexes = MilvusClient.prepare_index_params()
+    indexes.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+    indexes.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                      params=BM25_PARAMS)
+    # Strong: a search sees every write acknowledged before it (a server's default is Bounded).
+    engine.call("create_collection", name, schema=schema, index_params=indexes, consistency_level="Strong")
+
+
+def bm25_text(lexical_text: str) -> str:
+    """The text the engine's BM25 indexes: our tokens, so both backends rank the same terms."""
+    return " ".join(LexicalIndex.tokenize([lexical_text])[0])
+
+
+def rows(passages: Sequence[Passage], vectors: np.ndarray, lexical_texts: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """One row per passage, in index order; episode codes by first appearance, as the
+    built-in store numbers them. The description is kept on an episode's first passage only."""
+    codes: dict[str, int] = {}
+    for position, (passage, vector, text) in enumerate(zip(passages, vectors, lexical_texts)):
+        code = codes.setdefault(passage.episode_id, len(codes))
+        kept = passage if passage.ordinal == 0 else replace(passage, episode_description="")
+        data = passage_to_json(kept)
+        if len(data.encode("utf-8")) > VARCHAR_MAX:
+            raise IndexCorruptError(f"{passage.id}: the passage is over Milvus's {VARCHAR_MAX:,} bytes per field")
+        yield {"position": position, "episode_code": code, "ordinal": passage.ordinal,
+               "text": bm25_text(text)[:VARCHAR_MAX // 4], "vector": np.asarray(vector, dtype=np.float32).tolist(),
+               "data": data}
+
+
+def write_generation(engine: Engine, name: str, batches: Iterator[list[dict[str, Any]]]) -> int:
+    """Write the rows, seal them and load the generation, ready to search; returns the count."""
+    written = 0
+    for batch in batches:
+        engine.call("insert", name, batch)
+        written += len(batch)
+    # Rows left unsealed make a Lite BM25 search score all of them from scratch (seconds).
+    engine.call("flush", name)
+    load(engine, name)
+    # The first BM25 search builds the engine's scorers: pay it here, not on a visitor's question.
+    engine.call("search", name, data=["warm"], anns_field="sparse", limit=1, output_fields=["position"],
+                search_params={"metric_type": "BM25"})
+    return written
+
+
+def batched(items: Iterator[dict[str, Any]], max_rows: int = BATCH_ROWS,
+            max_bytes: int = BATCH_BYTES) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for row in items:
+        row_size = len(row["data"]) + len(row["text"]) + 4 * len(row["vector"]) + 64
+        if batch and (len(batch) >= max_rows or size + row_size > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(row)
+        size += row_size
+    if batch:
+        yield batch
+
+
+def load(engine: Engine, name: str, attempts: int = 40, pause_s: float = 0.25) -> None:
+    """Load a generation for search. Milvus Lite writes a segment's index file in a
+    background thread after a flush or an open; a load meanwhile fails with "not fully
+    written", and is retried."""
+    for attempt in range(attempts):
+        try:
+            engine.call("load_collection", name)
+            return
+        except IndexCorruptError as exc:
+            if "not fully written" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(pause_s)
+
+
+def alias_target(engine: Engine, alias: str) -> str | None:
+    if alias not in engine.call("list_aliases").get("aliases", []):
+        return None
+    return str(engine.call("describe_alias", alias)["collection_name"])
+
+
+def publish(engine: Engine, alias: str, generation: str) -> list[str]:
+    """Point `alias` at `generation`; drop the generations older than the one it replaced.
+    Returns the dropped names."""
+    previous = alias_target(engine, alias)
+    if previous is None:
+        engine.call("create_alias", generation, alias)
+    else:
+        engine.call("alter_alias", generation, alias)
+    kept = {generation, previous}
+    dropped = [name for name in generations(engine, alias) if name not in kept]
+    for name in dropped:
+        engine.call("drop_collection", name)
+    return dropped
+
+
+def generations(engine: Engine, alias: str) -> list[str]:
+    return sorted(name for name in engine.call("list_collections") if name.startswith(f"{alias}__"))
+
+
+def check_generation(engine: Engine, name: str, dim: int, count: int) -> None:
+    """The generation the manifest names exists, has our fields, its dimension and its count."""
+    if not engine.call("has_collection", name):
+        raise IndexCorruptError(f"{engine.shown}: collection {name} is gone (replaced by a newer ingest?); "
+                                f"re-read the index, or rebuild it with `rag ingest`")
+    described = engine.call("describe_collection", name)
+    fields = {field["name"]: field for field in described["fields"]}
+    missing = sorted(set(FIELDS) - set(fields))
+    if missing:
+        raise IndexCorruptError(f"{engine.shown}: collection {name} lacks the fields {missing}; rebuild with `rag ingest`")
+    found_dim = int(fields["vector"].get("params", {}).get("dim", 0))
+    if found_dim != dim:
+        raise IndexCorruptError(f"{engine.shown}: collection {name} holds {found_dim}-dim vectors, the manifest {dim}")
+    load(engine, name)
+    found = int(engine.call("query", name, filter="", output_fields=["count(*)"])[0]["count(*)"])
+    if found != count:
+        raise IndexCorruptError(f"{engine.shown}: collection {name} holds {found} passages, the manifest says {count}")
+
+
+def term_counts(texts: Sequence[str]) -> dict[str, int]:
+    """How many passages say each term (BM25's document frequency), for `term_idf`."""
+    counts: dict[str, int] = {}
+    for tokens in LexicalIndex.tokenize(texts):
+        for term in set(tokens):
+            counts[term] = counts.get(term, 0) + 1
+    return counts
+
+
+def manifest_entry(engine: Engine, alias: str, generation: str, counts: dict[str, int]) -> dict[str, Any]:
+    """What the manifest records of the engine: where, which alias and generation, the term counts."""
+    return {"uri": engine.shown, "alias": alias, "collection": generation,
+            "term_counts": dict(sorted(counts.items()))}
+
+
+def write_index(uri: str, alias: str, passages: Sequence[Passage], vectors: np.ndarray,
+                lexical_texts: Sequence[str]) -> dict[str, Any]:
+    """A fresh generation of `alias` at `uri`, written, sealed and loaded, then the alias
+    moved onto it: readers of the alias see the old index or the new one, never half of
+    one. Returns the manifest's entry for it."""
+    engine = Engine(uri)
+    try:
+        generation = new_generation_name(alias)
+        create_generation(engine, generation, int(vectors.shape[1]))
+        try:
+            write_generation(engine, generation, batched(rows(passages, vectors, lexical_texts)))
+        except BaseException:
+            engine.call("drop_collection", generation)
+            raise
+        publish(engine, alias, generation)
+        return manifest_entry(engine, alias, generation, term_counts(lexical_texts))
+    finally:
+        engine.close()

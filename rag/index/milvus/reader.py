@@ -1,0 +1,186 @@
+"""The index in Milvus as search reads it: the same three parts as the built-in one.
+
+`MilvusPassages` reads passages by position as search returns them; what every search
+needs of every passage (its episode's code and its ordinal, for filters and merging) is
+two int32 arrays read once at open, 8 bytes a passage. `MilvusVectors` and
+`MilvusLexical` answer "the k best among these ids" with one engine search each, the ids'
+episodes as the filter; `term_idf` reads the term counts the manifest records.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from rag.errors import IndexCorruptError
+from rag.index.chunking import Passage
+from rag.index.lexical import LexicalIndex, bm25_idf
+from rag.index.milvus.collection import bm25_text, check_generation
+from rag.index.milvus.engine import Engine
+from rag.index.store import EpisodeInfo, passage_from_json
+
+READ_BATCH = 4_096
+MAX_LIMIT = 16_384  # the engine's largest top-k
+
+
+class MilvusPassages(Sequence[Passage]):
+    """The passages of one generation, by position; `PassageStore`'s reading side."""
+
+    def __init__(self, engine: Engine, collection: str, count: int) -> None:
+        self.engine, self.collection = engine, collection
+        self.episode_codes = np.full(count, -1, dtype=np.int32)
+        self.ordinals = np.zeros(count, dtype=np.int32)
+        firsts: dict[int, Passage] = {}
+        for row in self._all_rows(["position", "episode_code", "ordinal"]):
+            position = int(row["position"])
+            if not 0 <= position < count:
+                raise IndexCorruptError(f"{engine.shown}: {collection} has a passage at {position}, outside 0..{count - 1}")
+            self.episode_codes[position], self.ordinals[position] = int(row["episode_code"]), int(row["ordinal"])
+        for row in self._all_rows(["episode_code", "data"], expression="ordinal == 0"):
+            firsts[int(row["episode_code"])] = passage_from_json(row["data"])
+        if len(firsts) != len(set(self.episode_codes.tolist()) - {-1}) or (count and self.episode_codes.min() < 0):
+            raise IndexCorruptError(f"{engine.shown}: {collection} is missing passages or episodes; rebuild it")
+        self.episode_sizes = np.bincount(self.episode_codes, minlength=len(firsts))
+        self.episodes = tuple(
+            EpisodeInfo(code, p.episode_id, p.episode_title, p.season, p.guests, p.episode_description)
+            for code, p in sorted(firsts.items())
+        )
+
+    def _all_rows(self, fields: list[str], expression: str = "") -> Iterator[Mapping[str, Any]]:
+        """Every row, a page of positions at a time (the engine returns at most 16,384 a query)."""
+        for start in range(0, len(self.episode_codes), MAX_LIMIT):
+            page = f"position >= {start} and position < {start + MAX_LIMIT}"
+            yield from self.engine.call("query", self.collection, filter=f"{page} and {expression}" if expression
+                                        else page, output_fields=fields, limit=MAX_LIMIT)
+
+    def __len__(self) -> int:
+        return len(self.episode_codes)
+
+    def __getitem__(self, position: int) -> Passage:  # type: ignore[override]
+        return self.many([position])[0]
+
+    def many(self, positions: Sequence[int]) -> list[Passage]:
+        wanted = [int(p) for p in positions]
+        if not wanted:
+            return []
+        rows = self.engine.call("get", self.collection, ids=sorted(set(wanted)), output_fields=["position", "data"])
+        found = {int(row["position"]): row["data"] for row in rows}
+        missing = [p for p in wanted if p not in found]
+        if missing:
+            raise IndexCorruptError(f"{self.engine.shown}: {self.collection} lacks the passages at {missing[:5]}")
+        return [self._with_episode(p, passage_from_json(found[p])) for p in wanted]
+
+    def __iter__(self) -> Iterator[Passage]:
+        for start in range(0, len(self), READ_BATCH):
+            yield from self.many(range(start, min(start + READ_BATCH, len(self))))
+
+    def _with_episode(self, position: int, passage: Passage) -> Passage:
+        from dataclasses import replace
+
+        return replace(passage, episode_description=self.episodes[self.episode_codes[position]].description)
+
+    def episode_id(self, position: int) -> str:
+        return self.episodes[self.episode_codes[position]].id
+
+    def positions_by_episode(self) -> dict[str, np.ndarray]:
+        order = np.argsort(self.episode_codes, kind="stable")
+        bounds = np.searchsorted(self.episode_codes[order], np.arange(len(self.episodes) + 1))
+        return {info.id: order[bounds[info.code]:bounds[info.code + 1]].astype(np.int64) for info in self.episodes}
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+class _Scoped:
+    """Search under an allowed set of positions: the engine filters by their episodes."""
+
+    def __init__(self, engine: Engine, collection: str, passages: MilvusPassages) -> None:
+        self.engine, self.collection, self.passages = engine, collection, passages
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def _search(self, data: Any, field: str, metric: str, k: int,
+                allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        expression, requested = "", int(k)
+        if allowed is not None:
+            allowed = np.asarray(allowed, dtype=np.int64)
+            if not len(allowed):
+                return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+            codes = np.unique(self.passages.episode_codes[allowed])
+            expression = f"episode_code in [{', '.join(str(int(c)) for c in codes)}]"
+            in_scope = int(self.passages.episode_sizes[codes].sum())
+            if in_scope > len(allowed):  # part of an episode: rank its whole scope, then keep the allowed
+                k = in_scope
+        limit = max(1, min(int(k), MAX_LIMIT))
+        result = self.engine.call("search", self.collection, data=[data], anns_field=field, limit=limit,
+                                  filter=expression, output_fields=["position"], search_params={"metric_type": metric})
+        hits = result[0] if result else []
+        ids = np.asarray([int(hit["entity"]["position"]) for hit in hits], dtype=np.int64)
+        # Milvus Lite returns a BM25 score negated (its "smaller is better" distance): both signs read as one.
+        scores = np.asarray([abs(float(hit["distance"])) if metric == "BM25" else float(hit["distance"])
+                             for hit in hits], dtype=np.float32)
+        if allowed is not None:
+            keep = np.isin(ids, allowed)
+            ids, scores = ids[keep], scores[keep]
+        # Ties go to the lower position, as the built-in backend orders them.
+        order = np.lexsort((ids, -scores))[:requested]
+        return scores[order], ids[order]
+
+
+class MilvusVectors(_Scoped):
+    """`VectorStore` over the engine's exact (FLAT, inner product) vector index."""
+
+    kind = "milvus-flat"
+
+    def __init__(self, engine: Engine, collection: str, passages: MilvusPassages, dim: int) -> None:
+        super().__init__(engine, collection, passages)
+        self.dim = dim
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        vector = np.asarray(query, dtype=np.float32).reshape(-1).tolist()
+        return self._search(vector, "vector", "IP", k, allowed)
+
+    def save(self, directory: Any) -> dict[str, Any]:
+        raise NotImplementedError("a Milvus index is written by rag.index.milvus.collection")
+
+
+class MilvusLexical(_Scoped):
+    """`LexicalSearch` over the engine's BM25 function, fed our own tokens."""
+
+    def __init__(self, engine: Engine, collection: str, passages: MilvusPassages, term_counts: Mapping[str, int]) -> None:
+        super().__init__(engine, collection, passages)
+        self.term_counts = term_counts
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        text = bm25_text(query)
+        if not text:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        scores, ids = self._search(text, "sparse", "BM25", k, allowed)
+        positive = scores > 0
+        return scores[positive], ids[positive]
+
+    def term_idf(self, query: str) -> dict[str, float]:
+        """As `LexicalIndex.term_idf`, from the counts recorded at ingest."""
+        return {term: bm25_idf(int(self.term_counts.get(term, 0)), len(self))
+                for term in LexicalIndex.tokenize([query])[0]}
+
+
+def open_milvus_index(manifest: Mapping[str, Any], *, timeout_s: float | None = None
+                      ) -> tuple[MilvusPassages, MilvusVectors, MilvusLexical]:
+    """Connect to the engine the manifest names and open the generation it names."""
+    entry = manifest.get("milvus")
+    if not isinstance(entry, Mapping) or not all(isinstance(entry.get(k), str) for k in ("uri", "collection")):
+        raise IndexCorruptError("manifest.json: backend 'milvus' without its 'milvus' entry (uri, collection)")
+    engine = Engine(entry["uri"], timeout_s=timeout_s)
+    try:
+        collection, count, dim = entry["collection"], int(manifest["count"]), int(manifest["dim"])
+        check_generation(engine, collection, dim, count)
+        passages = MilvusPassages(engine, collection, count)
+        counts = entry.get("term_counts") if isinstance(entry.get("term_counts"), Mapping) else {}
+        return (passages, MilvusVectors(engine, collection, passages, dim),
+                MilvusLexical(engine, collection, passages, counts))
+    except BaseException:
+        engine.close()
+        raise
