@@ -102,7 +102,8 @@ def ingest(
         rag ingest ../shared/corpus --index indexes/dtc --shard 1/2 --workers 2
         rag ingest ../shared/corpus --index indexes/dtc-milvus --backend milvus
     """
-    from rag.index.build import Backend, ChunkSettings, ingest_shard
+    from rag.index.backend import Backend
+    from rag.index.build import ChunkSettings, ingest_shard
     from rag.index.build import ingest as run_ingest
 
     if shard is not None and (force or name is not None):

@@ -16,30 +16,28 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from rag.errors import CorpusError, IndexCorruptError, IndexMissingError
+from rag.index.backend import Backend
 from rag.index.chunking import Passage, chunk_episode, embedding_text
 from rag.index.embedding import Embedder, EmbedderSpec, EmbeddingCache, Shard, embedder_key, text_key
 from rag.index.embedding.cache import other_recipe_files, shard_files
 from rag.index.embedding.workers import fill_cache
 from rag.index.files import BUILTIN, lock_index, read_manifest, save_index, save_manifest_only
 from rag.index.lexical import LexicalIndex
-from rag.index.milvus.engine import check_uri
 from rag.index.vectors import FaissStore
 from rag.limits import check_podcast_name
 from rag.sources.episode import Episode, FileNote
 from rag.sources.fetch import PrivateHosts
 from rag.sources.git import public_source
 from rag.sources.load import Corpus, load_corpus
-from rag.urls import public_url
 
 LINE_LABELS = 2
 
@@ -81,6 +79,7 @@ class IngestReport:
     up_to_date: bool = False
     notes: list[FileNote] = field(default_factory=list)
     removed_cache_files: list[Path] = field(default_factory=list)  # vectors of another recipe
+    updated_in_place: tuple[int, int] | None = None  # a Milvus index: episodes dropped, episodes written
 
     def count(self, action: str) -> int:
         return sum(1 for note in self.notes if note.action == action)
@@ -95,6 +94,9 @@ class IngestReport:
         )
         removed = (f"; removed {', '.join(map(str, self.removed_cache_files))} (vectors of another recipe of "
                    "this model, never read again)" if self.removed_cache_files else "")
+        if self.updated_in_place is not None:
+            head += (f"; updated in place: {counted(self.updated_in_place[0], 'episode')} dropped, "
+                     f"{counted(self.updated_in_place[1], 'episode')} written")
         return (
             f"{head}; skipped {skipped}, repaired {self.count('repaired')}, "
             f"duplicates {self.count('duplicate')} in {self.seconds:.1f}s{removed}"
@@ -167,35 +169,6 @@ class _Run:
     @property
     def shown_sources(self) -> list[str]:
         return [public_source(str(s)) for s in self.sources]
-
-
-@dataclass(frozen=True)
-class Backend:
-    """Where the index lives: its own files ("builtin"), or a Milvus collection ("milvus")
-    at `uri` (a Lite file *.db, or http(s)://host:19530) under the alias `collection`."""
-
-    name: str = BUILTIN
-    uri: str | None = None
-    collection: str | None = None
-
-    def for_index(self, index_dir: Path) -> Backend:
-        """With the defaults filled in: a Lite file beside the index, an alias after its name."""
-        if self.name == BUILTIN:
-            return self
-        if self.name != "milvus":
-            raise CorpusError(f"unknown backend {self.name!r}: builtin or milvus")
-        uri = check_uri(self.uri or str(index_dir.parent / f"{index_dir.name}-milvus.db"))
-        collection = self.collection or "rag_" + re.sub(r"[^A-Za-z0-9]+", "_", index_dir.name).strip("_")
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,120}", collection) or "__" in collection:
-            raise CorpusError(f"Milvus collection {collection!r}: a letter, then letters, digits and single underscores")
-        return Backend("milvus", uri, collection)
-
-    @classmethod
-    def of_manifest(cls, manifest: Mapping[str, Any] | None) -> Backend:
-        engine = (manifest or {}).get("engine")
-        if (manifest or {}).get("backend") == "milvus" and isinstance(engine, Mapping):
-            return cls("milvus", str(engine.get("uri")), str(engine.get("alias")))
-        return cls()
 
 
 def ingest(
@@ -291,7 +264,10 @@ def _ingest_locked(run: _Run, index_dir: Path, embedder: Embedder, force: bool) 
         cache = EmbeddingCache(run.cache_dir, embedder_key(embedder))
         report.passages, report.embedded = len(passages), _embed(run, cache, embedder, texts)
         report.from_cache = len(passages) - report.embedded
-        _write_index(run, index_dir, passages, cache.lookup(texts, embedder.dim), manifest)
+        fingerprints = {episode.id: episode.fingerprint() for episode in corpus.episodes}
+        written = _write_index(run, index_dir, passages, cache.lookup(texts, embedder.dim), manifest,
+                               fingerprints, None if force else existing)
+        report.updated_in_place = written
     # An older recipe's vectors take as much room as the current ones and are never read again.
     for path in other_recipe_files(run.cache_dir, embedder_key(embedder)):
         path.unlink(missing_ok=True)
@@ -327,7 +303,7 @@ def _manifest(run: _Run, corpus: Corpus, embedder: Embedder, existing: dict | No
     }
     if run.backend is not None and run.backend.name != BUILTIN:  # another engine or alias rebuilds
         manifest["backend"] = run.backend.name
-        manifest["engine"] = {"uri": public_url(str(run.backend.uri)), "alias": run.backend.collection}
+        manifest["engine"] = run.backend.manifest_entry()
     name = run.podcast_name if run.podcast_name is not None else (existing or {}).get("podcast")
     if name:
         manifest["podcast"] = name
@@ -360,15 +336,23 @@ def _embed(run: _Run, cache: EmbeddingCache, embedder: Embedder, texts: list[str
                       show_progress=run.show_progress, on_progress=run.progress)
 
 
-def _write_index(run: _Run, index_dir: Path, passages: list[Passage], vectors: np.ndarray, manifest: dict) -> None:
+def _write_index(run: _Run, index_dir: Path, passages: list[Passage], vectors: np.ndarray, manifest: dict,
+                 fingerprints: dict[str, str], existing: dict | None) -> tuple[int, int] | None:
+    """Write the index; for a Milvus index built the same way as `existing`, only what
+    changed (returns how many episodes were dropped and written then, else None)."""
     run.progress("writing the index")
     if run.backend is not None and run.backend.name == "milvus":
-        from rag.index.milvus.collection import write_index
+        from rag.index.milvus.collection import update_in_place, write_index
 
-        entry = write_index(str(run.backend.uri), str(run.backend.collection), passages, vectors,
-                            [lexical_text(p) for p in passages])
+        texts = [lexical_text(p) for p in passages]
+        changed = None
+        if _updatable(existing, manifest):
+            entry, *counts = update_in_place(existing["milvus"], passages, vectors, texts, fingerprints)  # type: ignore[index]
+            changed = (counts[0], counts[1])
+        else:
+            entry = write_index(str(run.backend.uri), str(run.backend.collection), passages, vectors, texts, fingerprints)
         save_manifest_only(index_dir, {**manifest, "milvus": entry}, int(vectors.shape[1]), len(passages))
-        return
+        return changed
     save_index(
         index_dir,
         passages,
@@ -376,6 +360,13 @@ def _write_index(run: _Run, index_dir: Path, passages: list[Passage], vectors: n
         LexicalIndex.build([lexical_text(p) for p in passages]),
         manifest,
     )
+
+
+def _updatable(existing: dict | None, manifest: dict) -> bool:
+    """A Milvus index that only its episodes set apart from `manifest`: updated in place."""
+    corpus_keys = ("episodes", "corpus_fingerprint", "sources", "podcast")
+    return (existing is not None and isinstance(existing.get("milvus"), dict) and "positions" in existing["milvus"]
+            and all(existing.get(key) == value for key, value in manifest.items() if key not in corpus_keys))
 
 
 def _up_to_date(existing: dict, manifest: dict) -> bool:

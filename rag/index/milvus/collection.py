@@ -26,14 +26,16 @@ from rag.errors import IndexCorruptError
 from rag.index.chunking import Passage
 from rag.index.lexical import LexicalIndex
 from rag.index.milvus.engine import Engine
-from rag.index.store import passage_to_json
+from rag.index.store import passage_from_json, passage_to_json
 
 VARCHAR_MAX = 65_535  # the engine's limit for one text field, in UTF-8 bytes
 BATCH_ROWS = 1_000
 BATCH_BYTES = 8 << 20
 # bm25s's defaults ("lucene" IDF, k1 1.5, b 0.75): the engine's BM25 then scores as ours does.
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
-FIELDS = ("position", "episode_code", "ordinal", "text", "sparse", "vector", "data")
+FIELDS = ("position", "episode_code", "ordinal", "episode_fingerprint", "text", "sparse", "vector", "data")
+MAX_LIMIT = 16_384  # the engine's largest page and top-k
+SCHEMA_VERSION = 2  # 2: episode_fingerprint, for updates in place
 
 
 def new_generation_name(alias: str) -> str:
@@ -47,6 +49,7 @@ def create_generation(engine: Engine, name: str, dim: int) -> None:
     schema.add_field("position", DataType.INT64, is_primary=True)
     schema.add_field("episode_code", DataType.INT64)
     schema.add_field("ordinal", DataType.INT64)
+    schema.add_field("episode_fingerprint", DataType.VARCHAR, max_length=64)  # what an update compares
     schema.add_field("text", DataType.VARCHAR, max_length=VARCHAR_MAX, enable_analyzer=True)
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
@@ -66,17 +69,20 @@ def bm25_text(lexical_text: str) -> str:
     return " ".join(LexicalIndex.tokenize([lexical_text])[0])
 
 
-def rows(passages: Sequence[Passage], vectors: np.ndarray, lexical_texts: Sequence[str]) -> Iterator[dict[str, Any]]:
-    """One row per passage, in index order; episode codes by first appearance, as the
-    built-in store numbers them. The description is kept on an episode's first passage only."""
+def rows(passages: Sequence[Passage], vectors: np.ndarray, lexical_texts: Sequence[str],
+         fingerprints: dict[str, str], *, first_position: int = 0, first_code: int = 0) -> Iterator[dict[str, Any]]:
+    """One row per passage from `first_position` on, in index order; episode codes by first
+    appearance from `first_code`, as the built-in store numbers them. The description is
+    kept on an episode's first passage only."""
     codes: dict[str, int] = {}
-    for position, (passage, vector, text) in enumerate(zip(passages, vectors, lexical_texts)):
-        code = codes.setdefault(passage.episode_id, len(codes))
+    for offset, (passage, vector, text) in enumerate(zip(passages, vectors, lexical_texts)):
+        position, code = first_position + offset, codes.setdefault(passage.episode_id, first_code + len(codes))
         kept = passage if passage.ordinal == 0 else replace(passage, episode_description="")
         data = passage_to_json(kept)
         if len(data.encode("utf-8")) > VARCHAR_MAX:
             raise IndexCorruptError(f"{passage.id}: the passage is over Milvus's {VARCHAR_MAX:,} bytes per field")
         yield {"position": position, "episode_code": code, "ordinal": passage.ordinal,
+               "episode_fingerprint": fingerprints.get(passage.episode_id, ""),
                "text": bm25_text(text)[:VARCHAR_MAX // 4], "vector": np.asarray(vector, dtype=np.float32).tolist(),
                "data": data}
 
@@ -178,14 +184,25 @@ def term_counts(texts: Sequence[str]) -> dict[str, int]:
     return counts
 
 
-def manifest_entry(engine: Engine, alias: str, generation: str, counts: dict[str, int]) -> dict[str, Any]:
-    """What the manifest records of the engine: where, which alias and generation, the term counts."""
-    return {"uri": engine.shown, "alias": alias, "collection": generation,
+def manifest_entry(engine: Engine, alias: str, generation: str, positions: int,
+                   counts: dict[str, int]) -> dict[str, Any]:
+    """What the manifest records of the engine: where, which alias and generation, how many
+    positions it has used (deleted passages leave theirs empty), the term counts."""
+    return {"uri": engine.shown, "alias": alias, "collection": generation, "positions": positions,
             "term_counts": dict(sorted(counts.items()))}
 
 
+def all_rows(engine: Engine, collection: str, fields: list[str], positions: int,
+             expression: str = "") -> Iterator[dict[str, Any]]:
+    """Every row, a page of positions at a time (the engine returns at most 16,384 a query)."""
+    for start in range(0, positions, MAX_LIMIT):
+        page = f"position >= {start} and position < {start + MAX_LIMIT}"
+        yield from engine.call("query", collection, filter=f"{page} and {expression}" if expression else page,
+                               output_fields=fields, limit=MAX_LIMIT)
+
+
 def write_index(uri: str, alias: str, passages: Sequence[Passage], vectors: np.ndarray,
-                lexical_texts: Sequence[str]) -> dict[str, Any]:
+                lexical_texts: Sequence[str], fingerprints: dict[str, str]) -> dict[str, Any]:
     """A fresh generation of `alias` at `uri`, written, sealed and loaded, then the alias
     moved onto it: readers of the alias see the old index or the new one, never half of
     one. Returns the manifest's entry for it."""
@@ -194,11 +211,55 @@ def write_index(uri: str, alias: str, passages: Sequence[Passage], vectors: np.n
         generation = new_generation_name(alias)
         create_generation(engine, generation, int(vectors.shape[1]))
         try:
-            write_generation(engine, generation, batched(rows(passages, vectors, lexical_texts)))
+            write_generation(engine, generation, batched(rows(passages, vectors, lexical_texts, fingerprints)))
         except BaseException:
             engine.call("drop_collection", generation)
             raise
         publish(engine, alias, generation)
-        return manifest_entry(engine, alias, generation, term_counts(lexical_texts))
+        return manifest_entry(engine, alias, generation, len(passages), term_counts(lexical_texts))
     finally:
         engine.close()
+
+
+def update_in_place(entry: dict[str, Any], passages: Sequence[Passage], vectors: np.ndarray,
+                    lexical_texts: Sequence[str], fingerprints: dict[str, str]) -> tuple[dict[str, Any], int, int]:
+    """Bring the generation `entry` names to these passages by writing only what changed:
+    the passages of removed or changed episodes are deleted, those of new or changed ones
+    appended at fresh positions. Idempotent: a second run finds nothing to do. Returns
+    the new manifest entry and how many episodes were dropped and written."""
+    engine = Engine(str(entry["uri"]))
+    try:
+        generation, positions = str(entry["collection"]), int(entry["positions"])
+        load(engine, generation)  # a reopened Lite file has every collection released
+        stored = {passage_from_json(row["data"]).episode_id: (int(row["episode_code"]), row["episode_fingerprint"])
+                  for row in all_rows(engine, generation, ["episode_code", "episode_fingerprint", "data"],
+                                      positions, "ordinal == 0")}
+        kept = {episode for episode, (_, fingerprint) in stored.items() if fingerprints.get(episode) == fingerprint}
+        stale = sorted(code for episode, (code, _) in stored.items() if episode not in kept)
+        if stale:
+            engine.call("delete", generation, filter=f"episode_code in [{', '.join(map(str, stale))}]")
+        fresh = [i for i, passage in enumerate(passages) if passage.episode_id not in kept]
+        first_code = max((code for code, _ in stored.values()), default=-1) + 1
+        new_rows = rows([passages[i] for i in fresh], vectors[fresh], [lexical_texts[i] for i in fresh], fingerprints,
+                        first_position=positions, first_code=first_code)
+        for batch in batched(new_rows):
+            engine.call("insert", generation, batch)
+        engine.call("flush", generation)
+        if stale:
+            compact(engine, generation)
+        load(engine, generation)
+        updated = manifest_entry(engine, str(entry["alias"]), generation, positions + len(fresh),
+                                 term_counts(lexical_texts))
+        return updated, len(stale), len({passages[i].episode_id for i in fresh})
+    finally:
+        engine.close()
+
+
+def compact(engine: Engine, name: str, wait_s: float = 60.0) -> None:
+    """Merge away deleted rows: until then the engine's BM25 still counts them."""
+    job = engine.call("compact", name)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if str(engine.call("get_compaction_state", job)).lower() in ("completed", "compactionstate.completed"):
+            return
+        time.sleep(0.2)

@@ -64,6 +64,9 @@ class Engine:
         # pymilvus logs each failed call with a traceback on its own handler; the failure
         # reaches the user once, as our error.
         logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+        # Milvus Lite serves in this process: its gRPC server logs each call pymilvus probes and
+        # Lite does not implement (AllocTimestamp at connect), though the client goes on.
+        logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         if self.lite_path is not None:
             Path(self.lite_path).parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()

@@ -16,43 +16,42 @@ import numpy as np
 from rag.errors import IndexCorruptError
 from rag.index.chunking import Passage
 from rag.index.lexical import LexicalIndex, bm25_idf
-from rag.index.milvus.collection import bm25_text, check_generation
+from rag.index.milvus.collection import MAX_LIMIT, all_rows, bm25_text, check_generation
 from rag.index.milvus.engine import Engine
 from rag.index.store import EpisodeInfo, passage_from_json
 
 READ_BATCH = 4_096
-MAX_LIMIT = 16_384  # the engine's largest top-k
 
 
 class MilvusPassages(Sequence[Passage]):
     """The passages of one generation, by position; `PassageStore`'s reading side."""
 
-    def __init__(self, engine: Engine, collection: str, count: int) -> None:
-        self.engine, self.collection = engine, collection
-        self.episode_codes = np.full(count, -1, dtype=np.int32)
-        self.ordinals = np.zeros(count, dtype=np.int32)
-        firsts: dict[int, Passage] = {}
-        for row in self._all_rows(["position", "episode_code", "ordinal"]):
-            position = int(row["position"])
-            if not 0 <= position < count:
-                raise IndexCorruptError(f"{engine.shown}: {collection} has a passage at {position}, outside 0..{count - 1}")
-            self.episode_codes[position], self.ordinals[position] = int(row["episode_code"]), int(row["ordinal"])
-        for row in self._all_rows(["episode_code", "data"], expression="ordinal == 0"):
-            firsts[int(row["episode_code"])] = passage_from_json(row["data"])
-        if len(firsts) != len(set(self.episode_codes.tolist()) - {-1}) or (count and self.episode_codes.min() < 0):
-            raise IndexCorruptError(f"{engine.shown}: {collection} is missing passages or episodes; rebuild it")
-        self.episode_sizes = np.bincount(self.episode_codes, minlength=len(firsts))
+    def __init__(self, engine: Engine, collection: str, count: int, positions: int) -> None:
+        """`positions`: how many the generation has used; an update leaves the deleted ones
+        empty (episode code -1) and appends, so this may exceed the `count` of passages."""
+        self.engine, self.collection, self.count = engine, collection, count
+        firsts = {int(row["episode_code"]): passage_from_json(row["data"])
+                  for row in all_rows(engine, collection, ["episode_code", "data"], positions, "ordinal == 0")}
+        # Episodes are numbered 0..n-1 here (`EpisodeInfo.code`); the engine's codes may have
+        # gaps where an update removed an episode: filters translate back (`engine_codes`).
+        self.engine_codes = np.asarray(sorted(firsts), dtype=np.int64)
+        local = {code: i for i, code in enumerate(self.engine_codes.tolist())}
+        self.episode_codes = np.full(positions, -1, dtype=np.int32)
+        self.ordinals = np.zeros(positions, dtype=np.int32)
+        found = 0
+        for row in all_rows(engine, collection, ["position", "episode_code", "ordinal"], positions):
+            position, code = int(row["position"]), local.get(int(row["episode_code"]))
+            if code is None or not 0 <= position < positions:
+                raise IndexCorruptError(f"{engine.shown}: {collection} has a passage without its episode; rebuild it")
+            self.episode_codes[position], self.ordinals[position] = code, int(row["ordinal"])
+            found += 1
+        if found != count:
+            raise IndexCorruptError(f"{engine.shown}: {collection} holds {found} passages, the manifest says {count}")
+        self.episode_sizes = np.bincount(self.episode_codes[self.episode_codes >= 0], minlength=len(firsts))
         self.episodes = tuple(
-            EpisodeInfo(code, p.episode_id, p.episode_title, p.season, p.guests, p.episode_description)
+            EpisodeInfo(local[code], p.episode_id, p.episode_title, p.season, p.guests, p.episode_description)
             for code, p in sorted(firsts.items())
         )
-
-    def _all_rows(self, fields: list[str], expression: str = "") -> Iterator[Mapping[str, Any]]:
-        """Every row, a page of positions at a time (the engine returns at most 16,384 a query)."""
-        for start in range(0, len(self.episode_codes), MAX_LIMIT):
-            page = f"position >= {start} and position < {start + MAX_LIMIT}"
-            yield from self.engine.call("query", self.collection, filter=f"{page} and {expression}" if expression
-                                        else page, output_fields=fields, limit=MAX_LIMIT)
 
     def __len__(self) -> int:
         return len(self.episode_codes)
@@ -72,8 +71,10 @@ class MilvusPassages(Sequence[Passage]):
         return [self._with_episode(p, passage_from_json(found[p])) for p in wanted]
 
     def __iter__(self) -> Iterator[Passage]:
-        for start in range(0, len(self), READ_BATCH):
-            yield from self.many(range(start, min(start + READ_BATCH, len(self))))
+        """The passages in position order, empty positions skipped."""
+        present = np.flatnonzero(self.episode_codes >= 0)
+        for start in range(0, len(present), READ_BATCH):
+            yield from self.many(present[start:start + READ_BATCH].tolist())
 
     def _with_episode(self, position: int, passage: Passage) -> Passage:
         from dataclasses import replace
@@ -109,7 +110,9 @@ class _Scoped:
             if not len(allowed):
                 return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
             codes = np.unique(self.passages.episode_codes[allowed])
-            expression = f"episode_code in [{', '.join(str(int(c)) for c in codes)}]"
+            codes = codes[codes >= 0]
+            engine_codes = self.passages.engine_codes[codes]
+            expression = f"episode_code in [{', '.join(str(int(c)) for c in engine_codes)}]"
             in_scope = int(self.passages.episode_sizes[codes].sum())
             if in_scope > len(allowed):  # part of an episode: rank its whole scope, then keep the allowed
                 k = in_scope
@@ -121,6 +124,10 @@ class _Scoped:
         # Milvus Lite returns a BM25 score negated (its "smaller is better" distance): both signs read as one.
         scores = np.asarray([abs(float(hit["distance"])) if metric == "BM25" else float(hit["distance"])
                              for hit in hits], dtype=np.float32)
+        # Passages a later update added are not this reader's (it reloads to see them).
+        known = ids < len(self.passages.episode_codes)
+        known[known] = self.passages.episode_codes[ids[known]] >= 0
+        ids, scores = ids[known], scores[known]
         if allowed is not None:
             keep = np.isin(ids, allowed)
             ids, scores = ids[keep], scores[keep]
@@ -163,7 +170,7 @@ class MilvusLexical(_Scoped):
 
     def term_idf(self, query: str) -> dict[str, float]:
         """As `LexicalIndex.term_idf`, from the counts recorded at ingest."""
-        return {term: bm25_idf(int(self.term_counts.get(term, 0)), len(self))
+        return {term: bm25_idf(int(self.term_counts.get(term, 0)), self.passages.count)
                 for term in LexicalIndex.tokenize([query])[0]}
 
 
@@ -177,7 +184,7 @@ def open_milvus_index(manifest: Mapping[str, Any], *, timeout_s: float | None = 
     try:
         collection, count, dim = entry["collection"], int(manifest["count"]), int(manifest["dim"])
         check_generation(engine, collection, dim, count)
-        passages = MilvusPassages(engine, collection, count)
+        passages = MilvusPassages(engine, collection, count, int(entry.get("positions", count)))
         counts = entry.get("term_counts") if isinstance(entry.get("term_counts"), Mapping) else {}
         return (passages, MilvusVectors(engine, collection, passages, dim),
                 MilvusLexical(engine, collection, passages, counts))
