@@ -214,11 +214,38 @@ class _stage:
         print(f"  {self.what}: {time.perf_counter() - self.started:.1f}s", file=sys.stderr, flush=True)
 
 
+def build_milvus_copy(scaled: Path, target: Path, uri: str) -> dict:
+    """The grown index written again into a Milvus collection (`rag.index.milvus`): the
+    same passages, vectors and BM25 text, as `rag ingest --backend milvus` writes them."""
+    from rag.index.files import save_manifest_only
+    from rag.index.milvus.collection import rows, term_counts, write_index
+
+    index = load_index(scaled)
+    count, dim = len(index.passages), int(index.vectors.dim)
+    started = time.perf_counter()
+    with _stage("term counts"):
+        counts = term_counts(lexical_text(p) for p in index.passages)
+    alias = "rag_" + target.name.replace("-", "_")
+    with _stage(f"writing {count:,} passages into Milvus ({uri})"):
+        entry = write_index(uri, alias, dim, count, rows(index.passages, index.vectors.vectors,
+                                                         (lexical_text(p) for p in index.passages), {}), counts)
+    manifest = {k: v for k, v in index.manifest.items() if k not in ("vectors", "format_version", "dim", "count")}
+    save_manifest_only(target, {**manifest, "backend": "milvus", "engine": {"uri": uri, "alias": alias},
+                                "milvus": entry}, dim, count)
+    return {"build_s": round(time.perf_counter() - started, 1)}
+
+
+def disk_mb(*paths: Path) -> float:
+    files = [f for path in paths if path.exists() for f in ([path] if path.is_file() else path.rglob("*")) if f.is_file()]
+    return round(sum(f.stat().st_size for f in files) / 2**20, 1)
+
+
 # --------------------------------------------------------------------------- measuring a served index
 
 
-def measure(index_dir: Path, questions_path: Path) -> dict:
-    """Load `index_dir` and serve the dev questions from it; run in a fresh process."""
+def measure(index_dir: Path, questions_path: Path, exact_from: Path | None = None) -> dict:
+    """Load `index_dir` and serve the dev questions from it; run in a fresh process.
+    Recall is against an exact scan of `exact_from`'s vectors (default: the index's own)."""
     questions = load_questions([questions_path])
     started = time.perf_counter()
     index = load_index(index_dir)
@@ -229,7 +256,8 @@ def measure(index_dir: Path, questions_path: Path) -> dict:
     result = evaluate_search(searcher, questions, show_progress=True)
     rss, peak = memory_mb()
     private = private_memory_mb()
-    recall = vector_recall(index, embedder.embed_queries([q.search_text() for q in questions]))
+    exact = np.load(exact_from / "vectors.npy", mmap_mode="r") if exact_from else index.vectors.vectors
+    recall = vector_recall(index, embedder.embed_queries([q.search_text() for q in questions]), exact)
     report = result["report"]
     return {
         "passages": len(index.passages), "load_s": round(load_s, 2), "rss_mb": round(rss), "rss_peak_mb": round(peak),
@@ -237,12 +265,12 @@ def measure(index_dir: Path, questions_path: Path) -> dict:
         "search_ms_p50": report["search_ms_p50"], "search_ms_p95": report["search_ms_p95"],
         "recall_at_10": round(recall, 4), "hit@5": round(report["hit@5"], 4), "mrr@10": round(report["mrr@10"], 4),
         "lands@5": round(report["lands@5"], 4), "vector_index": index.vectors.kind,
+        "disk_mb": disk_mb(index_dir, *([Path(index.manifest["milvus"]["uri"])] if "milvus" in index.manifest else [])),
     }
 
 
-def vector_recall(index, queries: np.ndarray, k: int = 10) -> float:  # type: ignore[no-untyped-def]
+def vector_recall(index, queries: np.ndarray, vectors: np.ndarray, k: int = 10) -> float:  # type: ignore[no-untyped-def]
     """Share of the exact top `k` (a scan of every vector) that the index's own search returns."""
-    vectors = index.vectors.vectors
     found = 0
     for query in tqdm(queries, desc="recall@10 vs exact", leave=False):
         scores = np.concatenate([vectors[s : s + 262144] @ query for s in range(0, len(vectors), 262144)])
@@ -294,8 +322,8 @@ def compare_lexical(index_dir: Path, questions_path: Path) -> dict:
 # --------------------------------------------------------------------------- main
 
 
-def _in_fresh_process(flag: str, index_dir: Path, questions: Path) -> dict:
-    done = subprocess.run([sys.executable, __file__, flag, str(index_dir), "--questions", str(questions)],
+def _in_fresh_process(flag: str, index_dir: Path, questions: Path, *extra: str) -> dict:
+    done = subprocess.run([sys.executable, __file__, flag, str(index_dir), "--questions", str(questions), *extra],
                           stdout=subprocess.PIPE, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"error: {flag} {index_dir} failed with exit code {done.returncode}")
@@ -313,6 +341,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--reuse", action="store_true",
                         help="serve the index --keep left in --work instead of building it again")
     parser.add_argument("--compare-lexical", action="store_true", help="also time SQLite FTS5 against bm25s")
+    parser.add_argument("--backend", choices=["builtin", "milvus"], default="builtin",
+                        help="milvus: also write the grown index into Milvus Lite and serve it beside the built-in one")
+    parser.add_argument("--exact-from", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the fresh serving process
@@ -320,11 +351,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def serve_on_milvus(work: Path, questions: Path) -> dict:
+    """The grown index copied into Milvus Lite, then served as the built-in one was."""
+    target = work.with_name(work.name + "-milvus")
+    lite = work.with_name(work.name + "-milvus.db")
+    try:
+        built = build_milvus_copy(work, target, str(lite.resolve()))
+        return {**built, **_in_fresh_process("--measure", target, questions, "--exact-from", str(work))}
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.rmtree(lite, ignore_errors=True)
+
+
+def print_backends(runs: dict[str, dict]) -> None:
+    """Both backends over the same grown index, in the same run."""
+    print(f"{'backend':<8} {'build s':>8} {'p50 ms':>8} {'p95 ms':>8} {'recall@10':>9} {'RSS MB':>7} {'disk MB':>8} "
+          f"{'hit@5':>6} {'lands@5':>7}", file=sys.stderr)
+    for name, run in runs.items():
+        print(f"{name:<8} {run['build_s']:>8} {run['search_ms_p50']:>8} {run['search_ms_p95']:>8} "
+              f"{run['recall_at_10']:>9} {run['rss_mb']:>7} {run['disk_mb']:>8} {run['hit@5']:>6} {run['lands@5']:>7}",
+              file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(args.measure, args.questions)))
+        print(json.dumps(measure(args.measure, args.questions, args.exact_from)))
         return 0
     if args.lexical:
         print(json.dumps(compare_lexical(args.lexical, args.questions)))
@@ -347,9 +400,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         record.write_text(json.dumps(built), encoding="utf-8")
+    milvus: dict = {}
     try:
         served = _in_fresh_process("--measure", work, args.questions)
         lexical = _in_fresh_process("--lexical", work, args.questions) if args.compare_lexical else {}
+        if args.backend == "milvus":
+            milvus = serve_on_milvus(work, args.questions)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -360,7 +416,10 @@ def main(argv: list[str] | None = None) -> int:
         "search_p50_ratio": round(served["search_ms_p50"] / real["search_ms_p50"], 2),
         **{f"{name}_1x": real[name] for name in ("hit@5", "mrr@10", "lands@5", "rss_mb", "rss_private_mb", "load_s")},
     }
+    if milvus:
+        print_backends({"builtin": {**built, **served}, "milvus": milvus})
     result = {"copies": args.copies, **built, **served, **baseline, **lexical, "distractor_vectors": VECTORS_NOTE,
+              **({"milvus": milvus} if milvus else {}),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"}
     if args.json:
         print(json.dumps(result))

@@ -68,3 +68,21 @@ def test_scale_script_names_a_missing_index_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: no index at {tmp_path / 'nope'}: build it with `rag ingest CORPUS --index {tmp_path / 'nope'}`")
+
+
+def test_scale_script_serves_the_grown_index_from_milvus_beside_the_builtin_one(tmp_path: Path, built_index: Path) -> None:
+    questions = slice_questions(tmp_path / "q.jsonl")
+    result = subprocess.run(
+        [sys.executable, "eval/scale.py", "--index", str(built_index), "--copies", "2", "--vector-index", "flat",
+         "--questions", str(questions), "--work", str(tmp_path / "grown"), "--backend", "milvus", "--json"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    milvus = report["milvus"]
+    assert milvus["passages"] == report["passages"] and milvus["vector_index"] == "milvus-flat"
+    assert milvus["recall_at_10"] == 1.0  # the engine's FLAT index is exact
+    for key in ("hit@5", "mrr@10", "lands@5"):
+        assert milvus[key] == report[key], key  # the same ranking on the engine's candidates
+    for key in ("build_s", "search_ms_p50", "search_ms_p95", "rss_mb", "disk_mb"):
+        assert milvus[key] > 0 and report[key] >= 0, key  # a tiny built-in build rounds to 0.0 s
+    assert "milvus" in result.stderr and not list(tmp_path.glob("grown-milvus*"))

@@ -342,7 +342,7 @@ def _write_index(run: _Run, index_dir: Path, passages: list[Passage], vectors: n
     changed (returns how many episodes were dropped and written then, else None)."""
     run.progress("writing the index")
     if run.backend is not None and run.backend.name == "milvus":
-        from rag.index.milvus.collection import update_in_place, write_index
+        from rag.index.milvus.collection import rows, term_counts, update_in_place, write_index
 
         texts = [lexical_text(p) for p in passages]
         changed = None
@@ -350,7 +350,8 @@ def _write_index(run: _Run, index_dir: Path, passages: list[Passage], vectors: n
             entry, *counts = update_in_place(existing["milvus"], passages, vectors, texts, fingerprints)  # type: ignore[index]
             changed = (counts[0], counts[1])
         else:
-            entry = write_index(str(run.backend.uri), str(run.backend.collection), passages, vectors, texts, fingerprints)
+            entry = write_index(str(run.backend.uri), str(run.backend.collection), int(vectors.shape[1]), len(passages),
+                                rows(passages, vectors, texts, fingerprints), term_counts(texts))
         save_manifest_only(index_dir, {**manifest, "milvus": entry}, int(vectors.shape[1]), len(passages))
         return changed
     save_index(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import replace
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -69,7 +69,7 @@ def bm25_text(lexical_text: str) -> str:
     return " ".join(LexicalIndex.tokenize([lexical_text])[0])
 
 
-def rows(passages: Sequence[Passage], vectors: np.ndarray, lexical_texts: Sequence[str],
+def rows(passages: Iterable[Passage], vectors: Iterable[np.ndarray], lexical_texts: Iterable[str],
          fingerprints: dict[str, str], *, first_position: int = 0, first_code: int = 0) -> Iterator[dict[str, Any]]:
     """One row per passage from `first_position` on, in index order; episode codes by first
     appearance from `first_code`, as the built-in store numbers them. The description is
@@ -175,11 +175,11 @@ def check_generation(engine: Engine, name: str, dim: int, count: int) -> None:
         raise IndexCorruptError(f"{engine.shown}: collection {name} holds {found} passages, the manifest says {count}")
 
 
-def term_counts(texts: Sequence[str]) -> dict[str, int]:
+def term_counts(texts: Iterable[str]) -> dict[str, int]:
     """How many passages say each term (BM25's document frequency), for `term_idf`."""
     counts: dict[str, int] = {}
-    for tokens in LexicalIndex.tokenize(texts):
-        for term in set(tokens):
+    for text in texts:
+        for term in set(LexicalIndex.tokenize([text])[0]):
             counts[term] = counts.get(term, 0) + 1
     return counts
 
@@ -201,22 +201,24 @@ def all_rows(engine: Engine, collection: str, fields: list[str], positions: int,
                                output_fields=fields, limit=MAX_LIMIT)
 
 
-def write_index(uri: str, alias: str, passages: Sequence[Passage], vectors: np.ndarray,
-                lexical_texts: Sequence[str], fingerprints: dict[str, str]) -> dict[str, Any]:
-    """A fresh generation of `alias` at `uri`, written, sealed and loaded, then the alias
-    moved onto it: readers of the alias see the old index or the new one, never half of
-    one. Returns the manifest's entry for it."""
+def write_index(uri: str, alias: str, dim: int, count: int, new_rows: Iterator[dict[str, Any]],
+                counts: dict[str, int]) -> dict[str, Any]:
+    """A fresh generation of `alias` at `uri` holding `new_rows` (`rows`, `count` of them),
+    written, sealed and loaded, then the alias moved onto it: readers of the alias see the
+    old index or the new one, never half of one. Returns the manifest's entry for it."""
     engine = Engine(uri)
     try:
         generation = new_generation_name(alias)
-        create_generation(engine, generation, int(vectors.shape[1]))
+        create_generation(engine, generation, dim)
         try:
-            write_generation(engine, generation, batched(rows(passages, vectors, lexical_texts, fingerprints)))
+            written = write_generation(engine, generation, batched(new_rows))
+            if written != count:
+                raise IndexCorruptError(f"{engine.shown}: {written} passages written to {generation}, not {count}")
         except BaseException:
             engine.call("drop_collection", generation)
             raise
         publish(engine, alias, generation)
-        return manifest_entry(engine, alias, generation, len(passages), term_counts(lexical_texts))
+        return manifest_entry(engine, alias, generation, count, counts)
     finally:
         engine.close()
 
