@@ -93,7 +93,8 @@ def ingest(
 
     With --shard I/N, embed only shard I of N into the cache folder (shared by all
     shards) and build no index; a plain ingest of the same SOURCES then merges the
-    shards and builds it.
+    shards and builds it. For a Milvus index each shard also writes its passages into
+    the collection, and the shard that completes it publishes it: no merge step.
 
     \b
     Example:
@@ -122,11 +123,12 @@ def ingest(
     )
     try:
         embedder = ingest_embedder(config, show_progress=not quiet)
-        if shard is not None:
-            echo(ingest_shard(sources, embedder, shard, **common).summary())  # type: ignore[arg-type]
-            return
         chosen = (Backend(backend or "milvus", milvus_uri, milvus_collection)
                   if backend == "milvus" or milvus_uri or milvus_collection else Backend() if backend else None)
+        if shard is not None:
+            report = ingest_shard(sources, embedder, shard, index_dir=config.index_dir, backend=chosen, **common)
+            echo(report.summary())  # type: ignore[arg-type]
+            return
         report = run_ingest(sources, config.index_dir, embedder, force=force, vector_index=vector_index, name=name,
                             backend=chosen, **common)  # type: ignore[arg-type]
     except RagError as exc:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -32,6 +33,7 @@ from rag.index.embedding.cache import other_recipe_files, shard_files
 from rag.index.embedding.workers import fill_cache
 from rag.index.files import BUILTIN, lock_index, read_manifest, save_index, save_manifest_only
 from rag.index.lexical import LexicalIndex
+from rag.index.reports import IngestReport, ShardReport
 from rag.index.vectors import FaissStore
 from rag.limits import check_podcast_name
 from rag.sources.episode import Episode, FileNote
@@ -58,66 +60,6 @@ class ChunkSettings:
             # the embedding cache for every passage whose text did not change.
             "line_labels": LINE_LABELS,
         }
-
-
-def counted(n: int, noun: str) -> str:
-    """`n` and `noun`, plural unless `n` is 1.
-
-    >>> counted(1, "episode"), counted(4, "passage")
-    ('1 episode', '4 passages')
-    """
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-@dataclass
-class IngestReport:
-    episodes: int = 0
-    passages: int = 0
-    embedded: int = 0
-    from_cache: int = 0
-    seconds: float = 0.0
-    up_to_date: bool = False
-    notes: list[FileNote] = field(default_factory=list)
-    removed_cache_files: list[Path] = field(default_factory=list)  # vectors of another recipe
-    updated_in_place: tuple[int, int] | None = None  # a Milvus index: episodes dropped, episodes written
-
-    def count(self, action: str) -> int:
-        return sum(1 for note in self.notes if note.action == action)
-
-    def summary(self) -> str:
-        skipped = self.count("skipped") + self.count("error")
-        counts = f"{counted(self.episodes, 'episode')}, {counted(self.passages, 'passage')}"
-        head = (
-            f"index up to date: {counts}"
-            if self.up_to_date
-            else f"indexed {counts} ({self.embedded} embedded, {self.from_cache} from cache)"
-        )
-        removed = (f"; removed {', '.join(map(str, self.removed_cache_files))} (vectors of another recipe of "
-                   "this model, never read again)" if self.removed_cache_files else "")
-        if self.updated_in_place is not None:
-            head += (f"; updated in place: {counted(self.updated_in_place[0], 'episode')} dropped, "
-                     f"{counted(self.updated_in_place[1], 'episode')} written")
-        return (
-            f"{head}; skipped {skipped}, repaired {self.count('repaired')}, "
-            f"duplicates {self.count('duplicate')} in {self.seconds:.1f}s{removed}"
-        )
-
-
-@dataclass(frozen=True)
-class ShardReport:
-    shard: Shard
-    episodes: int  # in the whole corpus: every shard reads all of it
-    passages: int  # distinct passage texts in this shard
-    embedded: int
-    cache_file: Path
-    seconds: float
-
-    def summary(self) -> str:
-        return (
-            f"shard {self.shard}: embedded {self.embedded} passages into {self.cache_file} "
-            f"({self.passages - self.embedded} of its {self.passages} were cached; "
-            f"{self.episodes} episodes read) in {self.seconds:.1f}s"
-        )
 
 
 def corpus_fingerprint(episodes: Sequence[Episode]) -> str:
@@ -227,6 +169,8 @@ def ingest_shard(
     workers: int = 1,
     spec: EmbedderSpec | None = None,
     allow_private_hosts: PrivateHosts = False,
+    index_dir: str | Path | None = None,
+    backend: Backend | None = None,
 ) -> ShardReport:
     """Embed shard `shard` of the passages of `sources` into `cache_dir`; build no index.
 
@@ -234,6 +178,9 @@ def ingest_shard(
     the passages whose text hash falls in the shard (`Shard.holds`) and that the cache
     lacks, into the shard's own cache file. Takes no lock: shards run at once, on one
     machine or many sharing `cache_dir`. `ingest` with the same sources merges them.
+    For a Milvus index (`backend`, or the one at `index_dir` has), each shard also writes
+    its passages into the collection every shard of the build shares, and the shard that
+    completes it publishes it and writes the manifest at `index_dir`: no merge step.
     """
     started = time.perf_counter()
     run = _Run(sources, Path(cache_dir), settings, show_progress, on_note, lambda text: None, workers, spec,
@@ -243,8 +190,46 @@ def ingest_shard(
     mine = [text for text in dict.fromkeys(texts) if shard.holds(text_key(text))]
     cache = EmbeddingCache(run.cache_dir, embedder_key(embedder), shard=shard)
     embedded = _embed(run, cache, embedder, mine)
+    written = None
+    if index_dir is not None:
+        existing = _existing_manifest(Path(index_dir))
+        chosen = (backend or Backend.of_manifest(existing)).for_index(Path(index_dir))
+        if chosen.name == "milvus":
+            run = dataclasses.replace(run, backend=chosen)
+            written = _write_shard_rows(run, Path(index_dir), corpus, embedder, cache, shard, existing)
     return ShardReport(shard, len(corpus.episodes), len(mine), embedded, cache.write_path,
-                       time.perf_counter() - started)
+                       time.perf_counter() - started, written)
+
+
+def _write_shard_rows(run: _Run, index_dir: Path, corpus: Corpus, embedder: Embedder, cache: EmbeddingCache,
+                      shard: Shard, existing: dict | None) -> tuple[int, bool]:
+    """This shard's passages into the build's shared Milvus generation; publishes it when
+    it is complete. Returns the rows written and whether it was published."""
+    from rag.index.milvus.collection import rows, term_counts, write_shard
+
+    passages = _cut_passages(run, corpus, embedder)
+    texts = _embedding_texts(passages, run.settings)
+    mine = [i for i, text in enumerate(texts) if shard.holds(text_key(text))]
+    codes: dict[str, int] = {}
+    for passage in passages:
+        codes.setdefault(passage.episode_id, len(codes))
+    lexical = [lexical_text(p) for p in passages]
+    manifest = _manifest(run, corpus, embedder, existing)
+    fingerprints = {episode.id: episode.fingerprint() for episode in corpus.episodes}
+    new_rows = rows([passages[i] for i in mine], cache.lookup([texts[i] for i in mine], embedder.dim),
+                    [lexical[i] for i in mine], fingerprints, positions=mine, codes=codes)
+    assert run.backend is not None
+    written, entry = write_shard(str(run.backend.uri), str(run.backend.collection), build_key(manifest), embedder.dim,
+                                 len(passages), new_rows, term_counts(lexical))
+    if entry is not None:
+        save_manifest_only(index_dir, {**manifest, "milvus": entry}, embedder.dim, len(passages))
+    return written, entry is not None
+
+
+def build_key(manifest: dict) -> str:
+    """What names one build's shared generation: everything the index is built from."""
+    built_from = {key: value for key, value in manifest.items() if key not in ("sources", "podcast")}
+    return hashlib.sha256(json.dumps(built_from, sort_keys=True).encode()).hexdigest()
 
 
 def _ingest_locked(run: _Run, index_dir: Path, embedder: Embedder, force: bool) -> IngestReport:
@@ -342,16 +327,21 @@ def _write_index(run: _Run, index_dir: Path, passages: list[Passage], vectors: n
     changed (returns how many episodes were dropped and written then, else None)."""
     run.progress("writing the index")
     if run.backend is not None and run.backend.name == "milvus":
-        from rag.index.milvus.collection import rows, term_counts, update_in_place, write_index
+        from rag.index.milvus.collection import published_shards, rows, term_counts, update_in_place, write_index
 
         texts = [lexical_text(p) for p in passages]
         changed = None
-        if _updatable(existing, manifest):
+        counts = term_counts(texts)
+        shards = published_shards(str(run.backend.uri), str(run.backend.collection), build_key(manifest),
+                                  len(passages), counts)
+        if shards is not None:  # `--shard` runs wrote it all: nothing left to write
+            entry = shards
+        elif _updatable(existing, manifest):
             entry, *counts = update_in_place(existing["milvus"], passages, vectors, texts, fingerprints)  # type: ignore[index]
             changed = (counts[0], counts[1])
         else:
             entry = write_index(str(run.backend.uri), str(run.backend.collection), int(vectors.shape[1]), len(passages),
-                                rows(passages, vectors, texts, fingerprints), term_counts(texts))
+                                rows(passages, vectors, texts, fingerprints), counts)
         save_manifest_only(index_dir, {**manifest, "milvus": entry}, int(vectors.shape[1]), len(passages))
         return changed
     save_index(

@@ -25,7 +25,7 @@ import numpy as np
 from rag.errors import IndexCorruptError
 from rag.index.chunking import Passage
 from rag.index.lexical import LexicalIndex
-from rag.index.milvus.engine import Engine
+from rag.index.milvus.engine import WRITE_TIMEOUT_S, Engine
 from rag.index.store import passage_from_json, passage_to_json
 
 VARCHAR_MAX = 65_535  # the engine's limit for one text field, in UTF-8 bytes
@@ -61,7 +61,8 @@ def create_generation(engine: Engine, name: str, dim: int) -> None:
     indexes.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                       params=BM25_PARAMS)
     # Strong: a search sees every write acknowledged before it (a server's default is Bounded).
-    engine.call("create_collection", name, schema=schema, index_params=indexes, consistency_level="Strong")
+    engine.call("create_collection", name, schema=schema, index_params=indexes, consistency_level="Strong",
+                deadline_s=WRITE_TIMEOUT_S)
 
 
 def bm25_text(lexical_text: str) -> str:
@@ -70,13 +71,16 @@ def bm25_text(lexical_text: str) -> str:
 
 
 def rows(passages: Iterable[Passage], vectors: Iterable[np.ndarray], lexical_texts: Iterable[str],
-         fingerprints: dict[str, str], *, first_position: int = 0, first_code: int = 0) -> Iterator[dict[str, Any]]:
-    """One row per passage from `first_position` on, in index order; episode codes by first
-    appearance from `first_code`, as the built-in store numbers them. The description is
-    kept on an episode's first passage only."""
-    codes: dict[str, int] = {}
+         fingerprints: dict[str, str], *, first_position: int = 0, first_code: int = 0,
+         positions: Iterable[int] | None = None, codes: dict[str, int] | None = None) -> Iterator[dict[str, Any]]:
+    """One row per passage from `first_position` on (or at `positions`), in index order;
+    episode codes by first appearance from `first_code` (or as `codes` says), as the
+    built-in store numbers them. The description is kept on an episode's first passage only."""
+    codes = {} if codes is None else codes
+    places = iter(positions) if positions is not None else None
     for offset, (passage, vector, text) in enumerate(zip(passages, vectors, lexical_texts)):
-        position, code = first_position + offset, codes.setdefault(passage.episode_id, first_code + len(codes))
+        position = next(places) if places is not None else first_position + offset
+        code = codes.setdefault(passage.episode_id, first_code + len(codes))
         kept = passage if passage.ordinal == 0 else replace(passage, episode_description="")
         data = passage_to_json(kept)
         if len(data.encode("utf-8")) > VARCHAR_MAX:
@@ -91,14 +95,14 @@ def write_generation(engine: Engine, name: str, batches: Iterator[list[dict[str,
     """Write the rows, seal them and load the generation, ready to search; returns the count."""
     written = 0
     for batch in batches:
-        engine.call("insert", name, batch)
+        engine.call("insert", name, batch, deadline_s=WRITE_TIMEOUT_S)
         written += len(batch)
     # Rows left unsealed make a Lite BM25 search score all of them from scratch (seconds).
-    engine.call("flush", name)
+    engine.call("flush", name, deadline_s=WRITE_TIMEOUT_S)
     load(engine, name)
     # The first BM25 search builds the engine's scorers: pay it here, not on a visitor's question.
     engine.call("search", name, data=["warm"], anns_field="sparse", limit=1, output_fields=["position"],
-                search_params={"metric_type": "BM25"})
+                search_params={"metric_type": "BM25"}, deadline_s=WRITE_TIMEOUT_S)
     return written
 
 
@@ -123,7 +127,7 @@ def load(engine: Engine, name: str, attempts: int = 40, pause_s: float = 0.25) -
     written", and is retried."""
     for attempt in range(attempts):
         try:
-            engine.call("load_collection", name)
+            engine.call("load_collection", name, deadline_s=WRITE_TIMEOUT_S)
             return
         except IndexCorruptError as exc:
             if "not fully written" not in str(exc) or attempt == attempts - 1:
@@ -148,7 +152,7 @@ def publish(engine: Engine, alias: str, generation: str) -> list[str]:
     kept = {generation, previous}
     dropped = [name for name in generations(engine, alias) if name not in kept]
     for name in dropped:
-        engine.call("drop_collection", name)
+        engine.call("drop_collection", name, deadline_s=WRITE_TIMEOUT_S)
     return dropped
 
 
@@ -215,7 +219,7 @@ def write_index(uri: str, alias: str, dim: int, count: int, new_rows: Iterator[d
             if written != count:
                 raise IndexCorruptError(f"{engine.shown}: {written} passages written to {generation}, not {count}")
         except BaseException:
-            engine.call("drop_collection", generation)
+            engine.call("drop_collection", generation, deadline_s=WRITE_TIMEOUT_S)
             raise
         publish(engine, alias, generation)
         return manifest_entry(engine, alias, generation, count, counts)
@@ -239,14 +243,15 @@ def update_in_place(entry: dict[str, Any], passages: Sequence[Passage], vectors:
         kept = {episode for episode, (_, fingerprint) in stored.items() if fingerprints.get(episode) == fingerprint}
         stale = sorted(code for episode, (code, _) in stored.items() if episode not in kept)
         if stale:
-            engine.call("delete", generation, filter=f"episode_code in [{', '.join(map(str, stale))}]")
+            engine.call("delete", generation, filter=f"episode_code in [{', '.join(map(str, stale))}]",
+                        deadline_s=WRITE_TIMEOUT_S)
         fresh = [i for i, passage in enumerate(passages) if passage.episode_id not in kept]
         first_code = max((code for code, _ in stored.values()), default=-1) + 1
         new_rows = rows([passages[i] for i in fresh], vectors[fresh], [lexical_texts[i] for i in fresh], fingerprints,
                         first_position=positions, first_code=first_code)
         for batch in batched(new_rows):
-            engine.call("insert", generation, batch)
-        engine.call("flush", generation)
+            engine.call("insert", generation, batch, deadline_s=WRITE_TIMEOUT_S)
+        engine.call("flush", generation, deadline_s=WRITE_TIMEOUT_S)
         if stale:
             compact(engine, generation)
         load(engine, generation)
@@ -259,9 +264,67 @@ def update_in_place(entry: dict[str, Any], passages: Sequence[Passage], vectors:
 
 def compact(engine: Engine, name: str, wait_s: float = 60.0) -> None:
     """Merge away deleted rows: until then the engine's BM25 still counts them."""
-    job = engine.call("compact", name)
+    job = engine.call("compact", name, deadline_s=WRITE_TIMEOUT_S)
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if str(engine.call("get_compaction_state", job)).lower() in ("completed", "compactionstate.completed"):
             return
         time.sleep(0.2)
+
+
+def shard_generation_name(alias: str, build_key: str) -> str:
+    """The generation every shard of one build writes into: named by what is built."""
+    return f"{alias}__shards_{build_key[:16]}"
+
+
+def write_shard(uri: str, alias: str, build_key: str, dim: int, total: int, new_rows: Iterator[dict[str, Any]],
+                counts: dict[str, int]) -> tuple[int, dict[str, Any] | None]:
+    """Write one shard's rows into the generation all shards of this build share (the
+    first to come creates it; rows are keyed by position, and a shard run twice adds
+    none). The shard that finds all `total` passages there publishes it. Returns how
+    many rows this shard wrote and, once published, the manifest's entry."""
+    engine = Engine(uri)
+    try:
+        name = shard_generation_name(alias, build_key)
+        if not engine.call("has_collection", name):
+            try:
+                create_generation(engine, name, dim)
+            except IndexCorruptError:
+                if not engine.call("has_collection", name):  # not another shard's creation: a real failure
+                    raise
+        load(engine, name)
+        written = 0
+        for batch in batched(new_rows):
+            # Insert only the rows not there yet: an upsert would delete and re-add them, and
+            # the engine's BM25 statistics go on counting what was deleted.
+            positions = ", ".join(str(row["position"]) for row in batch)
+            there = {int(row["position"]) for row in engine.call(
+                "query", name, filter=f"position in [{positions}]", output_fields=["position"], limit=len(batch))}
+            missing = [row for row in batch if row["position"] not in there]
+            if missing:
+                engine.call("insert", name, missing, deadline_s=WRITE_TIMEOUT_S)
+            written += len(batch)
+        engine.call("flush", name, deadline_s=WRITE_TIMEOUT_S)
+        return written, _publish_if_complete(engine, alias, name, total, counts)
+    finally:
+        engine.close()
+
+
+def published_shards(uri: str, alias: str, build_key: str, total: int, counts: dict[str, int]) -> dict[str, Any] | None:
+    """The manifest entry of this build's shards' generation when it holds every passage
+    (published now if no shard did); None when the shards have not written it all."""
+    engine = Engine(uri)
+    try:
+        name = shard_generation_name(alias, build_key)
+        return _publish_if_complete(engine, alias, name, total, counts) if engine.call("has_collection", name) else None
+    finally:
+        engine.close()
+
+
+def _publish_if_complete(engine: Engine, alias: str, name: str, total: int, counts: dict[str, int]) -> dict[str, Any] | None:
+    load(engine, name)
+    if int(engine.call("query", name, filter="", output_fields=["count(*)"])[0]["count(*)"]) != total:
+        return None
+    if alias_target(engine, alias) != name:
+        publish(engine, alias, name)
+    return manifest_entry(engine, alias, name, total, counts)

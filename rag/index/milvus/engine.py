@@ -22,8 +22,11 @@ from rag.errors import IndexCorruptError, IndexUnavailableError, RagError
 from rag.urls import public_url
 
 TOKEN_ENV = "MILVUS_TOKEN"  # a server's token: read from the environment, never written down
-TIMEOUT_ENV = "RAG_MILVUS_TIMEOUT"  # seconds for connecting and for each call
+TIMEOUT_ENV = "RAG_MILVUS_TIMEOUT"  # seconds for connecting and for each search or read
 DEFAULT_TIMEOUT_S = 10.0
+# Sealing, indexing and loading a large collection take minutes (Milvus Lite at 138k
+# passages: over 10 s to load): writes and loads get their own, longer deadline.
+WRITE_TIMEOUT_S = 900.0
 INSTALL_HINT = "the Milvus backend needs pymilvus and milvus-lite: pip install 'podcast-rag[milvus]'"
 
 # Milvus Lite runs inside this process: the first client on a path starts its server, which
@@ -74,7 +77,7 @@ class Engine:
             token = os.environ.get(TOKEN_ENV, "") if self.lite_path is None else ""
             self.client = pymilvus.MilvusClient(uri=self.uri, token=token, timeout=timeout_s)
         except Exception as exc:  # noqa: BLE001 - pymilvus, gRPC and Lite each raise their own kinds
-            raise self._unavailable(exc, time.monotonic() - started) from None
+            raise self._unavailable(exc, time.monotonic() - started, probe_lock=True) from None
         if self.lite_path is not None:
             with _lite_lock:
                 _lite_users[self.lite_path] = _lite_users.get(self.lite_path, 0) + 1
@@ -83,12 +86,13 @@ class Engine:
     def shown(self) -> str:
         return public_url(self.uri)
 
-    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    def call(self, method: str, *args: Any, deadline_s: float | None = None, **kwargs: Any) -> Any:
+        """`method` of the client under `deadline_s` (default: the engine's `timeout_s`)."""
         if self._closed:
             raise IndexUnavailableError(f"{self.shown}: the connection to Milvus is closed")
         started = time.monotonic()
         try:
-            return getattr(self.client, method)(*args, timeout=self.timeout_s, **kwargs)
+            return getattr(self.client, method)(*args, timeout=deadline_s or self.timeout_s, **kwargs)
         except Exception as exc:  # noqa: BLE001 - translated into one line naming the URI
             raise self._translated(exc, time.monotonic() - started) from None
 
@@ -102,13 +106,15 @@ class Engine:
             if self.lite_path is not None:
                 _release_lite(self.lite_path)
 
-    def _unavailable(self, exc: BaseException, seconds: float) -> RagError:
-        if self.lite_path is not None and _lite_locked(self.lite_path):
+    def _unavailable(self, exc: BaseException, seconds: float, probe_lock: bool = False) -> RagError:
+        # Only before this process opened the file: once open, the lock is ours.
+        if probe_lock and self.lite_path is not None and _lite_locked(self.lite_path):
             return IndexUnavailableError(
                 f"{self.lite_path} is open in another process (Milvus Lite allows one); stop it, "
                 f"or serve the index from a Milvus server")
         return IndexUnavailableError(
-            f"{self.shown}: Milvus did not answer within {self.timeout_s:g} s ({seconds:.1f} s): {_message(exc)}")
+            f"{self.shown}: Milvus did not answer within {self.timeout_s:g} s ({seconds:.1f} s): {_message(exc)}"
+            if seconds < self.timeout_s + 1 else f"{self.shown}: Milvus did not answer in {seconds:.0f} s: {_message(exc)}")
 
     def _translated(self, exc: BaseException, seconds: float) -> RagError:
         message = _message(exc)
