@@ -100,10 +100,16 @@ def write_generation(engine: Engine, name: str, batches: Iterator[list[dict[str,
     # Rows left unsealed make a Lite BM25 search score all of them from scratch (seconds).
     engine.call("flush", name, deadline_s=WRITE_TIMEOUT_S)
     load(engine, name)
-    # The first BM25 search builds the engine's scorers: pay it here, not on a visitor's question.
+    warm(engine, name)
+    return written
+
+
+def warm(engine: Engine, name: str) -> None:
+    """Build the engine's BM25 scorers now, under the long deadline: Milvus Lite builds them
+    on the first BM25 search of each process (47 s at 420k passages), which would otherwise
+    be a visitor's question, and over the search deadline."""
     engine.call("search", name, data=["warm"], anns_field="sparse", limit=1, output_fields=["position"],
                 search_params={"metric_type": "BM25"}, deadline_s=WRITE_TIMEOUT_S)
-    return written
 
 
 def batched(items: Iterator[dict[str, Any]], max_rows: int = BATCH_ROWS,
@@ -263,7 +269,8 @@ def update_in_place(entry: dict[str, Any], passages: Sequence[Passage], vectors:
 
 
 def compact(engine: Engine, name: str, wait_s: float = 60.0) -> None:
-    """Merge away deleted rows: until then the engine's BM25 still counts them."""
+    """Merge away deleted rows, to reclaim their room (Milvus Lite's BM25 statistics still
+    count them afterwards: docs/deploy.md, "BM25 statistics")."""
     job = engine.call("compact", name, deadline_s=WRITE_TIMEOUT_S)
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:

@@ -9,6 +9,7 @@ episodes as the filter; `term_idf` reads the term counts the manifest records.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from rag.errors import IndexCorruptError
 from rag.index.chunking import Passage
 from rag.index.lexical import LexicalIndex, bm25_idf
-from rag.index.milvus.collection import MAX_LIMIT, all_rows, bm25_text, check_generation
+from rag.index.milvus.collection import MAX_LIMIT, all_rows, bm25_text, check_generation, warm
 from rag.index.milvus.engine import Engine
 from rag.index.store import EpisodeInfo, passage_from_json
 
@@ -77,8 +78,6 @@ class MilvusPassages(Sequence[Passage]):
             yield from self.many(present[start:start + READ_BATCH].tolist())
 
     def _with_episode(self, position: int, passage: Passage) -> Passage:
-        from dataclasses import replace
-
         return replace(passage, episode_description=self.episodes[self.episode_codes[position]].description)
 
     def episode_id(self, position: int) -> str:
@@ -184,6 +183,7 @@ def open_milvus_index(manifest: Mapping[str, Any], *, timeout_s: float | None = 
     try:
         collection, count, dim = entry["collection"], int(manifest["count"]), int(manifest["dim"])
         check_generation(engine, collection, dim, count)
+        warm(engine, collection)
         passages = MilvusPassages(engine, collection, count, int(entry.get("positions", count)))
         counts = entry.get("term_counts") if isinstance(entry.get("term_counts"), Mapping) else {}
         return (passages, MilvusVectors(engine, collection, passages, dim),
