@@ -207,8 +207,10 @@ def all_rows(engine: Engine, collection: str, fields: list[str], positions: int,
     """Every row, a page of positions at a time (the engine returns at most 16,384 a query)."""
     for start in range(0, positions, MAX_LIMIT):
         page = f"position >= {start} and position < {start + MAX_LIMIT}"
+        # Opening reads every row once: an admin step, under the long deadline (Lite at 413k
+        # passages takes over 10 s a page), never a visitor's question.
         yield from engine.call("query", collection, filter=f"{page} and {expression}" if expression else page,
-                               output_fields=fields, limit=MAX_LIMIT)
+                               output_fields=fields, limit=MAX_LIMIT, deadline_s=WRITE_TIMEOUT_S)
 
 
 def write_index(uri: str, alias: str, dim: int, count: int, new_rows: Iterator[dict[str, Any]],
