@@ -186,7 +186,8 @@ def ingest_shard(
     run = _Run(sources, Path(cache_dir), settings, show_progress, on_note, lambda text: None, workers, spec,
                allow_private_hosts=allow_private_hosts)
     corpus = _read_corpus(run)
-    texts = _embedding_texts(_cut_passages(run, corpus, embedder), run.settings)
+    passages = _cut_passages(run, corpus, embedder)
+    texts = _embedding_texts(passages, run.settings)
     mine = [text for text in dict.fromkeys(texts) if shard.holds(text_key(text))]
     cache = EmbeddingCache(run.cache_dir, embedder_key(embedder), shard=shard)
     embedded = _embed(run, cache, embedder, mine)
@@ -196,19 +197,17 @@ def ingest_shard(
         chosen = (backend or Backend.of_manifest(existing)).for_index(Path(index_dir))
         if chosen.name == "milvus":
             run = dataclasses.replace(run, backend=chosen)
-            written = _write_shard_rows(run, Path(index_dir), corpus, embedder, cache, shard, existing)
+            written = _write_shard_rows(run, Path(index_dir), corpus, passages, texts, embedder, cache, shard, existing)
     return ShardReport(shard, len(corpus.episodes), len(mine), embedded, cache.write_path,
                        time.perf_counter() - started, written)
 
 
-def _write_shard_rows(run: _Run, index_dir: Path, corpus: Corpus, embedder: Embedder, cache: EmbeddingCache,
-                      shard: Shard, existing: dict | None) -> tuple[int, bool]:
+def _write_shard_rows(run: _Run, index_dir: Path, corpus: Corpus, passages: list[Passage], texts: list[str],
+                      embedder: Embedder, cache: EmbeddingCache, shard: Shard, existing: dict | None) -> tuple[int, bool]:
     """This shard's passages into the build's shared Milvus generation; publishes it when
     it is complete. Returns the rows written and whether it was published."""
     from rag.index.milvus.collection import rows, term_counts, write_shard
 
-    passages = _cut_passages(run, corpus, embedder)
-    texts = _embedding_texts(passages, run.settings)
     mine = [i for i, text in enumerate(texts) if shard.holds(text_key(text))]
     codes: dict[str, int] = {}
     for passage in passages:

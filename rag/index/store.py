@@ -207,9 +207,15 @@ class PassageStore(Sequence[Passage]):
 
     def positions_by_episode(self) -> dict[str, np.ndarray]:
         """Episode id -> the positions of its passages, ascending."""
-        order = np.argsort(self.episode_codes, kind="stable")
-        bounds = np.searchsorted(self.episode_codes[order], np.arange(len(self.episodes) + 1))
-        return {info.id: order[bounds[info.code] : bounds[info.code + 1]].astype(np.int64) for info in self.episodes}
+        return positions_by_episode(self.episode_codes, self.episodes)
 
     def close(self) -> None:
         self._db.close()
+
+
+def positions_by_episode(episode_codes: np.ndarray, episodes: Sequence[EpisodeInfo]) -> dict[str, np.ndarray]:
+    """Episode id -> the positions of its passages, ascending, from each passage's episode
+    code (a code of -1, an empty position, belongs to no episode)."""
+    order = np.argsort(episode_codes, kind="stable")
+    bounds = np.searchsorted(episode_codes[order], np.arange(len(episodes) + 1))
+    return {info.id: order[bounds[info.code] : bounds[info.code + 1]].astype(np.int64) for info in episodes}

@@ -19,7 +19,7 @@ from rag.index.chunking import Passage
 from rag.index.lexical import LexicalIndex, bm25_idf
 from rag.index.milvus.collection import MAX_LIMIT, all_rows, bm25_text, check_generation, warm
 from rag.index.milvus.engine import Engine
-from rag.index.store import EpisodeInfo, passage_from_json
+from rag.index.store import EpisodeInfo, passage_from_json, positions_by_episode
 
 READ_BATCH = 4_096
 
@@ -84,9 +84,7 @@ class MilvusPassages(Sequence[Passage]):
         return self.episodes[self.episode_codes[position]].id
 
     def positions_by_episode(self) -> dict[str, np.ndarray]:
-        order = np.argsort(self.episode_codes, kind="stable")
-        bounds = np.searchsorted(self.episode_codes[order], np.arange(len(self.episodes) + 1))
-        return {info.id: order[bounds[info.code]:bounds[info.code + 1]].astype(np.int64) for info in self.episodes}
+        return positions_by_episode(self.episode_codes, self.episodes)
 
     def close(self) -> None:
         self.engine.close()
